@@ -1,0 +1,276 @@
+from datapack_client.proto.datapack.v1 import datapack_pb2 as _datapack_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AppendStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    APPEND_STATUS_UNSPECIFIED: _ClassVar[AppendStatus]
+    APPEND_STATUS_CREATED: _ClassVar[AppendStatus]
+    APPEND_STATUS_ALREADY_PRESENT: _ClassVar[AppendStatus]
+    APPEND_STATUS_REJECTED: _ClassVar[AppendStatus]
+APPEND_STATUS_UNSPECIFIED: AppendStatus
+APPEND_STATUS_CREATED: AppendStatus
+APPEND_STATUS_ALREADY_PRESENT: AppendStatus
+APPEND_STATUS_REJECTED: AppendStatus
+
+class FieldViolation(_message.Message):
+    __slots__ = ("index", "pack_id", "field", "reason", "message")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    PACK_ID_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    pack_id: str
+    field: str
+    reason: str
+    message: str
+    def __init__(self, index: _Optional[int] = ..., pack_id: _Optional[str] = ..., field: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ErrorDetail(_message.Message):
+    __slots__ = ("code", "reason", "message", "violations")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    reason: str
+    message: str
+    violations: _containers.RepeatedCompositeFieldContainer[FieldViolation]
+    def __init__(self, code: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., violations: _Optional[_Iterable[_Union[FieldViolation, _Mapping]]] = ...) -> None: ...
+
+class DataPackFilter(_message.Message):
+    __slots__ = ("bucket", "engine_type", "skill_id", "min_trust", "min_delta_j", "max_delta_j", "min_mvd_score", "source_type", "objective_vector", "objective_similarity_threshold", "condition_filters", "include_sima", "include_counterfactual")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SKILL_ID_FIELD_NUMBER: _ClassVar[int]
+    MIN_TRUST_FIELD_NUMBER: _ClassVar[int]
+    MIN_DELTA_J_FIELD_NUMBER: _ClassVar[int]
+    MAX_DELTA_J_FIELD_NUMBER: _ClassVar[int]
+    MIN_MVD_SCORE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVE_VECTOR_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVE_SIMILARITY_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_FILTERS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_SIMA_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_COUNTERFACTUAL_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    engine_type: str
+    skill_id: int
+    min_trust: float
+    min_delta_j: float
+    max_delta_j: float
+    min_mvd_score: float
+    source_type: str
+    objective_vector: _datapack_pb2.DoubleList
+    objective_similarity_threshold: float
+    condition_filters: _containers.RepeatedCompositeFieldContainer[ConditionFilter]
+    include_sima: bool
+    include_counterfactual: bool
+    def __init__(self, bucket: _Optional[str] = ..., engine_type: _Optional[str] = ..., skill_id: _Optional[int] = ..., min_trust: _Optional[float] = ..., min_delta_j: _Optional[float] = ..., max_delta_j: _Optional[float] = ..., min_mvd_score: _Optional[float] = ..., source_type: _Optional[str] = ..., objective_vector: _Optional[_Union[_datapack_pb2.DoubleList, _Mapping]] = ..., objective_similarity_threshold: _Optional[float] = ..., condition_filters: _Optional[_Iterable[_Union[ConditionFilter, _Mapping]]] = ..., include_sima: _Optional[bool] = ..., include_counterfactual: _Optional[bool] = ...) -> None: ...
+
+class ConditionFilter(_message.Message):
+    __slots__ = ("key", "bool_value", "number_value", "string_value", "number_list")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    BOOL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_VALUE_FIELD_NUMBER: _ClassVar[int]
+    STRING_VALUE_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_LIST_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    bool_value: bool
+    number_value: float
+    string_value: str
+    number_list: _datapack_pb2.DoubleList
+    def __init__(self, key: _Optional[str] = ..., bool_value: _Optional[bool] = ..., number_value: _Optional[float] = ..., string_value: _Optional[str] = ..., number_list: _Optional[_Union[_datapack_pb2.DoubleList, _Mapping]] = ...) -> None: ...
+
+class AppendDataPacksRequest(_message.Message):
+    __slots__ = ("store", "data_packs", "writer_id", "batch_sequence")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    DATA_PACKS_FIELD_NUMBER: _ClassVar[int]
+    WRITER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    data_packs: _containers.RepeatedCompositeFieldContainer[_datapack_pb2.DataPackMeta]
+    writer_id: str
+    batch_sequence: int
+    def __init__(self, store: _Optional[str] = ..., data_packs: _Optional[_Iterable[_Union[_datapack_pb2.DataPackMeta, _Mapping]]] = ..., writer_id: _Optional[str] = ..., batch_sequence: _Optional[int] = ...) -> None: ...
+
+class AppendDataPacksResponse(_message.Message):
+    __slots__ = ("batch_sequence", "results", "rejection")
+    BATCH_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    REJECTION_FIELD_NUMBER: _ClassVar[int]
+    batch_sequence: int
+    results: _containers.RepeatedCompositeFieldContainer[AppendResult]
+    rejection: ErrorDetail
+    def __init__(self, batch_sequence: _Optional[int] = ..., results: _Optional[_Iterable[_Union[AppendResult, _Mapping]]] = ..., rejection: _Optional[_Union[ErrorDetail, _Mapping]] = ...) -> None: ...
+
+class AppendResult(_message.Message):
+    __slots__ = ("index", "pack_id", "task_name", "status", "revision", "sequence")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    PACK_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    pack_id: str
+    task_name: str
+    status: AppendStatus
+    revision: int
+    sequence: int
+    def __init__(self, index: _Optional[int] = ..., pack_id: _Optional[str] = ..., task_name: _Optional[str] = ..., status: _Optional[_Union[AppendStatus, str]] = ..., revision: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class AppendDataPacksBatchRequest(_message.Message):
+    __slots__ = ("store", "data_packs")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    DATA_PACKS_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    data_packs: _containers.RepeatedCompositeFieldContainer[_datapack_pb2.DataPackMeta]
+    def __init__(self, store: _Optional[str] = ..., data_packs: _Optional[_Iterable[_Union[_datapack_pb2.DataPackMeta, _Mapping]]] = ...) -> None: ...
+
+class AppendDataPacksBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[AppendResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[AppendResult, _Mapping]]] = ...) -> None: ...
+
+class QueryDataPacksRequest(_message.Message):
+    __slots__ = ("store", "task_name", "filter", "sort_by", "sort_descending", "limit", "unlimited")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    TASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    SORT_BY_FIELD_NUMBER: _ClassVar[int]
+    SORT_DESCENDING_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    UNLIMITED_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    task_name: str
+    filter: DataPackFilter
+    sort_by: str
+    sort_descending: bool
+    limit: int
+    unlimited: bool
+    def __init__(self, store: _Optional[str] = ..., task_name: _Optional[str] = ..., filter: _Optional[_Union[DataPackFilter, _Mapping]] = ..., sort_by: _Optional[str] = ..., sort_descending: _Optional[bool] = ..., limit: _Optional[int] = ..., unlimited: _Optional[bool] = ...) -> None: ...
+
+class QueryDataPacksResponse(_message.Message):
+    __slots__ = ("data_packs",)
+    DATA_PACKS_FIELD_NUMBER: _ClassVar[int]
+    data_packs: _containers.RepeatedCompositeFieldContainer[_datapack_pb2.DataPackMeta]
+    def __init__(self, data_packs: _Optional[_Iterable[_Union[_datapack_pb2.DataPackMeta, _Mapping]]] = ...) -> None: ...
+
+class GetDataPackRequest(_message.Message):
+    __slots__ = ("store", "task_name", "pack_id")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    TASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    PACK_ID_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    task_name: str
+    pack_id: str
+    def __init__(self, store: _Optional[str] = ..., task_name: _Optional[str] = ..., pack_id: _Optional[str] = ...) -> None: ...
+
+class GetDataPackResponse(_message.Message):
+    __slots__ = ("data_pack",)
+    DATA_PACK_FIELD_NUMBER: _ClassVar[int]
+    data_pack: _datapack_pb2.DataPackMeta
+    def __init__(self, data_pack: _Optional[_Union[_datapack_pb2.DataPackMeta, _Mapping]] = ...) -> None: ...
+
+class GetDataPackHistoryRequest(_message.Message):
+    __slots__ = ("store", "task_name", "pack_id")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    TASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    PACK_ID_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    task_name: str
+    pack_id: str
+    def __init__(self, store: _Optional[str] = ..., task_name: _Optional[str] = ..., pack_id: _Optional[str] = ...) -> None: ...
+
+class DataPackRevision(_message.Message):
+    __slots__ = ("revision", "reason", "revised_at", "changed_fields", "record")
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REVISED_AT_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    reason: str
+    revised_at: str
+    changed_fields: _datapack_pb2.StringList
+    record: _datapack_pb2.DataPackMeta
+    def __init__(self, revision: _Optional[int] = ..., reason: _Optional[str] = ..., revised_at: _Optional[str] = ..., changed_fields: _Optional[_Union[_datapack_pb2.StringList, _Mapping]] = ..., record: _Optional[_Union[_datapack_pb2.DataPackMeta, _Mapping]] = ...) -> None: ...
+
+class GetDataPackHistoryResponse(_message.Message):
+    __slots__ = ("revisions",)
+    REVISIONS_FIELD_NUMBER: _ClassVar[int]
+    revisions: _containers.RepeatedCompositeFieldContainer[DataPackRevision]
+    def __init__(self, revisions: _Optional[_Iterable[_Union[DataPackRevision, _Mapping]]] = ...) -> None: ...
+
+class GetStatisticsRequest(_message.Message):
+    __slots__ = ("store", "task_name", "filter")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    TASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    task_name: str
+    filter: DataPackFilter
+    def __init__(self, store: _Optional[str] = ..., task_name: _Optional[str] = ..., filter: _Optional[_Union[DataPackFilter, _Mapping]] = ...) -> None: ...
+
+class NamedCount(_message.Message):
+    __slots__ = ("name", "count")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    count: int
+    def __init__(self, name: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class GetStatisticsResponse(_message.Message):
+    __slots__ = ("total", "positive", "negative", "positive_ratio", "delta_j_mean", "delta_j_std", "delta_j_min", "delta_j_max", "trust_mean", "trust_std", "unique_skills", "engine_types", "source_types", "with_sima", "with_counterfactual")
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    DELTA_J_MEAN_FIELD_NUMBER: _ClassVar[int]
+    DELTA_J_STD_FIELD_NUMBER: _ClassVar[int]
+    DELTA_J_MIN_FIELD_NUMBER: _ClassVar[int]
+    DELTA_J_MAX_FIELD_NUMBER: _ClassVar[int]
+    TRUST_MEAN_FIELD_NUMBER: _ClassVar[int]
+    TRUST_STD_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_SKILLS_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    WITH_SIMA_FIELD_NUMBER: _ClassVar[int]
+    WITH_COUNTERFACTUAL_FIELD_NUMBER: _ClassVar[int]
+    total: int
+    positive: int
+    negative: int
+    positive_ratio: float
+    delta_j_mean: float
+    delta_j_std: float
+    delta_j_min: float
+    delta_j_max: float
+    trust_mean: float
+    trust_std: float
+    unique_skills: _containers.RepeatedScalarFieldContainer[int]
+    engine_types: _containers.RepeatedCompositeFieldContainer[NamedCount]
+    source_types: _containers.RepeatedCompositeFieldContainer[NamedCount]
+    with_sima: int
+    with_counterfactual: int
+    def __init__(self, total: _Optional[int] = ..., positive: _Optional[int] = ..., negative: _Optional[int] = ..., positive_ratio: _Optional[float] = ..., delta_j_mean: _Optional[float] = ..., delta_j_std: _Optional[float] = ..., delta_j_min: _Optional[float] = ..., delta_j_max: _Optional[float] = ..., trust_mean: _Optional[float] = ..., trust_std: _Optional[float] = ..., unique_skills: _Optional[_Iterable[int]] = ..., engine_types: _Optional[_Iterable[_Union[NamedCount, _Mapping]]] = ..., source_types: _Optional[_Iterable[_Union[NamedCount, _Mapping]]] = ..., with_sima: _Optional[int] = ..., with_counterfactual: _Optional[int] = ...) -> None: ...
+
+class ListTasksRequest(_message.Message):
+    __slots__ = ("store",)
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    def __init__(self, store: _Optional[str] = ...) -> None: ...
+
+class ListTasksResponse(_message.Message):
+    __slots__ = ("task_names",)
+    TASK_NAMES_FIELD_NUMBER: _ClassVar[int]
+    task_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, task_names: _Optional[_Iterable[str]] = ...) -> None: ...

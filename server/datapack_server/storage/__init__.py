@@ -1,0 +1,1 @@
+"""Append-only JSONL task files: format, recovery, durable appends (see FORMAT.md)."""

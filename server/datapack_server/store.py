@@ -1,0 +1,687 @@
+"""A datapack store: one folder of task files, served through in-memory indexes.
+
+`Store` is the domain engine shared by the embedded DataPackRepo and the gRPC
+server. It works on JSON objects (the stored line layout), never on protobuf or
+grpc types.
+
+Reads: before every read a task catches up with its file (new complete lines
+are parsed incrementally; a replaced or shrunk file is reloaded), so every
+append acknowledged by anyone is visible (repository.md §6.1).
+
+Appends: validated, then committed by a group committer: concurrent appenders
+queue their batches; one of them (the leader) takes the task locks, catches up,
+checks pack_id uniqueness, writes every queued line with one write per task,
+fsyncs once, updates the indexes and wakes the others. Acknowledged = fsynced.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import orjson
+
+from datapack_client import jsonio, schema
+from datapack_client.errors import (AlreadyExistsError, InternalError, InvalidArgumentError, NotFoundError,
+                                    ResourceExhaustedError, Violation, invalid)
+from datapack_client.model import json_equal
+from datapack_client.query import FilterSpec, QuerySpec
+from datapack_client.results import AppendResult
+from datapack_client.validation_rules import task_name_ok
+
+from . import validation
+from .index import BUCKET_CODES, TaskIndex, cosine_match
+from .storage.lines import CorruptLine, is_legacy, parse_line, served_record
+from .storage.taskfile import AUX_DIR, SUFFIX, StoreWriteError, TaskFile
+
+READ_CHUNK = 16 << 20
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """Where the current revision of a served pack lives (for readers that
+    fetch payloads lazily)."""
+
+    task: str
+    file_ident: tuple
+    offset: int
+    length: int
+    line_no: int
+    revision: int
+
+
+def check_task(task_name: Any) -> str:
+    if not task_name_ok(task_name):
+        raise invalid("task_name", "TASK_NAME_INVALID",
+                      f"task_name {task_name!r} must be 1-128 characters of [A-Za-z0-9_.-] without '..'")
+    return task_name
+
+
+def _strip_for_compare(rec: dict) -> dict:
+    return {k: v for k, v in rec.items() if k != "created_at" and k != "_revision"}
+
+
+def records_identical(a: dict, b: dict) -> bool:
+    """repository.md §3.2: equal JSON values ignoring created_at and _revision."""
+    return json_equal(_strip_for_compare(a), _strip_for_compare(b))
+
+
+class TaskState:
+    """The in-memory view of one task file."""
+
+    def __init__(self, store: "Store", task: str):
+        self.store = store
+        self.task = task
+        self.file = TaskFile(store.path, task, fsync=store.fsync)
+        self.lock = threading.RLock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.index = TaskIndex()
+        self.scanned = 0  # bytes of complete lines processed
+        self.lines = 0  # physical lines processed
+        self.ident: tuple | None = None
+        self.rfd: int | None = None
+        self.corrupt: list[tuple[int, int, int, str]] = []  # (line_no, offset, length, why)
+        self.redundant: list[tuple[int, int]] = []  # (line_no, position) redundant duplicate lines
+        self.changed_without_revision: list[tuple[int, int]] = []
+        self.torn: tuple[int, int] | None = None  # (offset, length) of an unterminated tail
+
+    # -- catch-up
+
+    def refresh(self) -> None:
+        """Catch up with the file: parse complete lines appended since the last
+        look; reload if the file was replaced or shrank."""
+        with self.lock:
+            try:
+                st = os.stat(self.file.path)
+            except FileNotFoundError:
+                if self.ident is not None or self.index.n:
+                    self._close_rfd()
+                    self._reset()
+                return
+            ident = (st.st_dev, st.st_ino)
+            if self.ident is not None and (ident != self.ident or st.st_size < self.scanned):
+                self._close_rfd()
+                self._reset()
+            if self.rfd is None:
+                self.rfd = os.open(self.file.path, os.O_RDONLY)
+                self.ident = (os.fstat(self.rfd).st_dev, os.fstat(self.rfd).st_ino)
+                if self.ident != ident:  # replaced between stat and open: next call catches up
+                    return
+            size = os.fstat(self.rfd).st_size
+            if size != self.scanned + (self.torn[1] if self.torn else 0):
+                if size > self.scanned:
+                    self._ingest_from(self.scanned, size)
+                else:  # a writer cut the torn tail off
+                    self.torn = None
+
+    def _close_rfd(self) -> None:
+        if self.rfd is not None:
+            os.close(self.rfd)
+            self.rfd = None
+
+    def _ingest_from(self, start: int, end: int) -> None:
+        off = start
+        carry = b""
+        self.torn = None
+        while off < end:
+            chunk = os.pread(self.rfd, min(READ_CHUNK, end - off), off)
+            if not chunk:
+                break
+            data = carry + chunk
+            base = off - len(carry)
+            off += len(chunk)
+            last_nl = data.rfind(b"\n")
+            if last_nl < 0:
+                carry = data
+                continue
+            self._ingest_lines(data[: last_nl + 1], base)
+            carry = data[last_nl + 1:]
+        if carry:
+            self.torn = (self.scanned, len(carry))
+
+    def _ingest_lines(self, data: bytes, base: int) -> None:
+        pos = 0
+        file_name = self.file.file_name
+        index = self.index
+        for raw in data.split(b"\n")[:-1]:
+            off = base + pos
+            length = len(raw) + 1
+            pos += length
+            self.lines += 1
+            line_no = self.lines
+            if not raw.strip():
+                continue
+            try:
+                d = parse_line(raw)
+            except CorruptLine as exc:
+                self.corrupt.append((line_no, off, length, str(exc)))
+                self.store.on_corrupt(self.task, line_no, off, str(exc))
+                continue
+            if is_legacy(d):
+                d = served_record(d, file_name, line_no, self.task)
+            pid = d.get("pack_id")
+            if type(pid) is not str or not pid:
+                pid = schema.derived_pack_id(file_name, line_no) if pid is None or pid == "" else jsonio.dumps_str(pid)
+            p = index.pos_of.get(pid)
+            if p is None:
+                index.add(pid, d, off, length, line_no)
+            else:
+                self._ingest_repeat(p, d, off, length, line_no)
+        self.scanned = base + len(data)
+
+    def _ingest_repeat(self, p: int, d: dict, off: int, length: int, line_no: int) -> None:
+        current = self.load(self.ref(p))
+        new = served_record(d, self.file.file_name, line_no, self.task)
+        if records_identical(current, new):
+            self.redundant.append((line_no, p))
+            return
+        if "_revision" not in d:
+            self.changed_without_revision.append((line_no, p))
+        self.index.revise(p, d, off, length, line_no)
+
+    # -- payloads
+
+    def ref(self, pos: int) -> RecordRef:
+        c = self.index.cols
+        return RecordRef(self.task, self.ident, int(c["line_off"][pos]), int(c["line_len"][pos]),
+                         int(c["line_no"][pos]), int(c["revision"][pos]))
+
+    def read_raw(self, off: int, length: int) -> bytes:
+        return os.pread(self.rfd, length, off)
+
+    def load(self, ref: RecordRef) -> dict:
+        """The served record of a line (fresh objects on every call)."""
+        raw = self.read_raw(ref.offset, ref.length)
+        return served_record(parse_line(raw), self.file.file_name, ref.line_no, self.task)
+
+    # -- writer-side recovery (caller holds the write lock and has refreshed)
+
+    def recover_for_write(self) -> None:
+        if self.torn is not None:
+            off, length = self.torn
+            tail = self.read_raw(off, length)
+            self.file.truncate_torn_tail(off, tail, self.lines + 1)
+            self.torn = None
+        if self.corrupt:
+            done = self.file.quarantined()
+            for line_no, off, length, _why in self.corrupt:
+                if (line_no, off) not in done:
+                    self.file.quarantine(line_no, off, "CORRUPT_LINE", self.read_raw(off, length))
+
+
+class GroupCommitter:
+    """Leader/follower group commit: concurrent submitters share one commit
+    (one write and one fsync per task) instead of one each."""
+
+    def __init__(self, commit: Callable[[list], None]):
+        self._commit = commit
+        self._cv = threading.Condition()
+        self._queue: list = []
+        self._busy = False
+
+    def submit(self, item) -> None:
+        with self._cv:
+            self._queue.append(item)
+            while self._busy and not item.done:
+                self._cv.wait()
+            if item.done:
+                return
+            self._busy = True
+            batch, self._queue = self._queue, []
+        try:
+            self._commit(batch)
+        finally:
+            with self._cv:
+                self._busy = False
+                self._cv.notify_all()
+
+
+class _PendingAppend:
+    __slots__ = ("records", "lines", "results", "error", "done")
+
+    def __init__(self, records: list[dict], lines: list[bytes]):
+        self.records = records
+        self.lines = lines
+        self.results: list[AppendResult] | None = None
+        self.error: Exception | None = None
+        self.done = False
+
+
+class Store:
+    """One store folder (e.g. data/datapacks/phase_c)."""
+
+    def __init__(self, path: str, fsync: bool = True, on_corrupt: Callable | None = None):
+        self.path = os.path.abspath(path)
+        self.fsync = fsync
+        self._tasks: dict[str, TaskState] = {}
+        self._tasks_lock = threading.Lock()
+        self._committer = GroupCommitter(self._commit)
+        self._on_corrupt = on_corrupt
+        self.corrupt_lines_seen = 0
+
+    def on_corrupt(self, task: str, line_no: int, offset: int, why: str) -> None:
+        self.corrupt_lines_seen += 1
+        if self._on_corrupt is not None:
+            self._on_corrupt(self.path, task, line_no, offset, why)
+
+    def task(self, name: str) -> TaskState:
+        st = self._tasks.get(name)
+        if st is None:
+            check_task(name)
+            with self._tasks_lock:
+                st = self._tasks.get(name)
+                if st is None:
+                    st = self._tasks[name] = TaskState(self, name)
+        return st
+
+    def read_task(self, name: str) -> TaskState:
+        st = self.task(name)
+        st.refresh()
+        return st
+
+    def list_tasks(self) -> list[str]:
+        try:
+            names = os.listdir(self.path)
+        except FileNotFoundError:
+            return []
+        out = []
+        for fn in names:
+            if fn.endswith(SUFFIX) and os.path.isfile(os.path.join(self.path, fn)):
+                t = fn[: -len(SUFFIX)]
+                if task_name_ok(t):
+                    out.append(t)
+        return sorted(out)
+
+    def close(self) -> None:
+        for st in self._tasks.values():
+            st._close_rfd()
+            st.file.close()
+
+    # ------------------------------------------------------------------ append
+
+    def prepare(self, records: Iterable[dict], check_free_finite: bool = False) -> tuple[list[dict], list[bytes]]:
+        """Normalise and validate a batch (repository.md §4.1 steps 1-3).
+        Raises InvalidArgumentError with every violation of every record."""
+        now = schema.utc_now()
+        prepared: list[dict] = []
+        lines: list[bytes] = []
+        violations: list[Violation] = []
+        for i, rec in enumerate(records):
+            if type(rec) is not dict:
+                violations.append(Violation(i, None, "", "FIELD_TYPE", "a record must be a JSON object"))
+                continue
+            norm = schema.normalize_record(rec, created_at=now)
+            attr = norm.get("attribution")
+            if type(attr) is dict and type(attr.get("skill_contribs")) is dict and any(
+                    type(k) is int for k in attr["skill_contribs"]):
+                attr = dict(attr)
+                attr["skill_contribs"] = {(str(k) if type(k) is int and k >= 0 else k): v
+                                          for k, v in attr["skill_contribs"].items()}
+                norm["attribution"] = attr
+            vs = validation.record_violations(norm, i, check_free_finite)
+            if vs:
+                violations.extend(vs)
+                continue
+            try:
+                line = orjson.dumps(norm, option=orjson.OPT_NON_STR_KEYS) + b"\n"
+            except TypeError as exc:
+                violations.append(Violation(i, norm.get("pack_id"), "", "FIELD_TYPE",
+                                            f"record is not JSON-serialisable: {exc}"))
+                continue
+            prepared.append(norm)
+            lines.append(line)
+        if violations:
+            first = violations[0]
+            raise InvalidArgumentError(
+                f"{len(violations)} invalid field(s); first: {first.message}", first.reason, violations)
+        return prepared, lines
+
+    def append_prepared(self, records: list[dict], lines: list[bytes]) -> list[AppendResult]:
+        """Commit a prepared batch atomically; returns once it is durable."""
+        if not records:
+            return []
+        item = _PendingAppend(records, lines)
+        self._committer.submit(item)
+        if item.error is not None:
+            raise item.error
+        return item.results  # type: ignore[return-value]
+
+    def append_batch(self, records: Iterable[dict], check_free_finite: bool = False) -> list[AppendResult]:
+        recs, lines = self.prepare(records, check_free_finite)
+        return self.append_prepared(recs, lines)
+
+    def _commit(self, items: list[_PendingAppend]) -> None:
+        try:
+            self._commit_locked(items)
+        except BaseException as exc:  # never leave a submitter waiting
+            for it in items:
+                if not it.done:
+                    it.error = exc if isinstance(exc, Exception) else InternalError(str(exc), "INTERNAL")
+                    it.done = True
+            if not isinstance(exc, Exception):
+                raise
+
+    def _commit_locked(self, items: list[_PendingAppend]) -> None:
+        names = sorted({r["task_name"] for it in items for r in it.records})
+        states = {n: self.task(n) for n in names}
+        with ExitStack() as stack:
+            for n in names:
+                stack.enter_context(states[n].file.write_lock())
+            for n in names:
+                st = states[n]
+                st.lock.acquire()
+                stack.callback(st.lock.release)
+                st.refresh()
+                st.recover_for_write()
+            # Uniqueness (repository.md §3.2) against the store and the items before it.
+            tentative: dict[str, dict[str, tuple[dict, int]]] = {n: {} for n in names}
+            out_lines: dict[str, list[bytes]] = {n: [] for n in names}
+            out_recs: dict[str, list[tuple[str, dict]]] = {n: [] for n in names}
+            plans = []
+            for it in items:
+                results: list[AppendResult] = []
+                conflicts: list[Violation] = []
+                mine: dict[tuple[str, str], dict] = {}
+                new: list[tuple[str, str, dict, bytes]] = []
+                for i, rec in enumerate(it.records):
+                    task, pid = rec["task_name"], rec["pack_id"]
+                    st = states[task]
+                    seen = mine.get((task, pid))
+                    if seen is None and pid in tentative[task]:
+                        seen = tentative[task][pid][0]
+                    if seen is not None:
+                        if records_identical(seen, rec):
+                            results.append(AppendResult(i, pid, task, "already_present", 1, -1))
+                        else:
+                            conflicts.append(Violation(i, pid, "pack_id", "PACK_ID_CONFLICT",
+                                                       f"pack_id {pid!r} is already used by a different record"))
+                        continue
+                    p = st.index.pos_of.get(pid)
+                    if p is not None:
+                        if self._identical_to_stored(st, p, rec):
+                            results.append(AppendResult(i, pid, task, "already_present",
+                                                        int(st.index.cols["revision"][p]), p))
+                        else:
+                            conflicts.append(Violation(i, pid, "pack_id", "PACK_ID_CONFLICT",
+                                                       f"pack_id {pid!r} is already used by a different record"))
+                        continue
+                    mine[(task, pid)] = rec
+                    results.append(AppendResult(i, pid, task, "created", 1, -1))
+                    new.append((task, pid, rec, it.lines[i]))
+                if conflicts:
+                    it.error = AlreadyExistsError(conflicts[0].message, "PACK_ID_CONFLICT", conflicts)
+                    continue
+                for task, pid, rec, line in new:
+                    seq = states[task].index.n + len(out_lines[task])
+                    tentative[task][pid] = (rec, seq)
+                    out_lines[task].append(line)
+                    out_recs[task].append((pid, rec))
+                plans.append((it, results))
+            # Write and fsync each task once; on failure roll back every task of this round.
+            written: dict[str, int] = {}
+            try:
+                for n in names:
+                    if out_lines[n]:
+                        st = states[n]
+                        written[n] = st.file.append(b"".join(out_lines[n]), st.scanned)
+            except StoreWriteError as exc:
+                for n, off in written.items():
+                    states[n].file._rollback(states[n].file._writer_fd(), off)
+                err_cls = ResourceExhaustedError if exc.errno in (28, 122) else InternalError
+                reason = "STORE_FULL" if err_cls is ResourceExhaustedError else "STORE_IO_ERROR"
+                for it, _ in plans:
+                    it.error = err_cls(f"the store could not make the batch durable: {exc}", reason)
+                for it in items:
+                    it.done = True
+                return
+            # Durable: index the new lines and acknowledge.
+            for n, off in written.items():
+                st = states[n]
+                for (pid, rec), line in zip(out_recs[n], out_lines[n]):
+                    st.lines += 1
+                    st.index.add(pid, rec, off, len(line), st.lines)
+                    off += len(line)
+                st.scanned = off
+            for it, results in plans:
+                for r in results:
+                    if r.sequence == -1:
+                        r.sequence = tentative[r.task_name][r.pack_id][1]
+                        st = states[r.task_name]
+                        r.revision = int(st.index.cols["revision"][r.sequence])
+                it.results = results
+            for it in items:
+                it.done = True
+
+    def _identical_to_stored(self, st: TaskState, p: int, rec: dict) -> bool:
+        current = st.load(st.ref(p))
+        if records_identical(current, rec):
+            return True
+        hist = st.index.history.get(p)
+        if hist:
+            off, length, line_no = hist[0]
+            first = st.load(RecordRef(st.task, st.ident, off, length, line_no, 1))
+            return records_identical(first, rec)
+        return False
+
+    # ------------------------------------------------------------------ reads
+
+    @contextmanager
+    def reading(self, task_name: str):
+        """A consistent read of one task: caught up with its file, and locked
+        against concurrent index updates while the caller reads payloads."""
+        st = self.read_task(check_task(task_name))
+        with st.lock:
+            yield st
+
+
+def position_of(st: TaskState, pack_id: Any) -> int:
+    p = st.index.pos_of.get(pack_id) if type(pack_id) is str else None
+    if p is None:
+        raise NotFoundError(f"pack {pack_id!r} not found in task {st.task!r}", "PACK_NOT_FOUND",
+                            [Violation(0, pack_id if type(pack_id) is str else None, "pack_id",
+                                       "PACK_NOT_FOUND", f"unknown pack_id {pack_id!r}")])
+    return p
+
+
+def history_refs(st: TaskState, pack_id: Any) -> list[tuple[RecordRef, dict | None]]:
+    """Every revision of a pack, oldest first: (ref, its `_revision` object or None)."""
+    p = position_of(st, pack_id)
+    ref = st.ref(p)
+    lines = st.index.history.get(p) or [(ref.offset, ref.length, ref.line_no)]
+    out = []
+    for rev, (off, length, line_no) in enumerate(lines, start=1):
+        meta = parse_line(st.read_raw(off, length)).get("_revision") if rev > 1 else None
+        out.append((RecordRef(st.task, st.ident, off, length, line_no, rev), meta if type(meta) is dict else None))
+    return out
+
+
+def query_refs(st: TaskState, q: QuerySpec) -> list[RecordRef]:
+    idx = order(st.index, match(st.index, q.filter), q.sort_by, q.sort_descending, q.limit)
+    return [st.ref(p) for p in idx.tolist()]
+
+
+# ---------------------------------------------------------------------- query evaluation
+
+def _per_value(interner, fn) -> np.ndarray:
+    """Evaluate fn once per distinct interned value -> lookup table of booleans."""
+    return np.fromiter((fn(v) for v in interner.values), dtype=np.bool_, count=len(interner.values))
+
+
+def _cond_tags(interner) -> list[dict]:
+    return [orjson.loads(v) for v in interner.values]
+
+
+def match(ix: TaskIndex, f: FilterSpec) -> np.ndarray:
+    n = ix.n
+    v = ix.view
+    mask = np.ones(n, dtype=np.bool_)
+    if f.bucket is not None:
+        mask &= v("bucket") == BUCKET_CODES[f.bucket]
+    if f.engine_type is not None:
+        code = ix.cats["engine"].codes.get(f.engine_type)
+        mask &= (v("engine") == code) if code is not None else False
+    if f.skill_id is not None:
+        sid = f.skill_id
+        table = _per_value(ix.cats["trace"], lambda t: sid in t)
+        mask &= table[v("trace")] if len(table) else False
+    mask &= v("trust") >= f.min_trust
+    if f.min_delta_j is not None:
+        mask &= v("delta_j") >= f.min_delta_j
+    if f.max_delta_j is not None:
+        mask &= v("delta_j") <= f.max_delta_j
+    if f.min_mvd_score is not None:
+        mask &= v("mvd_present") & (v("mvd") >= f.min_mvd_score)
+    if f.source_type is not None:
+        code = ix.cats["source"].codes.get(f.source_type)
+        mask &= (v("source") == code) if code is not None else False
+    if f.objective_vector is not None:
+        mask &= cosine_match(v("c_objective"), v("c_objective_ok"), f.objective_vector,
+                             f.objective_similarity_threshold)
+    if f.condition_filters:
+        for op in f.condition_filters:
+            mask &= _condition_mask(ix, op)
+    if f.include_sima:
+        mask &= v("has_sima")
+    if f.include_counterfactual:
+        mask &= (v("bucket") != BUCKET_CODES["negative"]) | v("has_cf")
+    return np.flatnonzero(mask)
+
+
+_STR_ATTR_COLS = {"task_name": "c_task", "engine_type": "engine", "world_id": "c_world",
+                  "lighting_profile": "c_light", "econ_preset": "c_preset"}
+_NUM_ATTR_COLS = {"drawer_friction": "c_friction", "occlusion_level": "c_occlusion", "price_per_unit": "c_price",
+                  "vase_break_cost": "c_break", "energy_price_kWh": "c_energy_price"}
+
+
+def _json_scalar_equal(a: Any, b: Any) -> bool:
+    """Filter equality: booleans equal only booleans, numbers compare by value."""
+    if type(a) is bool or type(b) is bool:
+        return type(a) is bool and type(b) is bool and a == b
+    if type(a) in (int, float) and type(b) in (int, float):
+        return a == b
+    if type(b) is tuple:
+        return (type(a) is list and len(a) == len(b)
+                and all(type(x) in (int, float) and type(x) is not bool and x == y for x, y in zip(a, b)))
+    return type(a) is type(b) and a == b
+
+
+def _condition_mask(ix: TaskIndex, op) -> np.ndarray:
+    v = ix.view
+    if op.kind == "tag":
+        tables = _cond_tags(ix.cats["condtags"])
+        table = np.fromiter((op.name in t and _json_scalar_equal(t[op.name], op.value) for t in tables),
+                            dtype=np.bool_, count=len(tables))
+        return table[v("condtags")] if len(table) else np.zeros(ix.n, np.bool_)
+    if op.kind == "str":
+        col = _STR_ATTR_COLS[op.name]
+        code = ix.cats[col if col != "engine" else "engine"].codes.get(op.value)
+        return v(col) == code if code is not None else np.zeros(ix.n, np.bool_)
+    if op.kind in ("num", "min", "max"):
+        col = v(_NUM_ATTR_COLS[op.name])
+        return col == op.value if op.kind == "num" else (col >= op.value if op.kind == "min" else col <= op.value)
+    if op.kind == "vec":
+        if op.name == "vase_offset":
+            if len(op.value) != 3:
+                return np.zeros(ix.n, np.bool_)
+            return np.all(v("c_offset") == np.array(op.value), axis=1)
+        # objective_vector: compare the stored array (3 or 4 numbers) element-wise.
+        lens = v("c_objective_len")
+        vec = v("c_objective")
+        want = np.array(op.value + (0.0,) * (4 - len(op.value)))[: 4] if len(op.value) <= 4 else None
+        if want is None:
+            return np.zeros(ix.n, np.bool_)
+        k = len(op.value)
+        return (lens == k) & np.all(vec[:, :k] == want[:k], axis=1)
+    if op.kind == "flag":
+        name, want = op.name, op.value
+        tables = _cond_tags(ix.cats["condtags"])
+        has = np.fromiter((name in t for t in tables), dtype=np.bool_, count=len(tables))
+        eq = np.fromiter((name in t and _json_scalar_equal(t[name], want) for t in tables), dtype=np.bool_,
+                         count=len(tables))
+        sem = _per_value(ix.cats["semtags"], lambda tags: (name in tags) == want)
+        codes = v("condtags")
+        in_tags = has[codes] if len(has) else np.zeros(ix.n, np.bool_)
+        by_tags = eq[codes] if len(eq) else np.zeros(ix.n, np.bool_)
+        by_sem = sem[v("semtags")] if len(sem) else np.zeros(ix.n, np.bool_)
+        return np.where(in_tags, by_tags, by_sem)
+    raise AssertionError(op.kind)
+
+
+def order(ix: TaskIndex, idx: np.ndarray, sort_by: str | None, descending: bool, limit: int | None) -> np.ndarray:
+    if sort_by is None or len(idx) <= 1:
+        return idx if limit is None else idx[:limit]
+    if sort_by == "created_at":
+        # Dense ranks turn the byte strings into numbers that can be negated.
+        _, keys = np.unique(ix.created[: ix.n][idx], return_inverse=True)
+        keys = keys.astype(np.float64)
+    else:
+        col = {"delta_j": "delta_j", "trust_score": "trust", "mvd_score": "mvd"}[sort_by]
+        keys = ix.view(col)[idx]
+    if descending:
+        keys = -keys  # NaN stays NaN and sorts last either way; ties keep append order (stable)
+    if limit is not None and len(idx) > 4 * limit:
+        # Top-k: keep every key <= the k-th smallest (ties included), then sort those stably.
+        kth = np.partition(keys, limit - 1)[limit - 1]
+        if not math.isnan(kth):
+            cand = np.flatnonzero(keys <= kth)
+            order = cand[np.argsort(keys[cand], kind="stable")]
+            return idx[order[:limit]]
+    order = np.argsort(keys, kind="stable")
+    if limit is not None:
+        order = order[:limit]
+    return idx[order]
+
+
+def statistics(ix: TaskIndex, idx: np.ndarray | None) -> dict:
+    n = ix.n if idx is None else len(idx)
+    if n == 0:
+        return {"total": 0, "positive": 0, "negative": 0}
+
+    def col(name):
+        c = ix.view(name)
+        return c if idx is None else c[idx]
+
+    bucket = col("bucket")
+    positive = int(np.count_nonzero(bucket == 0))
+    negative = int(np.count_nonzero(bucket == 1))
+    dj = col("delta_j")
+    trust = col("trust")
+    traces = col("trace")
+    used = np.unique(traces)
+    skills: set = set()
+    tv = ix.cats["trace"].values
+    for code in used.tolist():
+        skills.update(tv[code])
+    engine = col("engine")
+    source = col("source")
+    return {
+        "total": n,
+        "positive": positive,
+        "negative": negative,
+        "positive_ratio": positive / n,
+        "delta_j_mean": float(np.mean(dj)),
+        "delta_j_std": float(np.std(dj)),
+        "delta_j_min": float(np.min(dj)) if not np.isnan(dj).any() else math.nan,
+        "delta_j_max": float(np.max(dj)) if not np.isnan(dj).any() else math.nan,
+        "trust_mean": float(np.mean(trust)),
+        "trust_std": float(np.std(trust)),
+        "unique_skills": sorted(skills),
+        "engine_types": _counts_in_order(engine, ix.cats["engine"].values),
+        "source_types": _counts_in_order(source, ix.cats["source"].values),
+        "with_sima": int(np.count_nonzero(col("has_sima"))),
+        "with_counterfactual": int(np.count_nonzero((bucket == 1) & col("has_cf"))),
+    }
+
+
+def _counts_in_order(codes: np.ndarray, values: list) -> dict:
+    """value -> count, keys in order of first appearance (append order)."""
+    counts = np.bincount(codes, minlength=len(values))
+    uniq, first = np.unique(codes, return_index=True)
+    order = uniq[np.argsort(first)]
+    return {values[c]: int(counts[c]) for c in order.tolist()}

@@ -1,0 +1,201 @@
+"""Append invariants (repository.md §5) and schema types (schema.md §1).
+
+Pure functions over the normalised JSON object of a record; each returns the
+list of Violations, empty when the record may be written. No grpc, no I/O.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from datapack_client import schema
+from datapack_client.errors import Violation
+from datapack_client.jsonio import nonfinite_path
+
+from datapack_client.validation_rules import task_name_ok
+
+
+def _is_num(v: Any) -> bool:
+    t = type(v)
+    return t is float or t is int
+
+
+_SCALAR_CHECKS = {
+    "str": lambda v: type(v) is str,
+    "num": _is_num,
+    "int": lambda v: type(v) is int,
+    "bool": lambda v: type(v) is bool,
+    "obj": lambda v: type(v) is dict,
+    "[num]": lambda v: type(v) in (list, tuple) and all(_is_num(x) for x in v),
+    "[str]": lambda v: type(v) in (list, tuple) and all(type(x) is str for x in v),
+    "[int]": lambda v: type(v) in (list, tuple) and all(type(x) is int for x in v),
+    "num3": lambda v: type(v) in (list, tuple) and len(v) == 3 and all(_is_num(x) for x in v),
+    "{num}": lambda v: type(v) is dict and all(_is_num(x) for x in v.values()),
+    "{obj}": lambda v: type(v) is dict and all(type(x) is dict for x in v.values()),
+    "contribs": lambda v: type(v) is dict and all(type(x) is dict for x in v.values()),
+    "trace": lambda v: type(v) in (list, tuple),
+}
+
+_TYPE_NAMES = {
+    "str": "a string", "num": "a number", "int": "an integer", "bool": "a boolean",
+    "obj": "an object", "[num]": "an array of numbers", "[str]": "an array of strings",
+    "[int]": "an array of integers", "num3": "an array of 3 numbers",
+    "{num}": "an object of numbers", "{obj}": "an object of objects",
+    "contribs": "an object of objects", "trace": "an array",
+}
+
+
+def _numbers_of(kind: str, v: Any):
+    if kind == "num":
+        yield "", v
+    elif kind in ("[num]", "num3"):
+        for i, x in enumerate(v):
+            yield f"[{i}]", x
+    elif kind == "{num}":
+        for k, x in v.items():
+            yield f".{k}", x
+
+
+def type_violations(rec: dict, index: int = 0, pack_id: str | None = None,
+                    check_free_finite: bool = False) -> list[Violation]:
+    """FIELD_TYPE / NUMBER_NOT_FINITE for every modelled field (schema.md §1).
+    check_free_finite also rejects NaN/Infinity inside free-form values (the
+    wire path parses free JSON strictly, so only in-process records need it)."""
+    out: list[Violation] = []
+    _check_table(schema.TOP, rec, "", out, index, pack_id, check_free_finite)
+    return out
+
+
+def _check_table(table, obj: dict, prefix: str, out: list, index: int, pack_id, free_finite: bool) -> None:
+    for key, kind, _default in table:
+        if key not in obj:
+            continue
+        v = obj[key]
+        path = prefix + key
+        nullable = kind.endswith("?") or kind.startswith("P?")
+        base = kind[:-1] if kind.endswith("?") else kind
+        if v is None:
+            if not nullable:
+                out.append(Violation(index, pack_id, path, "FIELD_TYPE", f"{path} must not be null"))
+            continue
+        if base.startswith("P"):
+            if type(v) is not dict:
+                out.append(Violation(index, pack_id, path, "FIELD_TYPE", f"{path} must be an object"))
+            elif v:
+                name = base.split(":", 1)[1]
+                _check_table(schema.PROFILES[name], v, path + ".", out, index, pack_id, free_finite)
+            continue
+        ok = _SCALAR_CHECKS[base](v)
+        if not ok:
+            out.append(Violation(index, pack_id, path, "FIELD_TYPE", f"{path} must be {_TYPE_NAMES[base]}"))
+            continue
+        for suffix, x in _numbers_of(base, v):
+            if type(x) is float and not math.isfinite(x):
+                out.append(Violation(index, pack_id, path + suffix, "NUMBER_NOT_FINITE",
+                                     f"{path + suffix} must be a finite number"))
+        if free_finite and base in ("obj", "{obj}", "contribs", "trace"):
+            bad = nonfinite_path(v)
+            if bad is not None:
+                where = f"{path}{'' if bad.startswith('[') else '.'}{bad}" if bad else path
+                out.append(Violation(index, pack_id, where, "NUMBER_NOT_FINITE",
+                                     f"{where} must be a finite number (files stay strict JSON)"))
+
+
+def _canonical_skill_key(k: Any) -> bool:
+    if type(k) is int:
+        return k >= 0
+    return type(k) is str and k.isdigit() and k.isascii() and (k == "0" or k[0] != "0")
+
+
+def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False) -> list[Violation]:
+    """Every invariant of repository.md §5 (except uniqueness, checked under the
+    task lock) on a normalised record."""
+    pid = rec.get("pack_id")
+    pack_id = pid if type(pid) is str else None
+    out: list[Violation] = []
+
+    def bad(field: str, reason: str, message: str) -> None:
+        out.append(Violation(index, pack_id, field, reason, message))
+
+    sv = rec.get("schema_version")
+    if sv not in schema.SCHEMA_VERSIONS:
+        bad("schema_version", "SCHEMA_VERSION_UNKNOWN",
+            f"schema_version {sv!r} is not one of {', '.join(schema.SCHEMA_VERSIONS)}")
+    if not task_name_ok(rec.get("task_name")):
+        bad("task_name", "TASK_NAME_INVALID",
+            "task_name must be 1-128 characters of [A-Za-z0-9_.-] without '..'")
+    if type(pid) is not str or pid == "":
+        bad("pack_id", "PACK_ID_REQUIRED", "pack_id must be a non-empty string")
+
+    types = type_violations(rec, index, pack_id, check_free_finite)
+    # Fields with a dedicated reason are reported by it, not as FIELD_TYPE.
+    dedicated = {"schema_version", "task_name", "pack_id", "bucket", "attribution.delta_J", "skill_trace"}
+    out.extend(v for v in types if v.field not in dedicated)
+
+    bucket = rec.get("bucket")
+    if bucket not in schema.BUCKETS:
+        bad("bucket", "BUCKET_INVALID", f"bucket {bucket!r} must be 'positive' or 'negative'")
+
+    attribution = rec.get("attribution")
+    attribution = attribution if type(attribution) is dict else {}
+    dj = attribution.get("delta_J", 0.0)
+    if not _is_num(dj) or (type(dj) is float and not math.isfinite(dj)):
+        bad("attribution.delta_J", "DELTA_J_NOT_FINITE", "attribution.delta_J must be a finite number")
+    elif bucket in schema.BUCKETS and (dj >= 0) != (bucket == "positive"):
+        bad("bucket", "BUCKET_SIGN_MISMATCH",
+            f"bucket {bucket!r} disagrees with delta_J {dj!r} (ΔJ ≥ 0 ⇔ positive)")
+
+    if bucket == "negative":
+        cf = rec.get("counterfactual_plan")
+        if type(cf) is not dict or not cf:
+            bad("counterfactual_plan", "COUNTERFACTUAL_REQUIRED",
+                "a negative pack needs a non-empty counterfactual_plan object")
+
+    trace = rec.get("skill_trace")
+    if type(trace) not in (list, tuple) or not trace:
+        bad("skill_trace", "SKILL_TRACE_EMPTY", "skill_trace must be a non-empty array")
+    else:
+        prev_t = None
+        for i, entry in enumerate(trace):
+            if type(entry) is not dict:
+                bad(f"skill_trace[{i}]", "SKILL_ID_INVALID", f"skill_trace[{i}] must be an object")
+                continue
+            sid = entry.get("skill_id")
+            if type(sid) is not int or sid < 0:
+                bad(f"skill_trace[{i}].skill_id", "SKILL_ID_INVALID",
+                    f"skill_trace[{i}].skill_id must be an integer ≥ 0, got {sid!r}")
+            t = entry.get("t")
+            if type(t) is not int or t < 0:
+                bad(f"skill_trace[{i}].t", "SKILL_TRACE_TIME_ORDER",
+                    f"skill_trace[{i}].t must be an integer ≥ 0, got {t!r}")
+            else:
+                if prev_t is not None and t < prev_t:
+                    bad(f"skill_trace[{i}].t", "SKILL_TRACE_TIME_ORDER",
+                        f"skill_trace[{i}].t={t} is before the previous entry's t={prev_t}")
+                prev_t = t
+
+    condition = rec.get("condition")
+    if type(condition) is dict:
+        et = condition.get("engine_type")
+        if et not in schema.ENGINE_TYPES:
+            bad("condition.engine_type", "ENUM_INVALID",
+                f"condition.engine_type {et!r} is not one of {', '.join(schema.ENGINE_TYPES)}")
+    st = attribution.get("source_type", "real")
+    if st not in schema.SOURCE_TYPES:
+        bad("attribution.source_type", "ENUM_INVALID",
+            f"attribution.source_type {st!r} is not one of {', '.join(schema.SOURCE_TYPES)}")
+    role = attribution.get("wm_role")
+    if role is not None and role not in schema.WM_ROLES:
+        bad("attribution.wm_role", "ENUM_INVALID",
+            f"attribution.wm_role {role!r} is not null or one of {', '.join(schema.WM_ROLES)}")
+    cs = rec.get("counterfactual_source")
+    if cs is not None and cs not in schema.COUNTERFACTUAL_SOURCES:
+        bad("counterfactual_source", "ENUM_INVALID",
+            f"counterfactual_source {cs!r} is not null or one of {', '.join(schema.COUNTERFACTUAL_SOURCES)}")
+    contribs = attribution.get("skill_contribs")
+    if type(contribs) is dict:
+        for k in contribs:
+            if not _canonical_skill_key(k):
+                bad(f"attribution.skill_contribs.{k}", "SKILL_CONTRIBS_KEY_INVALID",
+                    f"skill_contribs key {k!r} must be an integer ≥ 0 or its canonical decimal string")
+    return out
