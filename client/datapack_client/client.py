@@ -1,0 +1,409 @@
+"""DataPackClient: the remote repository, with the embedded repository's API.
+
+    from datapack_client import connect
+    repo = connect("localhost:50051", store="phase_c")
+    repo.append(dp)
+    best = repo.query("drawer_vase", bucket="positive", sort_by="delta_j", limit=10)
+
+Needs only grpcio and protobuf. Every call has a deadline (`timeout`, default
+30 s; queries and appends scale it with their size). Errors are the same
+DataPackError subclasses the embedded repository raises.
+"""
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+import uuid
+from typing import Any, Iterable, Iterator
+
+import grpc
+
+from . import codec, schema
+from .errors import DataPackError, UnavailableError
+from .model import DataPackMeta
+from .proto.datapack.v1 import datapack_pb2 as pb
+from .proto.datapack.v1 import datapack_service_pb2 as spb
+from .proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
+from .query import (UNSET, check_limit, check_skill_id, check_task_name, filter_to_proto, make_filter,
+                    make_query, query_to_proto)
+from .results import AppendResult
+from .status import detail_to_error, from_rpc_error
+from .validation_rules import store_ok
+
+MAX_MESSAGE_BYTES = 64 << 20
+_STATUS = {spb.APPEND_STATUS_CREATED: "created", spb.APPEND_STATUS_ALREADY_PRESENT: "already_present"}
+
+
+def channel_options() -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        # Keepalive: detect a dead server on a long-lived simulator stream.
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", _SERVICE_CONFIG),
+    ]
+
+
+# Retries only for idempotent unary reads, and only on UNAVAILABLE.
+_SERVICE_CONFIG = """{"methodConfig": [{"name": [
+  {"service": "datapack.v1.DataPackService", "method": "GetDataPack"},
+  {"service": "datapack.v1.DataPackService", "method": "GetDataPackHistory"},
+  {"service": "datapack.v1.DataPackService", "method": "GetStatistics"},
+  {"service": "datapack.v1.DataPackService", "method": "ListTasks"}],
+  "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.1s", "maxBackoff": "1s",
+                  "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]}"""
+
+
+def record_to_message(pack: DataPackMeta | dict) -> pb.DataPackMeta:
+    d = pack._d if isinstance(pack, DataPackMeta) else pack
+    if type(d) is not dict:
+        raise TypeError("a datapack must be a DataPackMeta or a dict")
+    return codec.dict_to_message(d)
+
+
+def message_to_record(msg: pb.DataPackMeta) -> DataPackMeta:
+    return DataPackMeta._wrap(schema.normalize_record(codec.message_to_dict(msg)), msg.revision or 1)
+
+
+def _result(r: spb.AppendResult) -> AppendResult:
+    return AppendResult(r.index, r.pack_id, r.task_name, _STATUS[r.status], r.revision, r.sequence)
+
+
+class DataPackClient:
+    """A remote repository on one store of a DataPack server."""
+
+    def __init__(self, target: str, store: str = "", *, timeout: float = 30.0,
+                 channel: grpc.Channel | None = None, credentials: grpc.ChannelCredentials | None = None):
+        if not store_ok(store):
+            from .errors import invalid
+            raise invalid("store", "STORE_INVALID", f"store {store!r} is not a valid store path")
+        self.target = target
+        self.store = store
+        self.timeout = timeout
+        if channel is None:
+            channel = (grpc.secure_channel(target, credentials, options=channel_options()) if credentials
+                       else grpc.insecure_channel(target, options=channel_options()))
+        self._channel = channel
+        self._stub = spb_grpc.DataPackServiceStub(channel)
+
+    # -- plumbing
+
+    def _call(self, method, request, timeout: float | None = None):
+        try:
+            return method(request, timeout=timeout or self.timeout)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
+    def wait_ready(self, timeout: float = 10.0) -> "DataPackClient":
+        """Block until the channel is connected (or raise UnavailableError)."""
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            raise UnavailableError(f"no DataPack server at {self.target} within {timeout}s", "UNAVAILABLE") from None
+        return self
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "DataPackClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing
+
+    def append(self, pack: DataPackMeta | dict) -> AppendResult:
+        return self.append_batch([pack])[0]
+
+    def append_batch(self, packs: Iterable[DataPackMeta | dict]) -> list[AppendResult]:
+        """One atomic batch (all or nothing); returns when it is durable."""
+        msgs = [record_to_message(p) for p in packs]
+        if not msgs:
+            return []
+        resp = self._call(self._stub.AppendDataPacksBatch,
+                          spb.AppendDataPacksBatchRequest(store=self.store, data_packs=msgs),
+                          self.timeout + len(msgs) * 0.001)
+        return [_result(r) for r in resp.results]
+
+    def stream_appender(self, batch_size: int = 256, max_in_flight: int = 8, linger: float = 0.05,
+                        reconnect_timeout: float = 30.0) -> "StreamAppender":
+        """A pipelined appender for simulators: `with repo.stream_appender() as s: s.append(dp)`."""
+        return StreamAppender(self, batch_size=batch_size, max_in_flight=max_in_flight, linger=linger,
+                              reconnect_timeout=reconnect_timeout)
+
+    # -- reading
+
+    def _query(self, task_name: str, q) -> list[DataPackMeta]:
+        check_task_name(task_name)
+        req = query_to_proto(self.store, task_name, q)
+        timeout = self.timeout if q.limit is not None else max(self.timeout, 300.0)
+        try:
+            out = []
+            for resp in self._stub.QueryDataPacks(req, timeout=timeout):
+                out.extend(message_to_record(m) for m in resp.data_packs)
+            return out
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
+    def query(self, task_name: str, bucket=None, engine_type=None, skill_id=None, min_trust=0.0,
+              min_delta_j=None, max_delta_j=None, min_mvd_score=None, source_type=None,
+              objective_vector=None, objective_similarity_threshold=0.9, condition_filters=None,
+              include_sima=False, include_counterfactual=False, sort_by=None, sort_descending=True,
+              limit=UNSET) -> list[DataPackMeta]:
+        """repository.md §7: filtered, sorted, limited packs."""
+        q = make_query(
+            bucket=bucket, engine_type=engine_type, skill_id=skill_id, min_trust=min_trust,
+            min_delta_j=min_delta_j, max_delta_j=max_delta_j, min_mvd_score=min_mvd_score,
+            source_type=source_type, objective_vector=objective_vector,
+            objective_similarity_threshold=objective_similarity_threshold,
+            condition_filters=condition_filters, include_sima=include_sima,
+            include_counterfactual=include_counterfactual, sort_by=sort_by,
+            sort_descending=sort_descending, limit=limit)
+        return self._query(task_name, q)
+
+    def get_positive_for_skill(self, task_name: str, skill_id: int, objective_vector=None,
+                               condition_filters=None, top_k=10) -> list[DataPackMeta]:
+        check_skill_id(skill_id)
+        return self.query(task_name, bucket="positive", skill_id=skill_id, objective_vector=objective_vector,
+                          condition_filters=condition_filters, min_trust=0.9, sort_by="delta_j",
+                          sort_descending=True, limit=_top_k(top_k))
+
+    def get_negative_for_skill(self, task_name: str, skill_id: int, objective_vector=None,
+                               condition_filters=None, top_k=10, require_counterfactual=True) -> list[DataPackMeta]:
+        check_skill_id(skill_id)
+        return self.query(task_name, bucket="negative", skill_id=skill_id, objective_vector=objective_vector,
+                          condition_filters=condition_filters, min_trust=0.9,
+                          include_counterfactual=require_counterfactual, sort_by="delta_j",
+                          sort_descending=False, limit=_top_k(top_k))
+
+    def iter_all(self, task_name: str) -> Iterator[DataPackMeta]:
+        return iter(self.load_all(task_name))
+
+    def load_all(self, task_name: str) -> list[DataPackMeta]:
+        return self.query(task_name, limit=None)
+
+    def get(self, task_name: str, pack_id: str) -> DataPackMeta:
+        check_task_name(task_name)
+        resp = self._call(self._stub.GetDataPack,
+                          spb.GetDataPackRequest(store=self.store, task_name=task_name, pack_id=pack_id))
+        return message_to_record(resp.data_pack)
+
+    def get_history(self, task_name: str, pack_id: str) -> list[dict]:
+        check_task_name(task_name)
+        resp = self._call(self._stub.GetDataPackHistory,
+                          spb.GetDataPackHistoryRequest(store=self.store, task_name=task_name, pack_id=pack_id))
+        return [{"revision": r.revision,
+                 "reason": r.reason if r.HasField("reason") else None,
+                 "revised_at": r.revised_at if r.HasField("revised_at") else None,
+                 "changed_fields": list(r.changed_fields.values) if r.HasField("changed_fields") else None,
+                 "record": message_to_record(r.record)} for r in resp.revisions]
+
+    def get_statistics(self, task_name: str, **filters) -> dict:
+        check_task_name(task_name)
+        req = spb.GetStatisticsRequest(store=self.store, task_name=task_name)
+        if filters:
+            req.filter.CopyFrom(filter_to_proto(make_filter(**filters)))
+        s = self._call(self._stub.GetStatistics, req)
+        out: dict = {"total": s.total, "positive": s.positive, "negative": s.negative}
+        if s.HasField("positive_ratio"):
+            for k in ("positive_ratio", "delta_j_mean", "delta_j_std", "delta_j_min", "delta_j_max",
+                      "trust_mean", "trust_std"):
+                out[k] = getattr(s, k)
+            out["unique_skills"] = list(s.unique_skills)
+            out["engine_types"] = {c.name: c.count for c in s.engine_types}
+            out["source_types"] = {c.name: c.count for c in s.source_types}
+            out["with_sima"] = s.with_sima
+            out["with_counterfactual"] = s.with_counterfactual
+        return out
+
+    def list_tasks(self) -> list[str]:
+        return list(self._call(self._stub.ListTasks, spb.ListTasksRequest(store=self.store)).task_names)
+
+
+def _top_k(top_k: Any) -> Any:
+    return check_limit(top_k, "top_k") if top_k is not None else None
+
+
+def connect(target: str = "localhost:50051", store: str = "", *, timeout: float = 30.0,
+            credentials: grpc.ChannelCredentials | None = None) -> DataPackClient:
+    """A remote repository on `store` of the server at `target`."""
+    return DataPackClient(target, store, timeout=timeout, credentials=credentials)
+
+
+class StreamAppender:
+    """Pipelined, acknowledged appends over one bidirectional stream.
+
+    `append()` buffers records into batches of `batch_size` (a partial batch is
+    sent after `linger` seconds), keeps at most `max_in_flight` batches
+    unacknowledged (append blocks beyond that: backpressure), and tracks every
+    acknowledgement. If the connection drops, it reconnects and re-sends only
+    the unacknowledged batches, under the same writer id and batch sequence
+    numbers, so the server answers a batch it already stored with its original
+    acknowledgement. `flush()` waits for every acknowledgement; leaving the
+    `with` block flushes and raises the first rejection, if any.
+    """
+
+    def __init__(self, client: DataPackClient, batch_size: int = 256, max_in_flight: int = 8,
+                 linger: float = 0.05, reconnect_timeout: float = 30.0):
+        if batch_size <= 0 or max_in_flight <= 0:
+            raise ValueError("batch_size and max_in_flight must be positive")
+        self._client = client
+        self.batch_size = batch_size
+        self.linger = linger
+        self.reconnect_timeout = reconnect_timeout
+        self.writer_id = uuid.uuid4().hex
+        self.results: list[AppendResult] = []
+        self.errors: list[DataPackError] = []
+        self.reconnects = 0
+        self._seq = itertools.count(1)
+        self._buf: list[pb.DataPackMeta] = []
+        self._buf_since = 0.0
+        self._slots = threading.Semaphore(max_in_flight)
+        self._lock = threading.Condition()
+        self._unacked: dict[int, spb.AppendDataPacksRequest] = {}
+        self._fatal: DataPackError | None = None
+        self._closed = False
+        self._queue: queue.Queue = queue.Queue()
+        self._reader = threading.Thread(target=self._run, name="datapack-appender", daemon=True)
+        self._reader.start()
+        self._lingerer = threading.Thread(target=self._linger_loop, name="datapack-linger", daemon=True)
+        self._lingerer.start()
+
+    # -- public
+
+    def append(self, pack: DataPackMeta | dict) -> None:
+        msg = record_to_message(pack)
+        with self._lock:
+            self._raise_fatal()
+            if not self._buf:
+                self._buf_since = time.monotonic()
+            self._buf.append(msg)
+            full = len(self._buf) >= self.batch_size
+        if full:
+            self._send_buffer()
+
+    def flush(self, timeout: float | None = None) -> list[AppendResult]:
+        """Send what is buffered and wait until every batch is acknowledged."""
+        self._send_buffer()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._unacked and self._fatal is None:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise UnavailableError(f"{len(self._unacked)} batch(es) not acknowledged in time", "DEADLINE")
+                self._lock.wait(left if left is not None else 1.0)
+            self._raise_fatal()
+            return list(self.results)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                self._closed = True
+                self._lock.notify_all()
+            self._queue.put(None)
+            self._reader.join(timeout=5)
+
+    def __enter__(self) -> "StreamAppender":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+            if self.errors:
+                raise self.errors[0]
+        else:
+            with self._lock:
+                self._closed = True
+            self._queue.put(None)
+
+    # -- internals
+
+    def _raise_fatal(self) -> None:
+        if self._fatal is not None:
+            raise self._fatal
+
+    def _linger_loop(self) -> None:
+        while True:
+            time.sleep(self.linger)
+            with self._lock:
+                if self._closed:
+                    return
+                due = self._buf and time.monotonic() - self._buf_since >= self.linger
+            if due:
+                self._send_buffer()
+
+    def _send_buffer(self) -> None:
+        with self._lock:
+            if not self._buf:
+                return
+            batch, self._buf = self._buf, []
+        self._slots.acquire()
+        req = spb.AppendDataPacksRequest(store=self._client.store, data_packs=batch, writer_id=self.writer_id,
+                                         batch_sequence=next(self._seq))
+        with self._lock:
+            self._unacked[req.batch_sequence] = req
+        self._queue.put(req)
+
+    def _requests(self, q: queue.Queue) -> Iterator[spb.AppendDataPacksRequest]:
+        while True:
+            req = q.get()
+            if req is None:
+                return
+            yield req
+
+    def _run(self) -> None:
+        q = self._queue
+        down_since = None
+        while True:
+            call = self._client._stub.AppendDataPacks(self._requests(q))
+            try:
+                for resp in call:
+                    down_since = None
+                    self._on_response(resp)
+                return  # the request iterator ended: closed
+            except grpc.RpcError as exc:
+                err = from_rpc_error(exc)
+                with self._lock:
+                    if self._closed and not self._unacked:
+                        return
+                if err.code not in ("UNAVAILABLE", "CANCELLED", "UNKNOWN", "DEADLINE_EXCEEDED") :
+                    self._fail(err)
+                    return
+                now = time.monotonic()
+                down_since = down_since or now
+                if now - down_since > self.reconnect_timeout:
+                    self._fail(UnavailableError(
+                        f"server unreachable for {self.reconnect_timeout}s: {err.message}", "UNAVAILABLE"))
+                    return
+                time.sleep(min(1.0, 0.05 * (2 ** min(self.reconnects, 5))))
+                self.reconnects += 1
+                # New stream: re-send every unacknowledged batch, in order.
+                q = self._queue = queue.Queue()
+                with self._lock:
+                    pending = [self._unacked[s] for s in sorted(self._unacked)]
+                for req in pending:
+                    q.put(req)
+
+    def _on_response(self, resp: spb.AppendDataPacksResponse) -> None:
+        with self._lock:
+            if self._unacked.pop(resp.batch_sequence, None) is None:
+                return  # an answer to a batch already acknowledged on an earlier stream
+            if resp.HasField("rejection"):
+                self.errors.append(detail_to_error(resp.rejection))
+            else:
+                self.results.extend(_result(r) for r in resp.results)
+            self._lock.notify_all()
+        self._slots.release()
+
+    def _fail(self, err: DataPackError) -> None:
+        with self._lock:
+            self._fatal = err
+            self._lock.notify_all()

@@ -1,0 +1,201 @@
+"""Domain façade of the server: data root, stores, encoded results.
+
+Takes and returns domain values and protobuf messages (via the shared codec),
+never grpc objects; the servicer only converts and delegates to it.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections import OrderedDict
+from typing import Iterable
+
+from datapack_client import codec
+from datapack_client.errors import FailedPreconditionError, InvalidArgumentError, Violation, invalid
+from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
+from datapack_client.query import FilterSpec, QuerySpec
+from datapack_client.results import AppendResult
+from datapack_client.validation_rules import store_ok
+
+from .store import RecordRef, Store, TaskState, history_refs, match, position_of, query_refs, statistics
+from .storage.taskfile import AUX_DIR
+
+
+class DataRootLock:
+    """One server process per data root: an exclusive, non-blocking flock on
+    `<root>/.datapack/server.lock`, released when the process exits."""
+
+    def __init__(self, root: str):
+        aux = os.path.join(root, AUX_DIR)
+        os.makedirs(aux, exist_ok=True)
+        self.path = os.path.join(aux, "server.lock")
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self.fd)
+            raise FailedPreconditionError(
+                f"another datapack server (pid {holder}) is serving {root}; "
+                "stop it or choose another --data-dir", "DATA_DIR_LOCKED") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class EncodedCache:
+    """LRU of serialized DataPackMeta messages keyed by where their line is.
+
+    Lines are immutable (append-only files; a replaced file has a new inode),
+    so entries never go stale; the bound is on bytes."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._d: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key):
+        with self._lock:
+            v = self._d.get(key)
+            if v is not None:
+                self._d.move_to_end(key)
+                self.hits += 1
+            else:
+                self.misses += 1
+            return v
+
+    def put(self, key, value: bytes) -> None:
+        if len(value) > self.max_bytes // 8:
+            return
+        with self._lock:
+            if key in self._d:
+                return
+            self._d[key] = value
+            self.bytes += len(value)
+            while self.bytes > self.max_bytes:
+                _, old = self._d.popitem(last=False)
+                self.bytes -= len(old)
+
+
+class WriterMemo:
+    """Remembers the acknowledgement of recent batches per (store, writer id),
+    so a batch re-sent after a reconnect gets its original acknowledgement."""
+
+    def __init__(self, per_writer: int = 4096, writers: int = 4096):
+        self.per_writer = per_writer
+        self.writers = writers
+        self._d: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, seq):
+        with self._lock:
+            m = self._d.get(key)
+            return None if m is None else m.get(seq)
+
+    def put(self, key, seq, results) -> None:
+        with self._lock:
+            m = self._d.get(key)
+            if m is None:
+                m = self._d[key] = OrderedDict()
+                while len(self._d) > self.writers:
+                    self._d.popitem(last=False)
+            else:
+                self._d.move_to_end(key)
+            m[seq] = results
+            while len(m) > self.per_writer:
+                m.popitem(last=False)
+
+
+class DataPackService:
+    def __init__(self, data_root: str, *, fsync: bool = True, cache_bytes: int = 64 << 20,
+                 exclusive: bool = True):
+        self.root = os.path.abspath(data_root)
+        os.makedirs(self.root, exist_ok=True)
+        self._lock = DataRootLock(self.root) if exclusive else None
+        self.fsync = fsync
+        self._stores: dict[str, Store] = {}
+        self._stores_lock = threading.Lock()
+        self.cache = EncodedCache(cache_bytes)
+        self.memo = WriterMemo()
+
+    def close(self) -> None:
+        for s in self._stores.values():
+            s.close()
+        if self._lock is not None:
+            self._lock.release()
+
+    def store(self, path: str) -> Store:
+        s = self._stores.get(path)
+        if s is None:
+            if not store_ok(path):
+                raise invalid("store", "STORE_INVALID",
+                              f"store {path!r} must be '' or '/'-separated names of [A-Za-z0-9_.-] without '..'")
+            with self._stores_lock:
+                s = self._stores.get(path)
+                if s is None:
+                    s = self._stores[path] = Store(os.path.join(self.root, *path.split("/")) if path else self.root,
+                                                   fsync=self.fsync)
+        return s
+
+    # -- append
+
+    def append(self, store: str, messages: Iterable[pb.DataPackMeta], writer_id: str = "",
+               batch_sequence: int = 0) -> list[AppendResult]:
+        memo_key = (store, writer_id) if writer_id else None
+        if memo_key is not None:
+            seen = self.memo.get(memo_key, batch_sequence)
+            if seen is not None:
+                return seen
+        records = []
+        violations = []
+        for i, m in enumerate(messages):
+            try:
+                records.append(codec.message_to_dict(m, strict=True))
+            except codec.JsonTextError as exc:
+                violations.append(Violation(i, m.pack_id or None, exc.field, "FIELD_TYPE", str(exc)))
+        if violations:
+            raise InvalidArgumentError(violations[0].message, "FIELD_TYPE", violations)
+        s = self.store(store)
+        prepared, lines = s.prepare(records)
+        results = s.append_prepared(prepared, lines)
+        if memo_key is not None:
+            self.memo.put(memo_key, batch_sequence, results)
+        return results
+
+    # -- reads (payloads as serialized DataPackMeta messages)
+
+    def _encoded(self, st: TaskState, ref: RecordRef) -> bytes:
+        key = (st.file.path, ref.file_ident, ref.offset)
+        b = self.cache.get(key)
+        if b is None:
+            msg = codec.dict_to_message(st.load(ref))
+            msg.revision = ref.revision
+            b = msg.SerializeToString()
+            self.cache.put(key, b)
+        return b
+
+    def query(self, store: str, task_name: str, q: QuerySpec) -> list[bytes]:
+        with self.store(store).reading(task_name) as st:
+            return [self._encoded(st, ref) for ref in query_refs(st, q)]
+
+    def get(self, store: str, task_name: str, pack_id: str) -> bytes:
+        with self.store(store).reading(task_name) as st:
+            return self._encoded(st, st.ref(position_of(st, pack_id)))
+
+    def history(self, store: str, task_name: str, pack_id: str) -> list[tuple[int, dict | None, bytes]]:
+        with self.store(store).reading(task_name) as st:
+            return [(ref.revision, meta, self._encoded(st, ref)) for ref, meta in history_refs(st, pack_id)]
+
+    def statistics(self, store: str, task_name: str, spec: FilterSpec | None) -> dict:
+        with self.store(store).reading(task_name) as st:
+            return statistics(st.index, match(st.index, spec) if spec is not None else None)
+
+    def list_tasks(self, store: str) -> list[str]:
+        return self.store(store).list_tasks()

@@ -1,0 +1,141 @@
+"""DataPackService over gRPC: converts messages and delegates to service.py.
+
+No business rules live here. Query and get responses are assembled from the
+already-serialized records the domain façade returns (a repeated message field
+on the wire is just tag + length + bytes), so hot records are never re-encoded.
+"""
+from __future__ import annotations
+
+import grpc
+
+from datapack_client.errors import DataPackError
+from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
+from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
+from datapack_client.query import filter_from_proto, query_from_proto
+
+from .interceptors import error_detail
+from .service import DataPackService
+
+SERVICE_NAME = "datapack.v1.DataPackService"
+_STATUS = {"created": spb.APPEND_STATUS_CREATED, "already_present": spb.APPEND_STATUS_ALREADY_PRESENT}
+# Records per streamed query message, and a byte bound so a message stays far
+# below the 64 MiB limit even for portable packs (~0.5 MB each).
+QUERY_CHUNK_RECORDS = 256
+QUERY_CHUNK_BYTES = 4 << 20
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field1(payload: bytes) -> bytes:
+    """Wire bytes of field 1 (length-delimited) holding payload."""
+    return b"\x0a" + _varint(len(payload)) + payload
+
+
+def _results(results) -> list:
+    return [spb.AppendResult(index=r.index, pack_id=r.pack_id, task_name=r.task_name, status=_STATUS[r.status],
+                             revision=r.revision, sequence=r.sequence) for r in results]
+
+
+class DataPackServicer:
+    def __init__(self, service: DataPackService):
+        self.service = service
+
+    def AppendDataPacks(self, request_iterator, context):
+        for req in request_iterator:
+            try:
+                results = self.service.append(req.store, req.data_packs, req.writer_id, req.batch_sequence)
+            except DataPackError as err:
+                if err.code not in ("INVALID_ARGUMENT", "ALREADY_EXISTS"):
+                    raise  # a store fault ends the stream with its status
+                yield spb.AppendDataPacksResponse(
+                    batch_sequence=req.batch_sequence, rejection=error_detail(err),
+                    results=[spb.AppendResult(index=i, pack_id=m.pack_id, task_name=m.task_name,
+                                              status=spb.APPEND_STATUS_REJECTED)
+                             for i, m in enumerate(req.data_packs)])
+                continue
+            yield spb.AppendDataPacksResponse(batch_sequence=req.batch_sequence, results=_results(results))
+
+    def AppendDataPacksBatch(self, request, context):
+        results = self.service.append(request.store, request.data_packs)
+        return spb.AppendDataPacksBatchResponse(results=_results(results))
+
+    def QueryDataPacks(self, request, context):
+        q = query_from_proto(request)
+        records = self.service.query(request.store, request.task_name, q)
+        chunk: list[bytes] = []
+        size = 0
+        for b in records:
+            piece = _field1(b)
+            if chunk and (len(chunk) >= QUERY_CHUNK_RECORDS or size + len(piece) > QUERY_CHUNK_BYTES):
+                yield b"".join(chunk)
+                chunk, size = [], 0
+            chunk.append(piece)
+            size += len(piece)
+        if chunk:
+            yield b"".join(chunk)
+
+    def GetDataPack(self, request, context):
+        return _field1(self.service.get(request.store, request.task_name, request.pack_id))
+
+    def GetDataPackHistory(self, request, context):
+        out = spb.GetDataPackHistoryResponse()
+        for rev, meta, raw in self.service.history(request.store, request.task_name, request.pack_id):
+            r = out.revisions.add(revision=rev, record=pb.DataPackMeta.FromString(raw))
+            if meta:
+                if isinstance(meta.get("reason"), str):
+                    r.reason = meta["reason"]
+                if isinstance(meta.get("revised_at"), str):
+                    r.revised_at = meta["revised_at"]
+                changed = meta.get("changed_fields")
+                if isinstance(changed, list):
+                    r.changed_fields.values.extend(str(c) for c in changed)
+        return out
+
+    def GetStatistics(self, request, context):
+        spec = filter_from_proto(request.filter) if request.HasField("filter") else None
+        s = self.service.statistics(request.store, request.task_name, spec)
+        out = spb.GetStatisticsResponse(total=s["total"], positive=s["positive"], negative=s["negative"])
+        if s["total"]:
+            for k in ("positive_ratio", "delta_j_mean", "delta_j_std", "delta_j_min", "delta_j_max",
+                      "trust_mean", "trust_std", "with_sima", "with_counterfactual"):
+                setattr(out, k, s[k])
+            out.unique_skills.extend(s["unique_skills"])
+            out.engine_types.extend(spb.NamedCount(name=k, count=v) for k, v in s["engine_types"].items())
+            out.source_types.extend(spb.NamedCount(name=k, count=v) for k, v in s["source_types"].items())
+        return out
+
+    def ListTasks(self, request, context):
+        return spb.ListTasksResponse(task_names=self.service.list_tasks(request.store))
+
+
+def _raw(x) -> bytes:
+    return x if isinstance(x, bytes) else x.SerializeToString()
+
+
+def add_servicer(server: grpc.Server, servicer: DataPackServicer) -> None:
+    """Register the servicer. Like the generated add_..._to_server, except that
+    responses may be pre-serialized bytes."""
+    handlers = {
+        "AppendDataPacks": grpc.stream_stream_rpc_method_handler(
+            servicer.AppendDataPacks, spb.AppendDataPacksRequest.FromString, _raw),
+        "AppendDataPacksBatch": grpc.unary_unary_rpc_method_handler(
+            servicer.AppendDataPacksBatch, spb.AppendDataPacksBatchRequest.FromString, _raw),
+        "QueryDataPacks": grpc.unary_stream_rpc_method_handler(
+            servicer.QueryDataPacks, spb.QueryDataPacksRequest.FromString, _raw),
+        "GetDataPack": grpc.unary_unary_rpc_method_handler(
+            servicer.GetDataPack, spb.GetDataPackRequest.FromString, _raw),
+        "GetDataPackHistory": grpc.unary_unary_rpc_method_handler(
+            servicer.GetDataPackHistory, spb.GetDataPackHistoryRequest.FromString, _raw),
+        "GetStatistics": grpc.unary_unary_rpc_method_handler(
+            servicer.GetStatistics, spb.GetStatisticsRequest.FromString, _raw),
+        "ListTasks": grpc.unary_unary_rpc_method_handler(
+            servicer.ListTasks, spb.ListTasksRequest.FromString, _raw),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
