@@ -6,6 +6,8 @@ condition-tag object) are interned: a row stores a small integer code and a
 filter is evaluated once per distinct value, then broadcast with a lookup.
 Payloads stay on disk: a row knows where its current line is (offset, length).
 
+New rows are buffered as tuples and written to the numpy columns in bulk on
+the next read (`view`), which is several times cheaper than per-cell writes.
 Values of the wrong type or null count as their schema defaults (schema.md §1).
 Not thread-safe by itself: the owning TaskState serialises access.
 """
@@ -15,10 +17,12 @@ import math
 from typing import Any
 
 import numpy as np
+import orjson
 
-from datapack_client import jsonio
+from .packids import PackIds
 
 BUCKET_CODES = {"positive": 0, "negative": 1}  # any other string -> 2
+SNAPSHOT_VERSION = 1
 
 
 class Interner:
@@ -41,86 +45,73 @@ class Interner:
         return len(self.values)
 
 
+# Columns in row-tuple order: name -> (dtype, width). Rows [0, n) are live.
+COLUMNS = (
+    ("line_off", np.int64, 1), ("line_len", np.int32, 1), ("line_no", np.int32, 1), ("revision", np.int32, 1),
+    ("bucket", np.int8, 1), ("engine", np.int32, 1), ("source", np.int32, 1), ("wm_role", np.int32, 1),
+    ("trust", np.float64, 1), ("delta_j", np.float64, 1), ("mvd", np.float64, 1), ("mvd_present", np.bool_, 1),
+    ("has_sima", np.bool_, 1), ("has_cf", np.bool_, 1),
+    ("trace", np.int32, 1), ("semtags", np.int32, 1), ("condtags", np.int32, 1),
+    ("c_task", np.int32, 1), ("c_world", np.int32, 1), ("c_light", np.int32, 1), ("c_preset", np.int32, 1),
+    ("c_friction", np.float64, 1), ("c_occlusion", np.float64, 1), ("c_price", np.float64, 1),
+    ("c_break", np.float64, 1), ("c_energy_price", np.float64, 1),
+    ("c_offset", np.float64, 3), ("c_offset_ok", np.bool_, 1),
+    ("c_objective", np.float64, 4), ("c_objective_ok", np.bool_, 1), ("c_objective_len", np.int8, 1),
+    ("created", "S32", 1),
+)
+COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
+CATEGORIES = ("engine", "source", "wm_role", "trace", "semtags", "condtags", "c_task", "c_world", "c_light",
+              "c_preset")
+
+_DEFAULT_OFFSET = (0.0, 0.0, 0.0)
+_ZERO4 = (0.0, 0.0, 0.0, 0.0)
+_EMPTY = frozenset()
+
+
 def _num(v: Any, default: float) -> float:
     t = type(v)
-    if t is float:
-        return v
-    if t is int:
-        return float(v)
-    return default
+    return v if t is float else (float(v) if t is int else default)
 
 
 def _str(v: Any, default: str) -> str:
     return v if type(v) is str else default
 
 
-# Column name -> numpy dtype. Growth is by doubling; rows [0, n) are live.
-COLUMNS = {
-    "line_off": np.int64, "line_len": np.int64, "line_no": np.int64, "revision": np.int32,
-    "bucket": np.int8, "engine": np.int32, "source": np.int32, "wm_role": np.int32,
-    "trust": np.float64, "delta_j": np.float64, "mvd": np.float64, "mvd_present": np.bool_,
-    "has_sima": np.bool_, "has_cf": np.bool_,
-    "trace": np.int32, "semtags": np.int32, "condtags": np.int32,
-    "c_task": np.int32, "c_world": np.int32, "c_light": np.int32, "c_preset": np.int32,
-    "c_friction": np.float64, "c_occlusion": np.float64, "c_price": np.float64,
-    "c_break": np.float64, "c_energy_price": np.float64,
-    "c_offset": (np.float64, 3), "c_offset_ok": np.bool_,
-    "c_objective": (np.float64, 4), "c_objective_ok": np.bool_, "c_objective_len": np.int8,
-}
-
-# Interned categorical columns share these tables.
-CATEGORIES = ("engine", "source", "wm_role", "trace", "semtags", "condtags",
-              "c_task", "c_world", "c_light", "c_preset")
-
-
 class TaskIndex:
     def __init__(self, capacity: int = 1024) -> None:
-        self.n = 0
+        self.n = 0  # rows, including pending ones
+        self.flushed = 0  # rows already in the numpy columns
         self.cap = capacity
         self.cols: dict[str, np.ndarray] = {}
-        for name, dt in COLUMNS.items():
-            if isinstance(dt, tuple):
-                self.cols[name] = np.zeros((capacity, dt[1]), dtype=dt[0])
-            else:
-                self.cols[name] = np.zeros(capacity, dtype=dt)
+        for name, dt, width in COLUMNS:
+            shape = (capacity,) if width == 1 else (capacity, width)
+            self.cols[name] = np.zeros(shape, dtype=dt)
         self.cats = {name: Interner() for name in CATEGORIES}
-        # created_at as UTF-8 bytes: byte order == code point order (repository.md §7.4).
-        self.created = np.zeros(capacity, dtype="S32")
-        self.pack_ids: list[str] = []
-        self.pos_of: dict[str, int] = {}
+        self.ids = PackIds()
+        self._pending: list[tuple] = []
         # Packs with more than one line: position -> [(offset, length, line_no), ...] oldest first.
         self.history: dict[int, list[tuple[int, int, int]]] = {}
 
-    # -- growth
-
-    def _grow(self, need: int) -> None:
-        cap = self.cap
-        while cap < need:
-            cap *= 2
-        for name, arr in self.cols.items():
-            new = np.zeros((cap,) + arr.shape[1:], dtype=arr.dtype)
-            new[: self.n] = arr[: self.n]
-            self.cols[name] = new
-        created = np.zeros(cap, dtype=self.created.dtype)
-        created[: self.n] = self.created[: self.n]
-        self.created = created
-        self.cap = cap
-
     # -- rows
 
-    def add(self, pack_id: str, rec: dict, off: int, length: int, line_no: int) -> int:
-        """Append a new pack; returns its position."""
-        if self.n >= self.cap:
-            self._grow(self.n + 1)
-        pos = self.n
+    def position(self, pack_id: str) -> int | None:
+        return self.ids.get(pack_id)
+
+    def pack_id(self, pos: int) -> str:
+        return self.ids.pack_id(pos)
+
+    def add(self, pack_id: str, rec: dict, off: int, length: int, line_no: int, id_hash: int | None = None) -> int:
+        """Append a new pack (pack_id must be absent); returns its position."""
+        pos = self.ids.add(pack_id, id_hash)
+        self._pending.append(self._row(rec, off, length, line_no, 1))
         self.n += 1
-        self.pack_ids.append(pack_id)
-        self.pos_of[pack_id] = pos
-        self._set_row(pos, rec, off, length, line_no, 1)
+        if len(self._pending) >= 4096:
+            self.flush()
         return pos
 
     def revise(self, pos: int, rec: dict, off: int, length: int, line_no: int) -> int:
         """Record a new revision line of the pack at pos; returns its revision number."""
+        self.flush()
         cols = self.cols
         hist = self.history.get(pos)
         if hist is None:
@@ -128,91 +119,167 @@ class TaskIndex:
                                          int(cols["line_no"][pos]))]
         hist.append((off, length, line_no))
         rev = int(cols["revision"][pos]) + 1
-        self._set_row(pos, rec, off, length, line_no, rev)
+        row = self._row(rec, off, length, line_no, rev)
+        for (name, _dt, _w), value in zip(COLUMNS, row):
+            self._assign(name, pos, value)
         return rev
 
-    def _set_row(self, i: int, rec: dict, off: int, length: int, line_no: int, revision: int) -> None:
-        c = self.cols
+    def _assign(self, name: str, pos: int, value) -> None:
+        col = self.cols[name]
+        if name == "created" and len(value) > col.dtype.itemsize:
+            col = self.cols[name] = col.astype(f"S{max(len(value), 2 * col.dtype.itemsize)}")
+        col[pos] = value
+
+    def _row(self, rec: dict, off: int, length: int, line_no: int, revision: int) -> tuple:
         cats = self.cats
-        c["line_off"][i] = off
-        c["line_len"][i] = length
-        c["line_no"][i] = line_no
-        c["revision"][i] = revision
-        c["bucket"][i] = BUCKET_CODES.get(rec.get("bucket"), 2) if type(rec.get("bucket")) is str else 2
         cond = rec.get("condition")
-        cond = cond if type(cond) is dict else {}
+        if type(cond) is not dict:
+            cond = {}
         attr = rec.get("attribution")
-        attr = attr if type(attr) is dict else {}
-        c["engine"][i] = cats["engine"].code(_str(cond.get("engine_type"), "pybullet"))
-        c["source"][i] = cats["source"].code(_str(attr.get("source_type"), "real"))
+        if type(attr) is not dict:
+            attr = {}
+        bucket = rec.get("bucket")
         role = attr.get("wm_role")
-        c["wm_role"][i] = cats["wm_role"].code(role if type(role) is str else None)
-        c["trust"][i] = _num(attr.get("trust_score"), 0.0)
-        c["delta_j"][i] = _num(attr.get("delta_J"), 0.0)
         mvd = attr.get("mvd_score")
-        present = type(mvd) in (int, float)
-        c["mvd_present"][i] = present
-        c["mvd"][i] = float(mvd) if present else 0.0
+        mvd_ok = type(mvd) is float or type(mvd) is int
         sima = rec.get("sima_annotation")
-        c["has_sima"][i] = type(sima) is dict and bool(sima)
-        c["has_cf"][i] = rec.get("counterfactual_plan") is not None
         trace = rec.get("skill_trace")
         skills = ()
-        if type(trace) is list:
-            skills = tuple(e["skill_id"] for e in trace
-                           if type(e) is dict and type(e.get("skill_id")) is int and e["skill_id"] >= 0)
-        c["trace"][i] = cats["trace"].code(skills)
+        if type(trace) is list and trace:
+            skills = tuple([e["skill_id"] for e in trace if type(e) is dict and type(e.get("skill_id")) is int
+                            and e["skill_id"] >= 0])
         tags = rec.get("semantic_tags")
-        c["semtags"][i] = cats["semtags"].code(
-            frozenset(t for t in tags if type(t) is str) if type(tags) is list else frozenset())
+        semtags = frozenset([t for t in tags if type(t) is str]) if type(tags) is list and tags else _EMPTY
         ctags = cond.get("tags")
-        c["condtags"][i] = cats["condtags"].code(
-            jsonio.dumps(ctags) if type(ctags) is dict and ctags else b"{}")
-        c["c_task"][i] = cats["c_task"].code(_str(cond.get("task_name"), "drawer_vase"))
-        c["c_world"][i] = cats["c_world"].code(_str(cond.get("world_id"), "pyb_drawer_v1"))
-        c["c_light"][i] = cats["c_light"].code(_str(cond.get("lighting_profile"), "normal"))
-        c["c_preset"][i] = cats["c_preset"].code(_str(cond.get("econ_preset"), "drawer_vase"))
-        c["c_friction"][i] = _num(cond.get("drawer_friction"), 0.3)
-        c["c_occlusion"][i] = _num(cond.get("occlusion_level"), 0.0)
-        c["c_price"][i] = _num(cond.get("price_per_unit"), 5.0)
-        c["c_break"][i] = _num(cond.get("vase_break_cost"), 50.0)
-        c["c_energy_price"][i] = _num(cond.get("energy_price_kWh"), 0.12)
-        vo = cond.get("vase_offset", [0.0, 0.0, 0.0])
-        ok = type(vo) in (list, tuple) and len(vo) == 3 and all(type(x) in (int, float) for x in vo)
-        c["c_offset_ok"][i] = ok
-        c["c_offset"][i] = vo if ok else (0.0, 0.0, 0.0)
-        ov = cond.get("objective_vector", [1.0, 1.0, 1.0, 0.5])
-        ok = type(ov) in (list, tuple) and all(type(x) in (int, float) and type(x) is not bool for x in ov)
-        c["c_objective_len"][i] = len(ov) if ok else -1
-        ok = ok and len(ov) in (3, 4)
-        c["c_objective_ok"][i] = ok
-        if ok:
-            c["c_objective"][i] = (ov[0], ov[1], ov[2], ov[3] if len(ov) == 4 else 0.5)
-        else:
-            c["c_objective"][i] = 0.0
+        vo = cond.get("vase_offset", _DEFAULT_OFFSET)
+        vo_ok = (type(vo) is list or type(vo) is tuple) and len(vo) == 3 and all(
+            type(x) is float or type(x) is int for x in vo)
+        ov = cond.get("objective_vector", None)
+        if ov is None and "objective_vector" not in cond:
+            ov = (1.0, 1.0, 1.0, 0.5)
+        ov_len = len(ov) if (type(ov) is list or type(ov) is tuple) and all(
+            type(x) is float or type(x) is int for x in ov) else -1
+        ov_ok = ov_len == 3 or ov_len == 4
         created = rec.get("created_at")
-        raw = created.encode("utf-8", "surrogatepass") if type(created) is str else b""
-        if len(raw) > self.created.dtype.itemsize:
-            self.created = self.created.astype(f"S{max(len(raw), 2 * self.created.dtype.itemsize)}")
-        self.created[i] = raw
-        if raw.endswith(b"\x00"):
-            # numpy strips trailing NULs from "S" values; such strings are vanishingly rare.
-            pass
+        return (
+            off, length, line_no, revision,
+            BUCKET_CODES.get(bucket, 2) if type(bucket) is str else 2,
+            cats["engine"].code(_str(cond.get("engine_type"), "pybullet")),
+            cats["source"].code(_str(attr.get("source_type"), "real")),
+            cats["wm_role"].code(role if type(role) is str else None),
+            _num(attr.get("trust_score"), 0.0),
+            _num(attr.get("delta_J"), 0.0),
+            float(mvd) if mvd_ok else 0.0, mvd_ok,
+            type(sima) is dict and bool(sima),
+            rec.get("counterfactual_plan") is not None,
+            cats["trace"].code(skills),
+            cats["semtags"].code(semtags),
+            cats["condtags"].code(orjson.dumps(ctags, option=orjson.OPT_NON_STR_KEYS)
+                                  if type(ctags) is dict and ctags else b"{}"),
+            cats["c_task"].code(_str(cond.get("task_name"), "drawer_vase")),
+            cats["c_world"].code(_str(cond.get("world_id"), "pyb_drawer_v1")),
+            cats["c_light"].code(_str(cond.get("lighting_profile"), "normal")),
+            cats["c_preset"].code(_str(cond.get("econ_preset"), "drawer_vase")),
+            _num(cond.get("drawer_friction"), 0.3),
+            _num(cond.get("occlusion_level"), 0.0),
+            _num(cond.get("price_per_unit"), 5.0),
+            _num(cond.get("vase_break_cost"), 50.0),
+            _num(cond.get("energy_price_kWh"), 0.12),
+            tuple(vo) if vo_ok else _DEFAULT_OFFSET, vo_ok,
+            ((ov[0], ov[1], ov[2], ov[3] if ov_len == 4 else 0.5) if ov_ok else _ZERO4), ov_ok, ov_len,
+            created.encode("utf-8", "surrogatepass") if type(created) is str else b"",
+        )
+
+    # -- bulk flush
+
+    def _grow(self, need: int) -> None:
+        cap = self.cap
+        while cap < need:
+            cap *= 2
+        for name, arr in self.cols.items():
+            new = np.zeros((cap,) + arr.shape[1:], dtype=arr.dtype)
+            new[: self.flushed] = arr[: self.flushed]
+            self.cols[name] = new
+        self.cap = cap
+
+    def flush(self) -> None:
+        rows = self._pending
+        if not rows:
+            return
+        a, b = self.flushed, self.flushed + len(rows)
+        if b > self.cap:
+            self._grow(b)
+        for name, values in zip(COLUMN_NAMES, zip(*rows)):
+            if name == "created":
+                width = max(map(len, values))
+                if width > self.cols[name].dtype.itemsize:
+                    self.cols[name] = self.cols[name].astype(f"S{max(width, 2 * self.cols[name].dtype.itemsize)}")
+            self.cols[name][a:b] = values
+        self.flushed = b
+        self._pending = []
 
     # -- reads
 
     def view(self, name: str) -> np.ndarray:
+        if self._pending:
+            self.flush()
         return self.cols[name][: self.n]
 
     def memory_bytes(self) -> int:
-        total = sum(a.nbytes for a in self.cols.values()) + self.created.nbytes
-        return total
+        return sum(a[: self.n].nbytes for a in self.cols.values()) + self.ids.memory_bytes()
+
+    # -- snapshot (see store.py for when it is written and trusted)
+
+    def state(self) -> dict:
+        self.flush()
+        st = {f"col_{name}": arr[: self.n].copy() for name, arr in self.cols.items()}
+        st.update(self.ids.state())
+        hist = sorted(self.history.items())
+        st["hist_pos"] = np.array([p for p, lines in hist for _ in lines], dtype=np.int64)
+        st["hist_lines"] = np.array([line for _, lines in hist for line in lines], dtype=np.int64).reshape(-1, 3)
+        cats = {}
+        for name, interner in self.cats.items():
+            vals = interner.values
+            if name == "trace":
+                vals = [list(v) for v in vals]
+            elif name == "semtags":
+                vals = [sorted(v) for v in vals]
+            elif name == "condtags":
+                vals = [v.decode("utf-8", "surrogatepass") for v in vals]
+            cats[name] = vals
+        st["cats"] = np.frombuffer(orjson.dumps(cats), dtype=np.uint8)
+        return st
+
+    @classmethod
+    def from_state(cls, st: dict) -> "TaskIndex":
+        n = len(st["col_line_off"])
+        ix = cls(capacity=max(1024, 1 << max(n, 1).bit_length()))
+        for name in COLUMN_NAMES:
+            arr = st[f"col_{name}"]
+            if name == "created" and arr.dtype.itemsize > ix.cols[name].dtype.itemsize:
+                ix.cols[name] = ix.cols[name].astype(arr.dtype)
+            ix.cols[name][:n] = arr
+        ix.n = ix.flushed = n
+        ix.ids = PackIds.from_state(st)
+        for p, line in zip(st["hist_pos"].tolist(), st["hist_lines"].tolist()):
+            ix.history.setdefault(p, []).append(tuple(line))
+        cats = orjson.loads(st["cats"].tobytes())
+        for name, vals in cats.items():
+            if name == "trace":
+                vals = [tuple(v) for v in vals]
+            elif name == "semtags":
+                vals = [frozenset(v) for v in vals]
+            elif name == "condtags":
+                vals = [v.encode("utf-8", "surrogatepass") for v in vals]
+            interner = ix.cats[name]
+            interner.values = list(vals)
+            interner.codes = {v: i for i, v in enumerate(vals)}
+        return ix
 
 
 def cosine_match(vectors: np.ndarray, ok: np.ndarray, q: tuple, threshold: float) -> np.ndarray:
     """repository.md §7.3: dot(p, q) / (|p||q| + 1e-8) >= threshold."""
     qv = np.array(q if len(q) == 4 else (*q, 0.5), dtype=np.float64)
     dots = vectors @ qv
-    norms = np.sqrt((vectors * vectors).sum(axis=1)) * math.sqrt(float(qv @ qv)) + 1e-8
-    sim = dots / norms
-    return ok & (sim >= threshold)
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors)) * math.sqrt(float(qv @ qv)) + 1e-8
+    return ok & (dots / norms >= threshold)

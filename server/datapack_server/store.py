@@ -15,9 +15,13 @@ fsyncs once, updates the indexes and wakes the others. Acknowledged = fsynced.
 """
 from __future__ import annotations
 
+import gc
+import hashlib
+import logging
 import math
 import os
 import threading
+import zipfile
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -34,11 +38,35 @@ from datapack_client.results import AppendResult
 from datapack_client.validation_rules import task_name_ok
 
 from . import validation
-from .index import BUCKET_CODES, TaskIndex, cosine_match
+from .packids import id_hash
+from .index import BUCKET_CODES, SNAPSHOT_VERSION, TaskIndex, cosine_match
 from .storage.lines import CorruptLine, is_legacy, parse_line, served_record
 from .storage.taskfile import AUX_DIR, SUFFIX, StoreWriteError, TaskFile
 
-READ_CHUNK = 16 << 20
+READ_CHUNK = 4 << 20
+SNAPSHOT_MIN_ROWS = 50_000  # smaller tasks index from scratch in well under a second
+log = logging.getLogger("datapack.store")
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+
+
+@contextmanager
+def gc_paused():
+    """Pause the cyclic GC while bulk-parsing lines: parsed JSON has no cycles,
+    and gen-2 scans over a growing index otherwise dominate the load time."""
+    global _gc_pausers
+    with _gc_lock:
+        _gc_pausers += 1
+        if _gc_pausers == 1:
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0:
+                gc.enable()
 
 
 @dataclass(frozen=True)
@@ -90,6 +118,7 @@ class TaskState:
         self.redundant: list[tuple[int, int]] = []  # (line_no, position) redundant duplicate lines
         self.changed_without_revision: list[tuple[int, int]] = []
         self.torn: tuple[int, int] | None = None  # (offset, length) of an unterminated tail
+        self.snapshot_rows = 0  # rows covered by the snapshot on disk
 
     # -- catch-up
 
@@ -113,6 +142,8 @@ class TaskState:
                 self.ident = (os.fstat(self.rfd).st_dev, os.fstat(self.rfd).st_ino)
                 if self.ident != ident:  # replaced between stat and open: next call catches up
                     return
+                if self.store.snapshots:
+                    self._load_snapshot()
             size = os.fstat(self.rfd).st_size
             if size != self.scanned + (self.torn[1] if self.torn else 0):
                 if size > self.scanned:
@@ -126,6 +157,14 @@ class TaskState:
             self.rfd = None
 
     def _ingest_from(self, start: int, end: int) -> None:
+        before = self.index.n
+        with gc_paused():
+            self._ingest_range(start, end)
+        if self.store.snapshots and self.index.n - self.snapshot_rows >= max(
+                self.store.snapshot_min_rows, (self.index.n - before) and self.index.n // 4):
+            self.store.save_snapshot_later(self)
+
+    def _ingest_range(self, start: int, end: int) -> None:
         off = start
         carry = b""
         self.torn = None
@@ -168,9 +207,13 @@ class TaskState:
             pid = d.get("pack_id")
             if type(pid) is not str or not pid:
                 pid = schema.derived_pack_id(file_name, line_no) if pid is None or pid == "" else jsonio.dumps_str(pid)
-            p = index.pos_of.get(pid)
+            created = d.get("created_at")
+            if created is None or created == "":
+                d["created_at"] = schema.derived_created_at(line_no)
+            h = id_hash(pid)
+            p = index.ids.get(pid, h)
             if p is None:
-                index.add(pid, d, off, length, line_no)
+                index.add(pid, d, off, length, line_no, h)
             else:
                 self._ingest_repeat(p, d, off, length, line_no)
         self.scanned = base + len(data)
@@ -188,9 +231,9 @@ class TaskState:
     # -- payloads
 
     def ref(self, pos: int) -> RecordRef:
-        c = self.index.cols
-        return RecordRef(self.task, self.ident, int(c["line_off"][pos]), int(c["line_len"][pos]),
-                         int(c["line_no"][pos]), int(c["revision"][pos]))
+        v = self.index.view
+        return RecordRef(self.task, self.ident, int(v("line_off")[pos]), int(v("line_len")[pos]),
+                         int(v("line_no")[pos]), int(v("revision")[pos]))
 
     def read_raw(self, off: int, length: int) -> bytes:
         return os.pread(self.rfd, length, off)
@@ -199,6 +242,82 @@ class TaskState:
         """The served record of a line (fresh objects on every call)."""
         raw = self.read_raw(ref.offset, ref.length)
         return served_record(parse_line(raw), self.file.file_name, ref.line_no, self.task)
+
+    # -- index snapshot: `<store>/.datapack/index/<task>.snapshot.npz`
+
+    def _snapshot_path(self) -> str:
+        return os.path.join(self.store.path, AUX_DIR, "index", f"{self.task}.snapshot.npz")
+
+    def _fingerprint(self, upto: int) -> str:
+        """Hash of the first and last 4 KiB of the covered bytes: a snapshot is
+        trusted only for the file whose prefix it indexed."""
+        head = os.pread(self.rfd, min(4096, upto), 0)
+        start = max(0, upto - 4096)
+        tail = os.pread(self.rfd, upto - start, start)
+        return hashlib.sha256(head + b"|" + tail).hexdigest()
+
+    def _load_snapshot(self) -> None:
+        path = self._snapshot_path()
+        folder = os.path.dirname(path)
+        try:
+            for fn in os.listdir(folder):  # temp files of writers that died mid-write
+                if fn.startswith(os.path.basename(path) + ".") and fn.endswith(".tmp"):
+                    pid = fn[len(os.path.basename(path)) + 1:].split(".", 1)[0]
+                    if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                        os.unlink(os.path.join(folder, fn))
+        except OSError:
+            pass
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                state = {k: z[k] for k in z.files}
+            meta = orjson.loads(state.pop("meta").tobytes())
+            if meta.get("version") != SNAPSHOT_VERSION or meta.get("file") != self.file.file_name:
+                return
+            scanned = meta["scanned"]
+            if os.fstat(self.rfd).st_size < scanned or self._fingerprint(scanned) != meta["fingerprint"]:
+                log.info("index snapshot of %s does not match the file; rebuilding", self.file.path)
+                return
+            index = TaskIndex.from_state(state)
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            log.warning("ignoring unreadable index snapshot %s: %s", path, exc)
+            return
+        self.index = index
+        self.scanned, self.lines = scanned, meta["lines"]
+        self.corrupt = [tuple(x) for x in meta["corrupt"]]
+        self.redundant = [tuple(x) for x in meta["redundant"]]
+        self.changed_without_revision = [tuple(x) for x in meta["changed_without_revision"]]
+        self.snapshot_rows = index.n
+
+    def save_snapshot(self) -> bool:
+        """Write the index snapshot atomically (temp file + rename)."""
+        with self.lock:
+            if self.rfd is None or self.index.n == self.snapshot_rows:
+                return False
+            state = self.index.state()
+            meta = {"version": SNAPSHOT_VERSION, "file": self.file.file_name, "scanned": self.scanned,
+                    "lines": self.lines, "fingerprint": self._fingerprint(self.scanned), "corrupt": self.corrupt,
+                    "redundant": self.redundant, "changed_without_revision": self.changed_without_revision}
+            rows = self.index.n
+        state["meta"] = np.frombuffer(orjson.dumps(meta), dtype=np.uint8)
+        path = self._snapshot_path()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, **state)
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("could not write index snapshot %s: %s", path, exc)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            return False
+        with self.lock:
+            self.snapshot_rows = max(self.snapshot_rows, rows)
+        return True
 
     # -- writer-side recovery (caller holds the write lock and has refreshed)
 
@@ -256,9 +375,14 @@ class _PendingAppend:
 class Store:
     """One store folder (e.g. data/datapacks/phase_c)."""
 
-    def __init__(self, path: str, fsync: bool = True, on_corrupt: Callable | None = None):
+    def __init__(self, path: str, fsync: bool = True, on_corrupt: Callable | None = None,
+                 snapshots: bool = True, snapshot_min_rows: int = SNAPSHOT_MIN_ROWS):
         self.path = os.path.abspath(path)
         self.fsync = fsync
+        self.snapshots = snapshots
+        self.snapshot_min_rows = snapshot_min_rows
+        self._saving: set[str] = set()
+        self._saving_lock = threading.Lock()
         self._tasks: dict[str, TaskState] = {}
         self._tasks_lock = threading.Lock()
         self._committer = GroupCommitter(self._commit)
@@ -298,10 +422,31 @@ class Store:
                     out.append(t)
         return sorted(out)
 
+    def save_snapshot_later(self, st: TaskState) -> None:
+        """Write a task's snapshot on a background thread (one at a time per task)."""
+        with self._saving_lock:
+            if st.task in self._saving:
+                return
+            self._saving.add(st.task)
+
+        def run():
+            try:
+                st.save_snapshot()
+            finally:
+                with self._saving_lock:
+                    self._saving.discard(st.task)
+
+        # Not a daemon: an exiting process finishes the snapshot it started.
+        threading.Thread(target=run, name=f"snapshot-{st.task}", daemon=False).start()
+
     def close(self) -> None:
-        for st in self._tasks.values():
-            st._close_rfd()
-            st.file.close()
+        """Save snapshots of tasks that grew by enough rows, then release files."""
+        for st in list(self._tasks.values()):
+            if self.snapshots and st.index.n - st.snapshot_rows >= self.snapshot_min_rows:
+                st.save_snapshot()
+            with st.lock:
+                st._close_rfd()
+                st.file.close()
 
     # ------------------------------------------------------------------ append
 
@@ -402,11 +547,11 @@ class Store:
                             conflicts.append(Violation(i, pid, "pack_id", "PACK_ID_CONFLICT",
                                                        f"pack_id {pid!r} is already used by a different record"))
                         continue
-                    p = st.index.pos_of.get(pid)
+                    p = st.index.position(pid)
                     if p is not None:
                         if self._identical_to_stored(st, p, rec):
                             results.append(AppendResult(i, pid, task, "already_present",
-                                                        int(st.index.cols["revision"][p]), p))
+                                                        int(st.index.view("revision")[p]), p))
                         else:
                             conflicts.append(Violation(i, pid, "pack_id", "PACK_ID_CONFLICT",
                                                        f"pack_id {pid!r} is already used by a different record"))
@@ -448,12 +593,15 @@ class Store:
                     st.index.add(pid, rec, off, len(line), st.lines)
                     off += len(line)
                 st.scanned = off
+                if self.snapshots and st.index.n - st.snapshot_rows >= max(self.snapshot_min_rows,
+                                                                           st.index.n // 4):
+                    self.save_snapshot_later(st)
             for it, results in plans:
                 for r in results:
                     if r.sequence == -1:
                         r.sequence = tentative[r.task_name][r.pack_id][1]
                         st = states[r.task_name]
-                        r.revision = int(st.index.cols["revision"][r.sequence])
+                        r.revision = int(st.index.view("revision")[r.sequence])
                 it.results = results
             for it in items:
                 it.done = True
@@ -481,7 +629,7 @@ class Store:
 
 
 def position_of(st: TaskState, pack_id: Any) -> int:
-    p = st.index.pos_of.get(pack_id) if type(pack_id) is str else None
+    p = st.index.position(pack_id) if type(pack_id) is str else None
     if p is None:
         raise NotFoundError(f"pack {pack_id!r} not found in task {st.task!r}", "PACK_NOT_FOUND",
                             [Violation(0, pack_id if type(pack_id) is str else None, "pack_id",
