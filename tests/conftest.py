@@ -91,10 +91,14 @@ class ServerProcess:
         self.port = 0
 
     def start(self, timeout: float = 30.0) -> "ServerProcess":
+        return self.start_on(0, timeout)
+
+    def start_on(self, port: int, timeout: float = 30.0) -> "ServerProcess":
+        """Start on `port` (0 = a free one, read back from the ready line)."""
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "datapack_server", "serve", "--data-dir", str(self.data_dir), "--port", "0",
-             *self.extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+            [sys.executable, "-m", "datapack_server", "serve", "--data-dir", str(self.data_dir), "--port",
+             str(port), *self.extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()

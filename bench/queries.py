@@ -1,0 +1,67 @@
+"""Query and statistics latency over gRPC (items 3 and 4).
+
+Results are fully materialised: every result's `pack_id` and
+`attribution.delta_J` are read ("touch"), and in a second loop also
+`to_dict()` is called on each. A raw-stub loop of the timed query receives the
+response messages as bytes without decoding them, which separates the server
+and transport time from the client's decoding.
+"""
+from __future__ import annotations
+
+import grpc
+
+from datapack_client.client import channel_options
+from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
+from datapack_client.query import make_query, query_to_proto
+
+from .datagen import TASK
+from .util import latencies, pct_ms, progress, timed
+
+# repository.md §13 timed query first, then other filtered top-100 queries.
+QUERIES = {
+    "timed": dict(bucket="positive", skill_id=3, min_trust=0.9, sort_by="delta_j", limit=100),
+    "engine+min_dj": dict(engine_type="isaac", min_delta_j=5.0, sort_by="delta_j", limit=100),
+    "source+trust": dict(source_type="synthetic", sort_by="trust_score", limit=100),
+    "friction_min": dict(condition_filters={"drawer_friction_min": 0.4}, sort_by="delta_j", limit=100),
+    "sima+created": dict(include_sima=True, sort_by="created_at", limit=100),
+}
+QUERY_METHOD = "/datapack.v1.DataPackService/QueryDataPacks"
+
+
+def run_query(client, kind: str, to_dict: bool = False) -> list:
+    res = client.query(TASK, **QUERIES[kind])
+    for dp in res:
+        dp.pack_id
+        dp.attribution.delta_J
+        if to_dict:
+            dp.to_dict()
+    return res
+
+
+def cold(client) -> dict:
+    """Seconds of the first run of each query kind (task already loaded)."""
+    return {kind: timed(run_query, client, kind)[0] for kind in QUERIES}
+
+
+def warm(client, target: str, store: str, reps: int) -> dict:
+    """p50/p99 (ms) of each query kind, with and without to_dict, the raw
+    timed query, and get_statistics."""
+    out: dict = {}
+    for kind in QUERIES:
+        for to_dict in (False, True):
+            s = latencies(lambda: run_query(client, kind, to_dict), reps)
+            out[(kind, "to_dict" if to_dict else "touch")] = (pct_ms(s, 50), pct_ms(s, 99), len(s))
+        progress(f"  query {kind}: p50 {out[(kind, 'touch')][0]:.2f} ms")
+    channel = grpc.insecure_channel(target, options=channel_options())
+    try:
+        call = channel.unary_stream(QUERY_METHOD, request_serializer=spb.QueryDataPacksRequest.SerializeToString,
+                                    response_deserializer=None)
+        req = query_to_proto(store, TASK, make_query(**QUERIES["timed"]))
+        s = latencies(lambda: sum(len(b) for b in call(req, timeout=60)), reps)
+        out[("timed", "raw")] = (pct_ms(s, 50), pct_ms(s, 99), len(s))
+    finally:
+        channel.close()
+    s = latencies(lambda: client.get_statistics(TASK), reps)
+    out[("statistics", "")] = (pct_ms(s, 50), pct_ms(s, 99), len(s))
+    progress(f"  statistics: p50 {out[('statistics', '')][0]:.2f} ms")
+    return out

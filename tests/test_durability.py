@@ -1,0 +1,207 @@
+"""Crash safety: torn tails, corrupt lines, kill -9 mid-stream, one server per
+data directory, graceful shutdown, visibility across processes."""
+from __future__ import annotations
+
+import base64
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from datapack_client import DataPackMeta, connect
+from datapack_client.errors import FailedPreconditionError
+from datapack_server import DataPackRepo
+from datapack_server.app import ServerConfig, build_server
+
+from .conftest import STORE, ServerProcess, copy_fixture, make_pack
+
+TASK_FILE = "drawer_vase_datapacks.jsonl"
+
+
+def _lines(path):
+    return path.read_bytes().split(b"\n")
+
+
+def test_torn_tail_never_served_then_quarantined_on_next_append(data_root, server, client):
+    path = copy_fixture(data_root, TASK_FILE)
+    whole = path.read_bytes()
+    first = whole.split(b"\n")[0]
+    fragment = first[: len(first) // 2]
+    with open(path, "ab") as f:
+        f.write(fragment)  # a crash mid-write
+    assert client.get_statistics("drawer_vase")["total"] == 600  # readable, fragment ignored
+    assert path.read_bytes() == whole + fragment  # readers never modify the file
+    res = client.append(make_pack("after-crash"))
+    assert res.status == "created"
+    data = path.read_bytes()
+    assert data.startswith(whole) and data.endswith(b"\n")
+    assert fragment not in data[len(whole):]
+    assert client.get("drawer_vase", "after-crash").pack_id == "after-crash"
+    assert client.get_statistics("drawer_vase")["total"] == 601
+    q = data_root / STORE / ".datapack" / "quarantine" / "drawer_vase_datapacks.quarantine.jsonl"
+    entry = json.loads(q.read_text().splitlines()[-1])
+    assert list(entry) == ["file", "line", "byte_offset", "reason", "detected_at", "sha256", "raw_base64"]
+    assert entry["reason"] == "TORN_TAIL" and entry["byte_offset"] == len(whole) and entry["line"] == 601
+    assert base64.b64decode(entry["raw_base64"]) == fragment
+
+
+@pytest.mark.parametrize("cut", [1, 7, 100, 2000, -1])
+def test_torn_tail_at_various_offsets(tmp_path, cut):
+    store = tmp_path / "s"
+    store.mkdir()
+    packs = [make_pack(f"t{i}") for i in range(3)]
+    DataPackRepo(str(store)).append_batch(packs)
+    path = store / TASK_FILE
+    good = path.read_bytes()
+    extra = make_pack("t3").to_json().encode()
+    cut = len(extra) - 1 if cut == -1 else min(cut, len(extra) - 1)
+    path.write_bytes(good + extra[:cut])
+    repo = DataPackRepo(str(store))
+    assert [p.pack_id for p in repo.load_all("drawer_vase")] == ["t0", "t1", "t2"]
+    repo.append(make_pack("t4"))
+    assert [p.pack_id for p in repo.load_all("drawer_vase")] == ["t0", "t1", "t2", "t4"]
+    assert path.read_bytes().startswith(good) and path.read_bytes().endswith(b"\n")
+
+
+def test_corrupt_middle_line_is_skipped_and_quarantined(tmp_path):
+    store = tmp_path / "s"
+    store.mkdir()
+    repo = DataPackRepo(str(store))
+    repo.append_batch([make_pack(f"c{i}") for i in range(5)])
+    path = store / TASK_FILE
+    lines = _lines(path)
+    lines[2] = lines[2][:40] + b"#garbage#" + lines[2][60:]
+    path.write_bytes(b"\n".join(lines))
+    fresh = DataPackRepo(str(store))
+    assert [p.pack_id for p in fresh.load_all("drawer_vase")] == ["c0", "c1", "c3", "c4"]
+    fresh.append(make_pack("c5"))  # the writer copies the corrupt line to quarantine, leaves it in place
+    assert _lines(path)[2].startswith(lines[2][:40])
+    q = store / ".datapack" / "quarantine" / "drawer_vase_datapacks.quarantine.jsonl"
+    entries = [json.loads(x) for x in q.read_text().splitlines()]
+    assert [(e["line"], e["reason"]) for e in entries] == [(3, "CORRUPT_LINE")]
+    fresh.append(make_pack("c6"))  # copied only once
+    assert len(q.read_text().splitlines()) == 1
+    assert [p.pack_id for p in fresh.load_all("drawer_vase")] == ["c0", "c1", "c3", "c4", "c5", "c6"]
+
+
+def test_other_process_appends_are_visible_on_next_read(data_root, server, client):
+    client.append(make_pack("from-server"))
+    code = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from datapack_server import DataPackRepo\n"
+        "from tests.conftest import make_pack\n"
+        "r = DataPackRepo(%r)\n"
+        "assert r.get('drawer_vase', 'from-server').pack_id == 'from-server'\n"
+        "r.append(make_pack('from-embedded'))\n" % (str(os.path.dirname(os.path.dirname(__file__))),
+                                                      str(data_root / STORE)))
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert client.get("drawer_vase", "from-embedded").pack_id == "from-embedded"
+    assert client.get_statistics("drawer_vase")["total"] == 2
+
+
+def test_second_server_on_same_data_dir_is_refused(data_root, server):
+    with pytest.raises(FailedPreconditionError) as exc:
+        build_server(ServerConfig(data_dir=str(data_root), port=0))
+    assert exc.value.reason == "DATA_DIR_LOCKED"
+    proc = subprocess.run([sys.executable, "-m", "datapack_server", "serve", "--data-dir", str(data_root),
+                           "--port", "0"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "another datapack server" in proc.stderr
+
+
+def _writer(target, prefix, count, acked_path):
+    """A simulator process: streams packs through the stream appender (which
+    reconnects and re-sends what was not acknowledged) and logs every
+    acknowledged pack id as soon as it is acknowledged."""
+    repo = connect(target, store=STORE, timeout=10)
+    with open(acked_path, "w") as out:
+        s = repo.stream_appender(batch_size=50, max_in_flight=4, reconnect_timeout=60)
+        logged = 0
+        for i in range(count):
+            s.append(make_pack(f"{prefix}-{i}"))
+            if len(s.results) > logged:
+                new = s.results[logged:]
+                logged += len(new)
+                out.write("".join(r.pack_id + "\n" for r in new))
+                out.flush()
+        s.close()
+        out.write("".join(r.pack_id + "\n" for r in s.results[logged:]))
+        out.flush()
+    if s.errors:
+        raise SystemExit(f"rejections: {s.errors[:3]}")
+
+
+def test_kill_9_mid_stream_loses_no_acknowledged_pack(tmp_path):
+    """2 writer processes x 3000 packs; the server is SIGKILLed 3 times while
+    they stream and restarted on the same port: every acknowledged pack is
+    stored, nothing twice, no partial line is served."""
+    data = tmp_path / "data"
+    data.mkdir()
+    proc = ServerProcess(data).start()
+    port = proc.port
+    ctx = multiprocessing.get_context("spawn")
+    acked = [tmp_path / f"acked{i}.txt" for i in range(2)]
+    writers = [ctx.Process(target=_writer, args=(proc.target, f"w{i}", 3000, str(acked[i])))
+               for i in range(2)]
+    for w in writers:
+        w.start()
+    def acked_count():
+        return sum(len(a.read_text().split()) for a in acked if a.exists())
+
+    kills = 0
+    try:
+        deadline = time.monotonic() + 120
+        for threshold in (500, 2000, 3500):  # of 6000: kill while the writers are mid-stream
+            while acked_count() < threshold and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert all(w.is_alive() for w in writers), "writers finished before the kill"
+            proc.kill()  # SIGKILL
+            kills += 1
+            proc = ServerProcess(data).start_on(port)
+        for w in writers:
+            w.join(max(1.0, deadline - time.monotonic()))
+        assert all(w.exitcode == 0 for w in writers), [w.exitcode for w in writers]
+    finally:
+        proc.kill()
+        for w in writers:
+            if w.is_alive():
+                w.kill()
+                w.join(10)
+    assert kills == 3
+    stored = [p.pack_id for p in DataPackRepo(str(data / STORE)).load_all("drawer_vase")]
+    expected = {f"w{i}-{j}" for i in range(2) for j in range(3000)}
+    acked_ids = set()
+    for a in acked:
+        acked_ids.update(a.read_text().split())
+    assert len(stored) == len(set(stored)), "a pack was stored twice"
+    assert set(stored) == expected, "lost or unexpected packs"
+    assert acked_ids == expected
+    for line in (data / STORE / TASK_FILE).read_bytes().split(b"\n")[:-1]:
+        json.loads(line)  # every complete line is a whole record
+
+
+def test_sigterm_stops_gracefully_and_keeps_everything(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    proc = ServerProcess(data).start()
+    repo = connect(proc.target, store=STORE, timeout=10)
+    with repo.stream_appender(batch_size=20) as s:
+        for i in range(200):
+            s.append(make_pack(f"g{i}"))
+    assert len(s.results) == 200
+    channel = grpc.insecure_channel(proc.target)
+    health = health_pb2_grpc.HealthStub(channel)
+    assert health.Check(health_pb2.HealthCheckRequest(service="datapack.v1.DataPackService"),
+                        timeout=5).status == health_pb2.HealthCheckResponse.SERVING
+    assert proc.terminate(30) == 0
+    channel.close()
+    stored = DataPackRepo(str(data / STORE)).get_statistics("drawer_vase")
+    assert stored["total"] == 200
