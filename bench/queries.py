@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import grpc
 
+from datapack_client.errors import DataPackError
+
 from datapack_client.client import channel_options
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.query import make_query, query_to_proto
@@ -23,7 +25,9 @@ QUERIES = {
     "engine+min_dj": dict(engine_type="isaac", min_delta_j=5.0, sort_by="delta_j", limit=100),
     "source+trust": dict(source_type="synthetic", sort_by="trust_score", limit=100),
     "friction_min": dict(condition_filters={"drawer_friction_min": 0.4}, sort_by="delta_j", limit=100),
-    "sima+created": dict(include_sima=True, sort_by="created_at", limit=100),
+    "sima": dict(include_sima=True, sort_by="delta_j", limit=100),
+    # Extra: newest annotated packs (exercises the created_at sort).
+    "sima+created_at": dict(include_sima=True, sort_by="created_at", limit=100),
 }
 QUERY_METHOD = "/datapack.v1.DataPackService/QueryDataPacks"
 
@@ -38,20 +42,33 @@ def run_query(client, kind: str, to_dict: bool = False) -> list:
     return res
 
 
+def _error(exc: DataPackError) -> str:
+    return f"ERROR {exc.code}: {exc.message}"[:120]
+
+
 def cold(client) -> dict:
-    """Seconds of the first run of each query kind (task already loaded)."""
-    return {kind: timed(run_query, client, kind)[0] for kind in QUERIES}
+    """Seconds of the first run of each query kind (task already loaded), or an error text."""
+    out = {}
+    for kind in QUERIES:
+        try:
+            out[kind] = timed(run_query, client, kind)[0]
+        except DataPackError as exc:
+            out[kind] = _error(exc)
+    return out
 
 
 def warm(client, target: str, store: str, reps: int) -> dict:
-    """p50/p99 (ms) of each query kind, with and without to_dict, the raw
-    timed query, and get_statistics."""
+    """(p50 ms, p99 ms, reps) of each query kind, with and without to_dict
+    (or an error text), the raw timed query, and get_statistics."""
     out: dict = {}
     for kind in QUERIES:
-        for to_dict in (False, True):
-            s = latencies(lambda: run_query(client, kind, to_dict), reps)
-            out[(kind, "to_dict" if to_dict else "touch")] = (pct_ms(s, 50), pct_ms(s, 99), len(s))
-        progress(f"  query {kind}: p50 {out[(kind, 'touch')][0]:.2f} ms")
+        for variant in ("touch", "to_dict"):
+            try:
+                s = latencies(lambda: run_query(client, kind, variant == "to_dict"), reps)
+                out[(kind, variant)] = (pct_ms(s, 50), pct_ms(s, 99), len(s))
+            except DataPackError as exc:
+                out[(kind, variant)] = _error(exc)
+        progress(f"  query {kind}: {out[(kind, 'touch')]}")
     channel = grpc.insecure_channel(target, options=channel_options())
     try:
         call = channel.unary_stream(QUERY_METHOD, request_serializer=spb.QueryDataPacksRequest.SerializeToString,

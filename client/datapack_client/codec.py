@@ -76,7 +76,8 @@ class _Plan:
         self.desc = desc
         self.cls = getattr(pb, desc.name)
         table = _TABLE_OF_MESSAGE.get(desc.name)
-        self.nullable = {k for k, kind, _ in table if kind.endswith("?")} if table else set()
+        self.nullable = ({k for k, kind, _ in table if kind.endswith("?") or kind.startswith("P?")}
+                         if table else set())
         self.by_number: dict[int, tuple] = {}
         self.by_key: dict[str, tuple] = {}
         self.key_order: list[str] = []

@@ -11,7 +11,8 @@ import threading
 from collections import OrderedDict
 from typing import Iterable
 
-from datapack_client import codec
+from datapack_client import codec, schema
+from datapack_client.fastdecode import decode_record
 from datapack_client.errors import FailedPreconditionError, InvalidArgumentError, Violation, invalid
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.query import FilterSpec, QuerySpec
@@ -155,15 +156,16 @@ class DataPackService:
                 return seen
         records = []
         violations = []
+        now = schema.utc_now()
         for i, m in enumerate(messages):
             try:
-                records.append(codec.message_to_dict(m, strict=True))
+                records.append(decode_record(m, strict=True, created_at=now))
             except codec.JsonTextError as exc:
                 violations.append(Violation(i, m.pack_id or None, exc.field, "FIELD_TYPE", str(exc)))
         if violations:
             raise InvalidArgumentError(violations[0].message, "FIELD_TYPE", violations)
         s = self.store(store)
-        prepared, lines = s.prepare(records)
+        prepared, lines = s.prepare(records, normalized=True)
         results = s.append_prepared(prepared, lines)
         if memo_key is not None:
             self.memo.put(memo_key, batch_sequence, results)

@@ -450,9 +450,12 @@ class Store:
 
     # ------------------------------------------------------------------ append
 
-    def prepare(self, records: Iterable[dict], check_free_finite: bool = False) -> tuple[list[dict], list[bytes]]:
+    def prepare(self, records: Iterable[dict], check_free_finite: bool = False,
+                normalized: bool = False) -> tuple[list[dict], list[bytes]]:
         """Normalise and validate a batch (repository.md §4.1 steps 1-3).
-        Raises InvalidArgumentError with every violation of every record."""
+        Raises InvalidArgumentError with every violation of every record.
+        normalized=True: the records are already normalised (the wire decoder
+        does it in the same pass)."""
         now = schema.utc_now()
         prepared: list[dict] = []
         lines: list[bytes] = []
@@ -461,7 +464,7 @@ class Store:
             if type(rec) is not dict:
                 violations.append(Violation(i, None, "", "FIELD_TYPE", "a record must be a JSON object"))
                 continue
-            norm = schema.normalize_record(rec, created_at=now)
+            norm = rec if normalized else schema.normalize_record(rec, created_at=now)
             attr = norm.get("attribution")
             if type(attr) is dict and type(attr.get("skill_contribs")) is dict and any(
                     type(k) is int for k in attr["skill_contribs"]):
@@ -588,6 +591,10 @@ class Store:
             # Durable: index the new lines and acknowledge.
             for n, off in written.items():
                 st = states[n]
+                if st.rfd is None:  # this write created the file
+                    st.rfd = os.open(st.file.path, os.O_RDONLY)
+                    fs = os.fstat(st.rfd)
+                    st.ident = (fs.st_dev, fs.st_ino)
                 for (pid, rec), line in zip(out_recs[n], out_lines[n]):
                     st.lines += 1
                     st.index.add(pid, rec, off, len(line), st.lines)

@@ -20,22 +20,6 @@ def _is_num(v: Any) -> bool:
     return t is float or t is int
 
 
-_SCALAR_CHECKS = {
-    "str": lambda v: type(v) is str,
-    "num": _is_num,
-    "int": lambda v: type(v) is int,
-    "bool": lambda v: type(v) is bool,
-    "obj": lambda v: type(v) is dict,
-    "[num]": lambda v: type(v) in (list, tuple) and all(_is_num(x) for x in v),
-    "[str]": lambda v: type(v) in (list, tuple) and all(type(x) is str for x in v),
-    "[int]": lambda v: type(v) in (list, tuple) and all(type(x) is int for x in v),
-    "num3": lambda v: type(v) in (list, tuple) and len(v) == 3 and all(_is_num(x) for x in v),
-    "{num}": lambda v: type(v) is dict and all(_is_num(x) for x in v.values()),
-    "{obj}": lambda v: type(v) is dict and all(type(x) is dict for x in v.values()),
-    "contribs": lambda v: type(v) is dict and all(type(x) is dict for x in v.values()),
-    "trace": lambda v: type(v) in (list, tuple),
-}
-
 _TYPE_NAMES = {
     "str": "a string", "num": "a number", "int": "an integer", "bool": "a boolean",
     "obj": "an object", "[num]": "an array of numbers", "[str]": "an array of strings",
@@ -44,16 +28,89 @@ _TYPE_NAMES = {
     "contribs": "an object of objects", "trace": "an array",
 }
 
+# One generated checker per schema table (the technique dataclasses use for
+# __init__): the append path checks ~120 fields per record, so the per-field
+# cost matters. Each checker appends (path, reason, message) tuples to `out`.
+_CHECK_SNIPPETS = {
+    "str": "type(v) is str",
+    "int": "type(v) is int",
+    "bool": "type(v) is bool",
+    "obj": "type(v) is dict",
+    "trace": "type(v) is list or type(v) is tuple",
+    "[str]": "(type(v) is list or type(v) is tuple) and all([type(x) is str for x in v])",
+    "[int]": "(type(v) is list or type(v) is tuple) and all([type(x) is int for x in v])",
+    "{obj}": "type(v) is dict and all([type(x) is dict for x in v.values()])",
+    "contribs": "type(v) is dict and all([type(x) is dict for x in v.values()])",
+}
 
-def _numbers_of(kind: str, v: Any):
-    if kind == "num":
-        yield "", v
-    elif kind in ("[num]", "num3"):
-        for i, x in enumerate(v):
-            yield f"[{i}]", x
-    elif kind == "{num}":
-        for k, x in v.items():
-            yield f".{k}", x
+
+def _gen_checker(fname: str, table) -> str:
+    lines = [f"def {fname}(obj, prefix, out, free_finite):", "    get = obj.get"]
+    for key, kind, _default in table:
+        nullable = kind.endswith("?") or kind.startswith("P?")
+        base = kind[:-1] if kind.endswith("?") else kind
+        path = f"prefix + {key!r}"
+        lines.append(f"    v = get({key!r}, _M)")
+        lines.append("    if v is not _M:")
+        if nullable:
+            lines.append("      if v is not None:")
+            ind = "        "
+        else:
+            lines.append(f"      if v is None: out.append(({path}, 'FIELD_TYPE', {path} + ' must not be null'))")
+            lines.append("      else:")
+            ind = "        "
+        if base.startswith("P"):
+            sub = base.split(":", 1)[1]
+            lines.append(f"{ind}if type(v) is not dict: out.append(({path}, 'FIELD_TYPE', {path} + ' must be an object'))")
+            lines.append(f"{ind}elif v: check_{sub}(v, {path} + '.', out, free_finite)")
+            continue
+        if base == "num":
+            lines.append(f"{ind}t = type(v)")
+            lines.append(f"{ind}if t is float:")
+            lines.append(f"{ind}    if v - v != 0.0: out.append(({path}, 'NUMBER_NOT_FINITE', {path} + ' must be a finite number'))")
+            lines.append(f"{ind}elif t is not int: out.append(({path}, 'FIELD_TYPE', {path} + ' must be a number'))")
+            continue
+        if base in ("[num]", "num3", "{num}"):
+            cond = "(type(v) is list or type(v) is tuple)" if base != "{num}" else "type(v) is dict"
+            if base == "num3":
+                cond += " and len(v) == 3"
+            items = "v.values()" if base == "{num}" else "v"
+            lines.append(f"{ind}if not ({cond} and all([type(x) is float or type(x) is int for x in {items}])):")
+            lines.append(f"{ind}    out.append(({path}, 'FIELD_TYPE', {path} + ' must be {_TYPE_NAMES[base]}'))")
+            lines.append(f"{ind}else: _finite_items(v, {path}, out)")
+            continue
+        lines.append(f"{ind}if not ({_CHECK_SNIPPETS[base]}):")
+        lines.append(f"{ind}    out.append(({path}, 'FIELD_TYPE', {path} + ' must be {_TYPE_NAMES[base]}'))")
+        if base in ("obj", "{obj}", "contribs", "trace"):
+            lines.append(f"{ind}elif free_finite: _free_finite(v, {path}, out)")
+    lines.append("    return out")
+    return "\n".join(lines)
+
+
+def _finite_items(v, path, out):
+    items = v.items() if type(v) is dict else enumerate(v)
+    for k, x in items:
+        if type(x) is float and x - x != 0.0:
+            where = f"{path}.{k}" if type(v) is dict else f"{path}[{k}]"
+            out.append((where, "NUMBER_NOT_FINITE", f"{where} must be a finite number"))
+
+
+def _free_finite(v, path, out):
+    bad = nonfinite_path(v)
+    if bad is not None:
+        where = f"{path}{'' if bad.startswith('[') else '.'}{bad}" if bad else path
+        out.append((where, "NUMBER_NOT_FINITE", f"{where} must be a finite number (files stay strict JSON)"))
+
+
+def _build_checkers():
+    ns = {"_M": object(), "_finite_items": _finite_items, "_free_finite": _free_finite}
+    src = [_gen_checker(f"check_{name}", table) for name, table in schema.PROFILES.items()]
+    src.append(_gen_checker("check_top", schema.TOP))
+    exec(compile("\n\n".join(src), "<datapack_server.validation>", "exec"), ns)
+    return ns["check_top"]
+
+
+_check_top = _build_checkers()
 
 
 def type_violations(rec: dict, index: int = 0, pack_id: str | None = None,
@@ -61,44 +118,7 @@ def type_violations(rec: dict, index: int = 0, pack_id: str | None = None,
     """FIELD_TYPE / NUMBER_NOT_FINITE for every modelled field (schema.md §1).
     check_free_finite also rejects NaN/Infinity inside free-form values (the
     wire path parses free JSON strictly, so only in-process records need it)."""
-    out: list[Violation] = []
-    _check_table(schema.TOP, rec, "", out, index, pack_id, check_free_finite)
-    return out
-
-
-def _check_table(table, obj: dict, prefix: str, out: list, index: int, pack_id, free_finite: bool) -> None:
-    for key, kind, _default in table:
-        if key not in obj:
-            continue
-        v = obj[key]
-        path = prefix + key
-        nullable = kind.endswith("?") or kind.startswith("P?")
-        base = kind[:-1] if kind.endswith("?") else kind
-        if v is None:
-            if not nullable:
-                out.append(Violation(index, pack_id, path, "FIELD_TYPE", f"{path} must not be null"))
-            continue
-        if base.startswith("P"):
-            if type(v) is not dict:
-                out.append(Violation(index, pack_id, path, "FIELD_TYPE", f"{path} must be an object"))
-            elif v:
-                name = base.split(":", 1)[1]
-                _check_table(schema.PROFILES[name], v, path + ".", out, index, pack_id, free_finite)
-            continue
-        ok = _SCALAR_CHECKS[base](v)
-        if not ok:
-            out.append(Violation(index, pack_id, path, "FIELD_TYPE", f"{path} must be {_TYPE_NAMES[base]}"))
-            continue
-        for suffix, x in _numbers_of(base, v):
-            if type(x) is float and not math.isfinite(x):
-                out.append(Violation(index, pack_id, path + suffix, "NUMBER_NOT_FINITE",
-                                     f"{path + suffix} must be a finite number"))
-        if free_finite and base in ("obj", "{obj}", "contribs", "trace"):
-            bad = nonfinite_path(v)
-            if bad is not None:
-                where = f"{path}{'' if bad.startswith('[') else '.'}{bad}" if bad else path
-                out.append(Violation(index, pack_id, where, "NUMBER_NOT_FINITE",
-                                     f"{where} must be a finite number (files stay strict JSON)"))
+    return [Violation(index, pack_id, p, r, m) for p, r, m in _check_top(rec, "", [], check_free_finite)]
 
 
 def _canonical_skill_key(k: Any) -> bool:

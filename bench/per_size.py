@@ -1,0 +1,163 @@
+"""Everything measured on one pre-generated store of n packs (items 1, 3-7).
+
+Order: generate (or reuse with --keep) -> in-process index build from scratch
+(no snapshot) -> in-process reopen if the engine wrote a snapshot -> server A
+(start, first query = task load, memory, warm query/statistics loops) ->
+server B (start, get_statistics, then the first run of each query kind: cold)
+-> server C from scratch if a snapshot existed -> baselines on the file.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from datapack_client import connect
+
+from . import baselines, datagen, open_store, queries
+from .report import row
+from .util import progress
+
+
+
+def _query_target(n: int) -> float:
+    return 3.0 if n <= 100_000 else 10.0
+
+
+def ensure_data(root: str, n: int, seed: int, workers: int = 2) -> tuple[str, float | None]:
+    """The store folder with n generated packs; seconds spent generating
+    (None when an identical earlier store was reused)."""
+    store_dir = os.path.join(root, f"s{n}")
+    marker = os.path.join(store_dir, f".bench-n{n}-seed{seed}-v1")
+    path = os.path.join(store_dir, datagen.FILE_NAME)
+    if os.path.exists(marker) and os.path.exists(path):
+        return store_dir, None
+    if os.path.exists(path):
+        os.remove(path)
+    open_store.drop_snapshot(store_dir)
+    t = time.perf_counter()
+    datagen.write_store(store_dir, n, seed, workers)
+    seconds = time.perf_counter() - t
+    open(marker, "w").close()
+    return store_dir, seconds
+
+
+def run(n: int, root: str, work: str, seed: int, reps: int, rss_empty: int, baseline_reps: dict,
+        with_baselines: bool = True) -> tuple[list, dict]:
+    rows, det = [], {"n": n}
+    store = f"s{n}"
+    progress(f"size {n}: generating data")
+    store_dir, gen_s = ensure_data(root, n, seed)
+    path = os.path.join(store_dir, datagen.FILE_NAME)
+    size = os.path.getsize(path)
+    if gen_s is not None:
+        rows.append(row("data", "generate + write JSONL", n, n / gen_s, "packs/s"))
+    rows.append(row("data", "file size", n, size / 1e6, "MB", note=f"mean {size / n:,.0f} B/pack"))
+
+    # Index build in-process, from scratch; then reopen if a snapshot was written.
+    progress(f"size {n}: in-process index build")
+    open_store.drop_snapshot(store_dir)
+    build_s, total = open_store.inprocess_open(store_dir)
+    if total != n:
+        raise RuntimeError(f"store holds {total} packs, expected {n}")
+    snap = bool(open_store.snapshot_files(store_dir))
+    det["snapshot_files"] = open_store.snapshot_files(store_dir)
+    rows.append(row("open", "index build from scratch (in-process)", n, n / build_s, "packs/s", (">=", 50_000),
+                    note=f"{build_s:.2f} s"))
+    if snap:
+        reopen_s, _ = open_store.inprocess_open(store_dir)
+        rows.append(row("open", "reopen with snapshot (in-process)", n, reopen_s, "s",
+                        note=f"{n / reopen_s:,.0f} packs/s"))
+
+    # Server A: open (with the snapshot if any), memory, warm loops.
+    tag = "with snapshot" if snap else "from scratch, no snapshot"
+    progress(f"size {n}: server A ({tag})")
+    srv, a = open_store.server_open(root, store, os.path.join(work, f"server_{store}_A.log"), "query")
+    try:
+        with connect(srv.target, store=store, timeout=120) as c:
+            warm = queries.warm(c, srv.target, store, reps)
+            top = [(dp.pack_id, dp.attribution.delta_J) for dp in queries.run_query(c, "timed")]
+            det["rss_after_queries"] = srv.rss()
+    finally:
+        srv.stop()
+    det["server_A"] = a
+    rows.append(row("open", "server start -> 'serving'", n, a["startup_s"], "s"))
+    rows.append(row("open", f"first query incl. task load ({tag})", n, a["first_s"], "s"))
+    rows.append(row("open", f"reopen: start + first query ({tag})", n, a["startup_s"] + a["first_s"], "s",
+                    ("<=", 2.0)))
+    rows.append(row("memory", f"server RSS per pack ({tag})", n, (a["rss"] - rss_empty) / n, "B/pack",
+                    ("<=", 500), note=f"RSS {a['rss'] / 2**20:,.0f} MiB, empty {rss_empty / 2**20:,.0f} MiB"))
+    rows.append(row("memory", f"server peak RSS during load ({tag})", n, a["peak_rss"] / 2**20, "MiB"))
+
+    qt = _query_target(n)
+    for (kind, variant), res in warm.items():
+        label = {"touch": "", "to_dict": " +to_dict", "raw": " raw stub, bytes only", "": ""}[variant]
+        target = ("<=", qt) if variant == "touch" else None
+        if isinstance(res, str):  # the service answered with an error
+            rows.append(row("query", f"{kind}{label} p50", n, None, "ms", target, note=res))
+            continue
+        p50, p99, cnt = res
+        if kind == "statistics":
+            rows.append(row("statistics", "get_statistics p50", n, p50, "ms", ("<=", 10.0)))
+            rows.append(row("statistics", "get_statistics p99", n, p99, "ms", note=f"{cnt} reps"))
+            continue
+        rows.append(row("query", f"{kind}{label} p50", n, p50, "ms", target))
+        rows.append(row("query", f"{kind}{label} p99", n, p99, "ms", note=f"{cnt} reps"))
+    det["warm"] = {f"{k}/{v}": x for (k, v), x in warm.items()}
+
+    # Server B: cold first run of each query kind (task loaded by get_statistics).
+    progress(f"size {n}: server B (cold queries)")
+    srv, b = open_store.server_open(root, store, os.path.join(work, f"server_{store}_B.log"), "statistics")
+    try:
+        with connect(srv.target, store=store, timeout=120) as c:
+            cold = queries.cold(c)
+    finally:
+        srv.stop()
+    det["server_B"], det["cold"] = b, cold
+    rows.append(row("open", f"first get_statistics incl. task load ({tag})", n, b["first_s"], "s"))
+    for kind, s in cold.items():
+        if isinstance(s, str):
+            rows.append(row("query", f"{kind} cold (first run after start)", n, None, "ms", note=s))
+        else:
+            rows.append(row("query", f"{kind} cold (first run after start)", n, s * 1e3, "ms"))
+
+    # Server C: from scratch, when A had a snapshot.
+    if snap:
+        progress(f"size {n}: server C (snapshot deleted)")
+        open_store.drop_snapshot(store_dir)
+        srv, cc = open_store.server_open(root, store, os.path.join(work, f"server_{store}_C.log"), "query")
+        srv.stop()
+        det["server_C"] = cc
+        rows.append(row("open", "first query incl. task load (snapshot deleted)", n, cc["first_s"], "s",
+                        note=f"{n / cc['first_s']:,.0f} packs/s"))
+        rows.append(row("open", "reopen: start + first query (snapshot deleted)", n,
+                        cc["startup_s"] + cc["first_s"], "s"))
+        rows.append(row("memory", "server RSS per pack (snapshot deleted)", n, (cc["rss"] - rss_empty) / n,
+                        "B/pack", ("<=", 500), note=f"RSS {cc['rss'] / 2**20:,.0f} MiB"))
+        rows.append(row("memory", "server peak RSS during load (snapshot deleted)", n, cc["peak_rss"] / 2**20,
+                        "MiB"))
+
+    if with_baselines:
+        rows += _baselines(n, path, top, warm[("timed", "touch")][0], baseline_reps, det)
+    return rows, det
+
+
+def _baselines(n: int, path: str, top: list, service_p50_ms: float, reps: dict, det: dict) -> list:
+    rows = []
+    progress(f"size {n}: DuckDB baseline")
+    d_times, d_rows = baselines.duckdb_timed(path, reps["duckdb"])
+    d_med = float(np.median(d_times))
+    d_same = [round(x[1], 9) for x in d_rows] == [round(x[1], 9) for x in top]
+    rows.append(row("baseline", "DuckDB read_ndjson, timed query", n, d_med, "s",
+                    note=f"median of {len(d_times)}; top-100 ΔJ {'match' if d_same else 'DIFFER'}"))
+    rows.append(row("baseline", "DuckDB / service p50", n, d_med * 1e3 / service_p50_ms, "x"))
+    progress(f"size {n}: naive baseline ({reps['naive']} run(s))")
+    n_times, n_rows = baselines.naive_timed(path, reps["naive"])
+    n_med = float(np.median(n_times))
+    n_same = n_rows == top
+    rows.append(row("baseline", "naive re-read + json.loads, timed query", n, n_med, "s",
+                    note=f"median of {len(n_times)}; top-100 ids {'match' if n_same else 'DIFFER'}"))
+    rows.append(row("baseline", "naive / service p50", n, n_med * 1e3 / service_p50_ms, "x"))
+    det["baselines"] = {"duckdb_s": d_times, "naive_s": n_times, "duckdb_match": d_same, "naive_match": n_same}
+    return rows

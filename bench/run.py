@@ -1,0 +1,100 @@
+"""DataPack service benchmark.
+
+    python -m bench.run [--sizes 100000,1000000] [--quick] [--keep] [--reps N] [--append-packs N]
+
+Prints one table (stdout) and writes bench/out/results.json. Servers run as
+subprocesses on 127.0.0.1 (port 0) and are always stopped; generated data
+lives in a temporary folder under bench/out/ and is deleted unless --keep
+(which keeps it in bench/out/data/ and reuses it on the next run).
+See the modules for what each figure means: append.py, queries.py,
+open_store.py, baselines.py, per_size.py.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default=None, help="store sizes, comma-separated (default 100000,1000000)")
+    p.add_argument("--quick", action="store_true", help="--sizes 20000, fewer repetitions (about a minute)")
+    p.add_argument("--keep", action="store_true", help="keep generated stores in bench/out/data/ (and reuse them)")
+    p.add_argument("--reps", type=int, default=None, help="timed repetitions per query (default 200, quick 50)")
+    p.add_argument("--append-packs", type=int, default=None,
+                   help="packs per append configuration (default 50000, quick 10000)")
+    p.add_argument("--seed", type=int, default=20251125)
+    p.add_argument("--no-append", action="store_true", help="skip the append benchmark")
+    p.add_argument("--no-baselines", action="store_true", help="skip DuckDB and the naive baseline")
+    a = p.parse_args(argv)
+    a.sizes = [int(s) for s in (a.sizes or ("20000" if a.quick else "100000,1000000")).split(",") if s.strip()]
+    a.reps = a.reps or (50 if a.quick else 200)
+    a.append_packs = a.append_packs or (10_000 if a.quick else 50_000)
+    return a
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    t_start = time.monotonic()
+    os.makedirs(OUT, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="run-", dir=OUT)
+    root = os.path.join(OUT, "data") if args.keep else os.path.join(work, "data")
+    os.makedirs(root, exist_ok=True)
+
+    from . import append, open_store, per_size, report, server
+    from .util import progress
+
+    rows, details = [], {}
+    completed = False
+    try:
+        if not args.no_append:
+            progress("append benchmark")
+            results = append.run(args.append_packs, work, args.seed + 1000)
+            details["append"] = results
+            for r in results:
+                what = "stream_appender" if r["mode"] == "client" else "pre-encoded, raw stub"
+                target = (">=", 20_000) if r["streams"] == 8 else None
+                rows.append(report.row("append", f"durable, {r['streams']} stream(s), {what}", None,
+                                       r["packs_per_s"], "packs/s", target,
+                                       note=f"{r['packs']:,} packs, {r['seconds']:.2f} s, stored "
+                                            f"{'ok' if r['count_ok'] else 'WRONG ' + str(r['stored_total'])}"))
+        progress("empty-store server RSS")
+        rss_empty = open_store.empty_rss(work)
+        details["rss_empty"] = rss_empty
+        for n in args.sizes:
+            naive = 1 if (args.quick or n >= 1_000_000) else 2
+            duck = 2 if args.quick else 3
+            size_rows, det = per_size.run(n, root, work, args.seed, args.reps, rss_empty,
+                                          {"duckdb": duck, "naive": naive}, not args.no_baselines)
+            rows += size_rows
+            details[f"size_{n}"] = det
+        completed = True
+    finally:
+        server.stop_all()
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+        if completed:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"bench: failed; server logs kept in {work}", file=sys.stderr)
+
+    wall = time.monotonic() - t_start
+    meta = {"argv": sys.argv[1:], "sizes": args.sizes, "reps": args.reps, "append_packs": args.append_packs,
+            "seed": args.seed, "wall_seconds": wall, "python": platform.python_version(),
+            "cpus": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    print(report.table(rows))
+    failed = [r for r in rows if r.ok is False]
+    print(f"\n{sum(r.ok is True for r in rows)} targets met, {len(failed)} missed; wall time {wall:.0f} s")
+    report.write_json(os.path.join(OUT, "results.json"), meta, rows, details)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
