@@ -30,7 +30,7 @@ def _loads_strict_doc(data: bytes | str) -> Any:  # pragma: no cover - documenta
 def dumps(value: Any) -> bytes:
     """Compact JSON. Non-finite floats are written as NaN/Infinity tokens (never
     silently as null), which only values read from old lines can contain."""
-    out = orjson.dumps(value)
+    out = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
     if b"null" in out and has_nonfinite(value):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
     return out

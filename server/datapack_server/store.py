@@ -773,7 +773,7 @@ def order(ix: TaskIndex, idx: np.ndarray, sort_by: str | None, descending: bool,
         return idx if limit is None else idx[:limit]
     if sort_by == "created_at":
         # Dense ranks turn the byte strings into numbers that can be negated.
-        _, keys = np.unique(ix.created[: ix.n][idx], return_inverse=True)
+        _, keys = np.unique(ix.view("created")[idx], return_inverse=True)
         keys = keys.astype(np.float64)
     else:
         col = {"delta_j": "delta_j", "trust_score": "trust", "mvd_score": "mvd"}[sort_by]
