@@ -9,7 +9,7 @@ PROTOS := $(wildcard protos/datapack/v1/*.proto)
 PORT   ?= 50051
 DATA   ?= data/datapacks
 
-.PHONY: all venv install proto check-protos run serve test bench clean
+.PHONY: all venv install proto check-protos lint run serve test bench clean
 
 all: test
 
@@ -27,6 +27,11 @@ proto: $(STAMP)
 
 # Fails when the committed generated code differs from what protos/ produce.
 check-protos: $(STAMP)
+	$(PY) tools/gen_protos.py --check
+
+# Schema lint (buf STANDARD rules, protos/buf.yaml) and generated-code freshness.
+lint: $(STAMP)
+	cd protos && ../$(VENV)/bin/buf lint
 	$(PY) tools/gen_protos.py --check
 
 # Serve the default data root with sample data on $(PORT).

@@ -40,6 +40,9 @@ def channel_options() -> list[tuple[str, Any]]:
     return [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        # Rich error details travel in trailing metadata; a rejected batch of many
+        # records lists every violation, which exceeds gRPC's 16 KiB default.
+        ("grpc.max_metadata_size", 64 << 20),
         # Keepalive: detect a dead server on a long-lived simulator stream.
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.keepalive_timeout_ms", 10_000),
@@ -67,7 +70,7 @@ def record_to_message(pack: DataPackMeta | dict) -> pb.DataPackMeta:
 
 
 def message_to_record(msg: pb.DataPackMeta) -> DataPackMeta:
-    return DataPackMeta._wrap(schema.normalize_record(codec.message_to_dict(msg)), msg.revision or 1)
+    return DataPackMeta._from_message(msg, msg.revision or 1)
 
 
 def _result(r: spb.AppendResult) -> AppendResult:

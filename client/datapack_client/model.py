@@ -173,9 +173,22 @@ json_equal = _json_equal
 class DataPackMeta:
     """One datapack (schema.md §3), a view over the JSON object of its line."""
 
-    __slots__ = ("_d", "_profiles", "_revision")
+    __slots__ = ("_d", "_profiles", "_revision", "_msg")
 
     _KEYS = frozenset(schema.TOP_KEYS)
+
+    def __getattr__(self, name: str):
+        # Only reached for an unset slot: a record received over the wire is
+        # decoded from its message on first use, so a query that returns many
+        # packs costs only the protobuf parse until a pack is looked at.
+        if name == "_d":
+            msg = object.__getattribute__(self, "_msg")
+            from .fastdecode import decode_record
+            d = decode_record(msg)
+            self._d = d
+            self._msg = None
+            return d
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __init__(self, extra: dict | None = None, **fields: Any):
         unknown = set(fields) - self._KEYS
@@ -214,6 +227,15 @@ class DataPackMeta:
         """Adopt a normalised JSON object without copying (internal)."""
         obj = cls.__new__(cls)
         obj._d = d
+        obj._profiles = None
+        obj._revision = revision
+        return obj
+
+    @classmethod
+    def _from_message(cls, msg, revision: int = 1) -> "DataPackMeta":
+        """A record over a wire message, decoded lazily (internal)."""
+        obj = cls.__new__(cls)
+        obj._msg = msg
         obj._profiles = None
         obj._revision = revision
         return obj

@@ -19,6 +19,7 @@ from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 
 log = logging.getLogger("datapack.server")
 DOMAIN = "datapack.v1"
+BAD_REQUEST_MAX = 100
 
 
 def error_detail(err: DataPackError) -> spb.ErrorDetail:
@@ -33,11 +34,13 @@ def to_status(err: DataPackError) -> grpc.Status:
     info.Pack(error_details_pb2.ErrorInfo(reason=err.reason or err.code, domain=DOMAIN))
     details.append(info)
     if err.violations:
+        # Generic clients get at most BAD_REQUEST_MAX entries (gRPC's default trailer
+        # limit is 16 KiB); datapack.v1.ErrorDetail below always carries all of them.
         bad = any_pb2.Any()
         bad.Pack(error_details_pb2.BadRequest(field_violations=[
             error_details_pb2.BadRequest.FieldViolation(
                 field=(f"data_packs[{v.index}].{v.field}" if v.pack_id is not None or v.index else v.field),
-                description=f"{v.reason}: {v.message}") for v in err.violations]))
+                description=f"{v.reason}: {v.message}") for v in err.violations[:BAD_REQUEST_MAX]]))
         details.append(bad)
     own = any_pb2.Any()
     own.Pack(error_detail(err))
