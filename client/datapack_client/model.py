@@ -173,7 +173,7 @@ json_equal = _json_equal
 class DataPackMeta:
     """One datapack (schema.md §3), a view over the JSON object of its line."""
 
-    __slots__ = ("_d", "_profiles", "_revision", "_msg")
+    __slots__ = ("_d", "_profiles", "_revision", "_load")
 
     _KEYS = frozenset(schema.TOP_KEYS)
 
@@ -182,11 +182,9 @@ class DataPackMeta:
         # decoded from its message on first use, so a query that returns many
         # packs costs only the protobuf parse until a pack is looked at.
         if name == "_d":
-            msg = object.__getattribute__(self, "_msg")
-            from .fastdecode import decode_record
-            d = decode_record(msg)
+            d = object.__getattribute__(self, "_load")()
             self._d = d
-            self._msg = None
+            self._load = None
             return d
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -232,13 +230,20 @@ class DataPackMeta:
         return obj
 
     @classmethod
-    def _from_message(cls, msg, revision: int = 1) -> "DataPackMeta":
-        """A record over a wire message, decoded lazily (internal)."""
+    def _lazy(cls, load, revision: int = 1) -> "DataPackMeta":
+        """A record whose JSON object `load()` produces on first use (internal):
+        the client defers decoding received messages, the embedded repository
+        defers parsing lines it has already read."""
         obj = cls.__new__(cls)
-        obj._msg = msg
+        obj._load = load
         obj._profiles = None
         obj._revision = revision
         return obj
+
+    @classmethod
+    def _from_message(cls, msg, revision: int = 1) -> "DataPackMeta":
+        from .fastdecode import decode_record
+        return cls._lazy(lambda: decode_record(msg), revision)
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataPackMeta":

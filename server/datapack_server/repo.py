@@ -17,6 +17,7 @@ from datapack_client.results import AppendResult
 
 from .store import Store, history_refs, position_of, query_refs, statistics as _statistics
 from .store import match
+from .storage.lines import parse_line, served_record
 
 
 def as_record_dict(pack: Any) -> Any:
@@ -50,7 +51,9 @@ class DataPackRepo:
 
     def _records(self, task_name: str, spec) -> list[DataPackMeta]:
         with self._store.reading(task_name) as st:
-            return [DataPackMeta._wrap(st.load(ref), ref.revision) for ref in query_refs(st, spec)]
+            # Read the lines under the task lock; parse each one when it is first used.
+            return [DataPackMeta._lazy(_line_loader(st, ref, st.read_raw(ref.offset, ref.length)), ref.revision)
+                    for ref in query_refs(st, spec)]
 
     def query(self, task_name: str, bucket=None, engine_type=None, skill_id=None, min_trust=0.0,
               min_delta_j=None, max_delta_j=None, min_mvd_score=None, source_type=None,
@@ -126,6 +129,11 @@ class DataPackRepo:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _line_loader(st, ref, raw: bytes):
+    file_name, line_no, task = st.file.file_name, ref.line_no, st.task
+    return lambda: served_record(parse_line(raw), file_name, line_no, task)
 
 
 def _top_k(top_k: Any) -> Any:
