@@ -89,6 +89,8 @@ class TaskIndex:
         self.cats = {name: Interner() for name in CATEGORIES}
         self.ids = PackIds()
         self._pending: list[tuple] = []
+        self.version = 0  # bumped when an existing row changes (revisions)
+        self.stats_cache: tuple | None = None
         # Packs with more than one line: position -> [(offset, length, line_no), ...] oldest first.
         self.history: dict[int, list[tuple[int, int, int]]] = {}
 
@@ -119,6 +121,7 @@ class TaskIndex:
                                          int(cols["line_no"][pos]))]
         hist.append((off, length, line_no))
         rev = int(cols["revision"][pos]) + 1
+        self.version += 1
         row = self._row(rec, off, length, line_no, rev)
         for (name, _dt, _w), value in zip(COLUMNS, row):
             self._assign(name, pos, value)

@@ -32,7 +32,7 @@ import orjson
 from datapack_client import jsonio, schema
 from datapack_client.errors import (AlreadyExistsError, InternalError, InvalidArgumentError, NotFoundError,
                                     ResourceExhaustedError, Violation, invalid)
-from datapack_client.model import json_equal
+from datapack_client.model import copy_json, json_equal
 from datapack_client.query import FilterSpec, QuerySpec
 from datapack_client.results import AppendResult
 from datapack_client.validation_rules import task_name_ok
@@ -794,6 +794,13 @@ def order(ix: TaskIndex, idx: np.ndarray, sort_by: str | None, descending: bool,
 
 
 def statistics(ix: TaskIndex, idx: np.ndarray | None) -> dict:
+    """repository.md §9 over every pack (idx None) or the given positions.
+    Linear-time (bincounts, no sorting); unfiltered results are cached per
+    index version, so repeated calls on an unchanged task cost nothing."""
+    if idx is None:
+        key = (ix.n, ix.version)
+        if ix.stats_cache is not None and ix.stats_cache[0] == key:
+            return copy_json(ix.stats_cache[1])
     n = ix.n if idx is None else len(idx)
     if n == 0:
         return {"total": 0, "positive": 0, "negative": 0}
@@ -807,36 +814,41 @@ def statistics(ix: TaskIndex, idx: np.ndarray | None) -> dict:
     negative = int(np.count_nonzero(bucket == 1))
     dj = col("delta_j")
     trust = col("trust")
-    traces = col("trace")
-    used = np.unique(traces)
+    traces = ix.cats["trace"].values
+    present = np.flatnonzero(np.bincount(col("trace"), minlength=len(traces)))
     skills: set = set()
-    tv = ix.cats["trace"].values
-    for code in used.tolist():
-        skills.update(tv[code])
-    engine = col("engine")
-    source = col("source")
-    return {
+    for code in present.tolist():
+        skills.update(traces[code])
+    out = {
         "total": n,
         "positive": positive,
         "negative": negative,
         "positive_ratio": positive / n,
         "delta_j_mean": float(np.mean(dj)),
         "delta_j_std": float(np.std(dj)),
-        "delta_j_min": float(np.min(dj)) if not np.isnan(dj).any() else math.nan,
-        "delta_j_max": float(np.max(dj)) if not np.isnan(dj).any() else math.nan,
+        "delta_j_min": float(np.min(dj)),
+        "delta_j_max": float(np.max(dj)),
         "trust_mean": float(np.mean(trust)),
         "trust_std": float(np.std(trust)),
         "unique_skills": sorted(skills),
-        "engine_types": _counts_in_order(engine, ix.cats["engine"].values),
-        "source_types": _counts_in_order(source, ix.cats["source"].values),
+        "engine_types": _counts_in_order(col("engine"), ix.cats["engine"].values),
+        "source_types": _counts_in_order(col("source"), ix.cats["source"].values),
         "with_sima": int(np.count_nonzero(col("has_sima"))),
         "with_counterfactual": int(np.count_nonzero((bucket == 1) & col("has_cf"))),
     }
+    if idx is None:
+        ix.stats_cache = ((ix.n, ix.version), copy_json(out))
+    return out
 
 
 def _counts_in_order(codes: np.ndarray, values: list) -> dict:
     """value -> count, keys in order of first appearance (append order)."""
     counts = np.bincount(codes, minlength=len(values))
-    uniq, first = np.unique(codes, return_index=True)
-    order = uniq[np.argsort(first)]
+    present = np.flatnonzero(counts)
+    if len(present) <= 64:  # the usual case (a few engines, sources): one pass per value
+        first = [int(np.argmax(codes == c)) for c in present.tolist()]
+        order = present[np.argsort(first, kind="stable")]
+    else:
+        uniq, first_idx = np.unique(codes, return_index=True)
+        order = uniq[np.argsort(first_idx, kind="stable")]
     return {values[c]: int(counts[c]) for c in order.tolist()}
