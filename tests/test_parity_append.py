@@ -660,3 +660,15 @@ def test_errors_and_results_identical_in_both_modes(data_root, client):
             assert_json_same(x, y)
     finally:
         emb.close()
+
+
+def test_large_batch_reports_every_violation(repo, data_root):
+    """§4.1: every violation of every record, also for a big batch (the error
+    must reach the caller intact in both modes, not be replaced by a transport error)."""
+    batch = [pack(f"many-{i:03d}", skills=()) for i in range(150)]
+    with pytest.raises(InvalidArgumentError) as ei:
+        repo.append_batch(batch)
+    err = ei.value
+    assert err.reason == "SKILL_TRACE_EMPTY"
+    assert vset(err) == {(i, f"many-{i:03d}", "skill_trace", "SKILL_TRACE_EMPTY") for i in range(150)}
+    assert not task_path(data_root).exists()

@@ -846,3 +846,55 @@ def test_list_tasks_sorted_and_only_valid_task_files(repo, data_root):
     (store / "bad name_datapacks.jsonl").write_text("")
     (store / "dir_datapacks.jsonl").mkdir()
     assert repo.list_tasks() == sorted(["zeta", "alpha", "test.v2", "Beta"])
+
+
+# --------------------------------------------------------------------------- side-by-side parity (§11.3)
+
+def _attr_types(p):
+    return (type(p.attribution.delta_J), type(p.attribution.trust_score), type(p.condition.vase_offset),
+            type(p.condition.drawer_friction), type(p.revision), [type(k) for k in p.attribution.skill_contribs or {}])
+
+
+def test_embedded_and_client_return_identical_results(data_root, client):
+    """One store read by an embedded repository and by the client of a server:
+    same records (strict JSON equality), same order, same Python types, same errors."""
+    from datapack_server import DataPackRepo
+    copy_fixture(data_root, FIXTURE)
+    emb = DataPackRepo(str(data_root / STORE))
+    try:
+        queries = [{}, {"limit": None}, {"bucket": "negative", "sort_by": "delta_j", "limit": 20},
+                   {"skill_id": 0, "min_trust": 0.9, "sort_by": "trust_score", "sort_descending": False},
+                   {"objective_vector": [1, 1, 1], "condition_filters": {"offset_vase": True}, "limit": None},
+                   {"sort_by": "created_at", "limit": 30}, {"include_sima": True, "sort_by": "mvd_score"}]
+        for kw in queries:
+            a, b = emb.query(TASK, **kw), client.query(TASK, **kw)
+            assert ids(a) == ids(b), kw
+            for x, y in zip(a, b):
+                assert x.to_json() == y.to_json()
+                assert _attr_types(x) == _attr_types(y)
+        a, b = emb.get_statistics(TASK), client.get_statistics(TASK)
+        assert a == b and list(a) == list(b)
+        assert [type(v) for v in a.values()] == [type(v) for v in b.values()]
+        assert ids(emb.get_positive_for_skill(TASK, 2)) == ids(client.get_positive_for_skill(TASK, 2))
+        assert ids(emb.get_negative_for_skill(TASK, 2)) == ids(client.get_negative_for_skill(TASK, 2))
+        assert emb.list_tasks() == client.list_tasks() == [TASK]
+        bad_calls = [dict(limit=0), dict(sort_by="delta"), dict(condition_filters={"tags": {}}),
+                     dict(bucket="pos"), dict(objective_vector=[0, 0, 0])]
+        for kw in bad_calls:
+            errs = []
+            for r in (emb, client):
+                with pytest.raises(InvalidArgumentError) as ei:
+                    r.query(TASK, **kw)
+                errs.append(ei.value)
+            x, y = errs
+            assert (type(x), x.code, x.reason, x.message, x.violations) == (
+                type(y), y.code, y.reason, y.message, y.violations), kw
+        errs = []
+        for r in (emb, client):
+            with pytest.raises(NotFoundError) as ei:
+                r.get(TASK, "no-such-pack")
+            errs.append(ei.value)
+        assert (errs[0].code, errs[0].reason, errs[0].violations) == (errs[1].code, errs[1].reason,
+                                                                       errs[1].violations)
+    finally:
+        emb.close()
