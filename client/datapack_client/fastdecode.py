@@ -75,7 +75,7 @@ def _gen_top() -> str:
             lines.append("        d['env_type'] = m.task_name if m.HasField('task_name') else 'drawer_vase'")
         elif key == "skill_trace":
             lines.append("    v = m.skill_trace")
-            lines.append("    d['skill_trace'] = codec._trace_to_list(v, loads is _strict, 'skill_trace') if v else []")
+            lines.append("    d['skill_trace'] = _trace(v, loads) if v else []")
         elif key == "created_at":
             lines.append("    v = m.created_at if m.HasField('created_at') else None")
             lines.append("    d['created_at'] = v if v else created_at")
@@ -94,6 +94,33 @@ def _gen_top() -> str:
             raise AssertionError((key, k))
     lines.append("    return d")
     return "\n".join(lines)
+
+
+def _trace(entries, loads) -> list:
+    """skill_trace entries; an entry with verbatim values takes the generic path."""
+    out = []
+    append = out.append
+    for e in entries:
+        if e.verbatim_json:
+            append(codec._to_dict(e, codec._plan("SkillTraceEntry"), loads is _strict, ""))
+            continue
+        d = {}
+        if e.HasField("t"):
+            d["t"] = e.t
+        if e.HasField("skill_id"):
+            d["skill_id"] = e.skill_id
+        if e.HasField("params_json"):
+            d["params"] = loads(e.params_json)
+        if e.HasField("duration"):
+            d["duration"] = e.duration
+        if e.HasField("local_metrics_json"):
+            d["local_metrics"] = loads(e.local_metrics_json)
+        if e.extra_json:
+            for k, v in loads(e.extra_json).items():
+                if k not in d:
+                    d[k] = v
+        append(d)
+    return out
 
 
 def _energy(entries, loads) -> dict:
@@ -128,7 +155,7 @@ def _build():
         "_dv": schema.default_value, "_dp": schema.default_profile, "codec": codec,
         "_D": {n: {k: d for k, _, d in t} for n, t in schema.PROFILES.items()},
         "_DT": {k: d for k, _, d in schema.TOP}, "_energy": _energy, "_slow": _slow, "_slow_top": _slow_top,
-        "_strict": _strict,
+        "_strict": _strict, "_trace": _trace,
     }
     src = [_gen_profile(n, t) for n, t in schema.PROFILES.items()] + [_gen_top()]
     source = "\n\n".join(src)

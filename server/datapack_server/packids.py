@@ -43,8 +43,11 @@ class PackIds:
         for pos in self.recent.get(h, ()):
             if self._matches(pos, raw):
                 return pos
-        lo = int(np.searchsorted(self.hashes, np.uint64(h), side="left"))
-        while lo < len(self.hashes) and int(self.hashes[lo]) == h:
+        hashes = self.hashes
+        if not len(hashes):
+            return None
+        lo = int(hashes.searchsorted(np.uint64(h)))
+        while lo < len(hashes) and int(hashes[lo]) == h:
             pos = int(self.positions[lo])
             if self._matches(pos, raw):
                 return pos
