@@ -65,6 +65,7 @@ CATEGORIES = ("engine", "source", "wm_role", "trace", "semtags", "condtags", "c_
 
 _DEFAULT_OFFSET = (0.0, 0.0, 0.0)
 _ZERO4 = (0.0, 0.0, 0.0, 0.0)
+_DEFAULT_OBJECTIVE = (1.0, 1.0, 1.0, 0.5)
 _EMPTY = frozenset()
 
 
@@ -75,6 +76,71 @@ def _num(v: Any, default: float) -> float:
 
 def _str(v: Any, default: str) -> str:
     return v if type(v) is str else default
+
+
+# Positions of interned (categorical) values in a row tuple, and their tables.
+_CAT_POSITIONS = tuple((COLUMN_NAMES.index(name), name) for name in CATEGORIES)
+
+
+def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tuple:
+    """The index row of a record with categorical values not yet interned.
+    Pure (no index state), so worker processes can build rows in parallel."""
+    cond = rec.get("condition")
+    if type(cond) is not dict:
+        cond = {}
+    attr = rec.get("attribution")
+    if type(attr) is not dict:
+        attr = {}
+    bucket = rec.get("bucket")
+    role = attr.get("wm_role")
+    mvd = attr.get("mvd_score")
+    mvd_ok = type(mvd) is float or type(mvd) is int
+    sima = rec.get("sima_annotation")
+    trace = rec.get("skill_trace")
+    skills = ()
+    if type(trace) is list and trace:
+        skills = tuple([e["skill_id"] for e in trace if type(e) is dict and type(e.get("skill_id")) is int
+                        and e["skill_id"] >= 0])
+    tags = rec.get("semantic_tags")
+    semtags = frozenset([t for t in tags if type(t) is str]) if type(tags) is list and tags else _EMPTY
+    ctags = cond.get("tags")
+    vo = cond.get("vase_offset", _DEFAULT_OFFSET)
+    vo_ok = (type(vo) is list or type(vo) is tuple) and len(vo) == 3 and all(
+        [type(x) is float or type(x) is int for x in vo])
+    # A missing key is the default; a stored value that is not an array of 3 or 4
+    # numbers (null included) never matches the objective filter (repository.md §7.3).
+    ov = cond.get("objective_vector", _DEFAULT_OBJECTIVE)
+    ov_len = len(ov) if (type(ov) is list or type(ov) is tuple) and all(
+        [type(x) is float or type(x) is int for x in ov]) else -1
+    ov_ok = ov_len == 3 or ov_len == 4
+    created = rec.get("created_at")
+    return (
+        off, length, line_no, revision,
+        BUCKET_CODES.get(bucket, 2) if type(bucket) is str else 2,
+        _str(cond.get("engine_type"), "pybullet"),
+        _str(attr.get("source_type"), "real"),
+        role if type(role) is str else None,
+        _num(attr.get("trust_score"), 0.0),
+        _num(attr.get("delta_J"), 0.0),
+        float(mvd) if mvd_ok else 0.0, mvd_ok,
+        type(sima) is dict and bool(sima),
+        rec.get("counterfactual_plan") is not None,
+        skills,
+        semtags,
+        orjson.dumps(ctags, option=orjson.OPT_NON_STR_KEYS) if type(ctags) is dict and ctags else b"{}",
+        _str(cond.get("task_name"), "drawer_vase"),
+        _str(cond.get("world_id"), "pyb_drawer_v1"),
+        _str(cond.get("lighting_profile"), "normal"),
+        _str(cond.get("econ_preset"), "drawer_vase"),
+        _num(cond.get("drawer_friction"), 0.3),
+        _num(cond.get("occlusion_level"), 0.0),
+        _num(cond.get("price_per_unit"), 5.0),
+        _num(cond.get("vase_break_cost"), 50.0),
+        _num(cond.get("energy_price_kWh"), 0.12),
+        tuple(vo) if vo_ok else _DEFAULT_OFFSET, vo_ok,
+        ((ov[0], ov[1], ov[2], ov[3] if ov_len == 4 else 0.5) if ov_ok else _ZERO4), ov_ok, ov_len,
+        created.encode("utf-8", "surrogatepass") if type(created) is str else b"",
+    )
 
 
 class TaskIndex:
@@ -102,10 +168,25 @@ class TaskIndex:
     def pack_id(self, pos: int) -> str:
         return self.ids.pack_id(pos)
 
+    def _intern(self, raw: tuple) -> tuple:
+        row = list(raw)
+        cats = self.cats
+        for i, name in _CAT_POSITIONS:
+            interner = cats[name]
+            code = interner.codes.get(row[i])
+            if code is None:
+                code = interner.code(row[i])
+            row[i] = code
+        return tuple(row)
+
     def add(self, pack_id: str, rec: dict, off: int, length: int, line_no: int, id_hash: int | None = None) -> int:
         """Append a new pack (pack_id must be absent); returns its position."""
+        return self.add_raw(pack_id, raw_row(rec, off, length, line_no, 1), id_hash)
+
+    def add_raw(self, pack_id: str, raw: tuple, id_hash: int | None = None) -> int:
+        """Append a new pack from a raw_row() tuple (built here or in a worker)."""
         pos = self.ids.add(pack_id, id_hash)
-        self._pending.append(self._row(rec, off, length, line_no, 1))
+        self._pending.append(self._intern(raw))
         self.n += 1
         if len(self._pending) >= 4096:
             self.flush()
@@ -122,7 +203,7 @@ class TaskIndex:
         hist.append((off, length, line_no))
         rev = int(cols["revision"][pos]) + 1
         self.version += 1
-        row = self._row(rec, off, length, line_no, rev)
+        row = self._intern(raw_row(rec, off, length, line_no, rev))
         for (name, _dt, _w), value in zip(COLUMNS, row):
             self._assign(name, pos, value)
         return rev
@@ -132,66 +213,6 @@ class TaskIndex:
         if name == "created" and len(value) > col.dtype.itemsize:
             col = self.cols[name] = col.astype(f"S{max(len(value), 2 * col.dtype.itemsize)}")
         col[pos] = value
-
-    def _row(self, rec: dict, off: int, length: int, line_no: int, revision: int) -> tuple:
-        cats = self.cats
-        cond = rec.get("condition")
-        if type(cond) is not dict:
-            cond = {}
-        attr = rec.get("attribution")
-        if type(attr) is not dict:
-            attr = {}
-        bucket = rec.get("bucket")
-        role = attr.get("wm_role")
-        mvd = attr.get("mvd_score")
-        mvd_ok = type(mvd) is float or type(mvd) is int
-        sima = rec.get("sima_annotation")
-        trace = rec.get("skill_trace")
-        skills = ()
-        if type(trace) is list and trace:
-            skills = tuple([e["skill_id"] for e in trace if type(e) is dict and type(e.get("skill_id")) is int
-                            and e["skill_id"] >= 0])
-        tags = rec.get("semantic_tags")
-        semtags = frozenset([t for t in tags if type(t) is str]) if type(tags) is list and tags else _EMPTY
-        ctags = cond.get("tags")
-        vo = cond.get("vase_offset", _DEFAULT_OFFSET)
-        vo_ok = (type(vo) is list or type(vo) is tuple) and len(vo) == 3 and all(
-            type(x) is float or type(x) is int for x in vo)
-        ov = cond.get("objective_vector", None)
-        if ov is None and "objective_vector" not in cond:
-            ov = (1.0, 1.0, 1.0, 0.5)
-        ov_len = len(ov) if (type(ov) is list or type(ov) is tuple) and all(
-            type(x) is float or type(x) is int for x in ov) else -1
-        ov_ok = ov_len == 3 or ov_len == 4
-        created = rec.get("created_at")
-        return (
-            off, length, line_no, revision,
-            BUCKET_CODES.get(bucket, 2) if type(bucket) is str else 2,
-            cats["engine"].code(_str(cond.get("engine_type"), "pybullet")),
-            cats["source"].code(_str(attr.get("source_type"), "real")),
-            cats["wm_role"].code(role if type(role) is str else None),
-            _num(attr.get("trust_score"), 0.0),
-            _num(attr.get("delta_J"), 0.0),
-            float(mvd) if mvd_ok else 0.0, mvd_ok,
-            type(sima) is dict and bool(sima),
-            rec.get("counterfactual_plan") is not None,
-            cats["trace"].code(skills),
-            cats["semtags"].code(semtags),
-            cats["condtags"].code(orjson.dumps(ctags, option=orjson.OPT_NON_STR_KEYS)
-                                  if type(ctags) is dict and ctags else b"{}"),
-            cats["c_task"].code(_str(cond.get("task_name"), "drawer_vase")),
-            cats["c_world"].code(_str(cond.get("world_id"), "pyb_drawer_v1")),
-            cats["c_light"].code(_str(cond.get("lighting_profile"), "normal")),
-            cats["c_preset"].code(_str(cond.get("econ_preset"), "drawer_vase")),
-            _num(cond.get("drawer_friction"), 0.3),
-            _num(cond.get("occlusion_level"), 0.0),
-            _num(cond.get("price_per_unit"), 5.0),
-            _num(cond.get("vase_break_cost"), 50.0),
-            _num(cond.get("energy_price_kWh"), 0.12),
-            tuple(vo) if vo_ok else _DEFAULT_OFFSET, vo_ok,
-            ((ov[0], ov[1], ov[2], ov[3] if ov_len == 4 else 0.5) if ov_ok else _ZERO4), ov_ok, ov_len,
-            created.encode("utf-8", "surrogatepass") if type(created) is str else b"",
-        )
 
     # -- bulk flush
 
