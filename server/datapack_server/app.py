@@ -30,6 +30,9 @@ class ServerConfig:
     max_workers: int = 64
     grace_seconds: float = 10.0
     cache_bytes: int = 64 << 20
+    # Worker processes for decoding appends and parsing large files; 0 = none
+    # (everything in the server process). The CLI defaults to the core count.
+    workers: int = 0
 
 
 @dataclass
@@ -54,7 +57,8 @@ class RunningServer:
 
 
 def build_server(config: ServerConfig) -> RunningServer:
-    service = DataPackService(config.data_dir, fsync=config.fsync, cache_bytes=config.cache_bytes)
+    service = DataPackService(config.data_dir, fsync=config.fsync, cache_bytes=config.cache_bytes,
+                              workers=config.workers)
     try:
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="datapack-rpc"),

@@ -10,6 +10,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error.
 from __future__ import annotations
 
 import argparse
+import os
 import logging
 import signal
 import sys
@@ -22,7 +23,8 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import ServerConfig, build_server
 
     config = ServerConfig(data_dir=args.data_dir, host=args.host, port=args.port, fsync=not args.no_fsync,
-                          max_workers=args.max_workers, grace_seconds=args.grace)
+                          max_workers=args.max_workers, grace_seconds=args.grace,
+                          workers=args.workers if args.workers is not None else (os.cpu_count() or 1))
     try:
         running = build_server(config)
     except DataPackError as err:
@@ -57,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="acknowledge without fsync (bulk loads; an OS crash may lose acknowledged data)")
     s.add_argument("--max-workers", type=int, default=64, help="RPC threads (each open stream uses one)")
     s.add_argument("--grace", type=float, default=10.0, help="seconds in-flight calls get on shutdown")
+    s.add_argument("--workers", type=int, default=None,
+                   help="worker processes that decode appends and parse large files (default: one per core; 0: none)")
     s.set_defaults(func=_serve)
     return p
 

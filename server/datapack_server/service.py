@@ -12,7 +12,6 @@ from collections import OrderedDict
 from typing import Iterable
 
 from datapack_client import codec, schema
-from datapack_client.fastdecode import decode_record
 from datapack_client.errors import FailedPreconditionError, InvalidArgumentError, Violation, invalid
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.query import FilterSpec, QuerySpec
@@ -21,6 +20,9 @@ from datapack_client.validation_rules import store_ok
 
 from .store import RecordRef, Store, TaskState, history_refs, match, position_of, query_refs, statistics
 from .storage.taskfile import AUX_DIR
+from .workers import WorkerPool, prepare_records
+
+POOL_MIN_BATCH = 32  # smaller batches are cheaper to prepare in-process than to ship
 
 
 class DataRootLock:
@@ -116,7 +118,7 @@ class WriterMemo:
 
 class DataPackService:
     def __init__(self, data_root: str, *, fsync: bool = True, cache_bytes: int = 64 << 20,
-                 exclusive: bool = True):
+                 exclusive: bool = True, workers: int = 0):
         self.root = os.path.abspath(data_root)
         os.makedirs(self.root, exist_ok=True)
         self._lock = DataRootLock(self.root) if exclusive else None
@@ -125,10 +127,15 @@ class DataPackService:
         self._stores_lock = threading.Lock()
         self.cache = EncodedCache(cache_bytes)
         self.memo = WriterMemo()
+        # workers > 0: a process pool for decoding appends and parsing large files
+        # (Python runs one thread at a time; this is how the server uses more cores).
+        self.pool = WorkerPool(workers).start() if workers > 0 else None
 
     def close(self) -> None:
         for s in self._stores.values():
             s.close()
+        if self.pool is not None:
+            self.pool.close()
         if self._lock is not None:
             self._lock.release()
 
@@ -142,31 +149,33 @@ class DataPackService:
                 s = self._stores.get(path)
                 if s is None:
                     s = self._stores[path] = Store(os.path.join(self.root, *path.split("/")) if path else self.root,
-                                                   fsync=self.fsync)
+                                                   fsync=self.fsync, pool=self.pool)
         return s
 
     # -- append
 
-    def append(self, store: str, messages: Iterable[pb.DataPackMeta], writer_id: str = "",
+    def append(self, store: str, raw_records: list[bytes], writer_id: str = "",
                batch_sequence: int = 0) -> list[AppendResult]:
+        """Append serialized DataPackMeta messages as one atomic batch. Decoding,
+        validation and encoding run in the worker pool for large batches."""
         memo_key = (store, writer_id) if writer_id else None
         if memo_key is not None:
             seen = self.memo.get(memo_key, batch_sequence)
             if seen is not None:
                 return seen
-        records = []
-        violations = []
+        s = self.store(store)  # validates the store path before any work
+        if not raw_records:
+            return []
         now = schema.utc_now()
-        for i, m in enumerate(messages):
-            try:
-                records.append(decode_record(m, strict=True, created_at=now))
-            except codec.JsonTextError as exc:
-                violations.append(Violation(i, m.pack_id or None, exc.field, "FIELD_TYPE", str(exc)))
+        if self.pool is not None and len(raw_records) >= POOL_MIN_BATCH:
+            prepared, violations = self.pool.executor().submit(prepare_records, raw_records, now).result()
+        else:
+            prepared, violations = prepare_records(raw_records, now)
         if violations:
-            raise InvalidArgumentError(violations[0].message, "FIELD_TYPE", violations)
-        s = self.store(store)
-        prepared, lines = s.prepare(records, normalized=True)
-        results = s.append_prepared(prepared, lines)
+            raise InvalidArgumentError(f"{len(violations)} invalid field(s); first: {violations[0].message}",
+                                       violations[0].reason, violations)
+        keys = [(task, pid) for task, pid, _line, _raw in prepared]
+        results = s.append_lines(keys, [p[2] for p in prepared], raws=[p[3] for p in prepared])
         if memo_key is not None:
             self.memo.put(memo_key, batch_sequence, results)
         return results

@@ -13,6 +13,7 @@ from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.query import filter_from_proto, query_from_proto
 
+from .envelope import AppendEnvelope
 from .interceptors import error_detail
 from .service import DataPackService
 
@@ -43,27 +44,35 @@ def _results(results) -> list:
                              revision=r.revision, sequence=r.sequence) for r in results]
 
 
+def _rejected(i: int, raw: bytes) -> spb.AppendResult:
+    try:
+        m = pb.DataPackMeta.FromString(raw)
+        pack_id, task = m.pack_id, m.task_name
+    except Exception:  # noqa: BLE001 - a malformed record still gets its REJECTED slot
+        pack_id = task = ""
+    return spb.AppendResult(index=i, pack_id=pack_id, task_name=task, status=spb.APPEND_STATUS_REJECTED)
+
+
 class DataPackServicer:
     def __init__(self, service: DataPackService):
         self.service = service
 
+    # Append requests arrive as AppendEnvelope (records still serialized).
     def AppendDataPacks(self, request_iterator, context):
         for req in request_iterator:
             try:
-                results = self.service.append(req.store, req.data_packs, req.writer_id, req.batch_sequence)
+                results = self.service.append(req.store, list(req.data_packs), req.writer_id, req.batch_sequence)
             except DataPackError as err:
                 if err.code not in ("INVALID_ARGUMENT", "ALREADY_EXISTS"):
                     raise  # a store fault ends the stream with its status
                 yield spb.AppendDataPacksResponse(
                     batch_sequence=req.batch_sequence, rejection=error_detail(err),
-                    results=[spb.AppendResult(index=i, pack_id=m.pack_id, task_name=m.task_name,
-                                              status=spb.APPEND_STATUS_REJECTED)
-                             for i, m in enumerate(req.data_packs)])
+                    results=[_rejected(i, raw) for i, raw in enumerate(req.data_packs)])
                 continue
             yield spb.AppendDataPacksResponse(batch_sequence=req.batch_sequence, results=_results(results))
 
     def AppendDataPacksBatch(self, request, context):
-        results = self.service.append(request.store, request.data_packs)
+        results = self.service.append(request.store, list(request.data_packs))
         return spb.AppendDataPacksBatchResponse(results=_results(results))
 
     def QueryDataPacks(self, request, context):
@@ -124,9 +133,9 @@ def add_servicer(server: grpc.Server, servicer: DataPackServicer) -> None:
     responses may be pre-serialized bytes."""
     handlers = {
         "AppendDataPacks": grpc.stream_stream_rpc_method_handler(
-            servicer.AppendDataPacks, spb.AppendDataPacksRequest.FromString, _raw),
+            servicer.AppendDataPacks, AppendEnvelope.FromString, _raw),
         "AppendDataPacksBatch": grpc.unary_unary_rpc_method_handler(
-            servicer.AppendDataPacksBatch, spb.AppendDataPacksBatchRequest.FromString, _raw),
+            servicer.AppendDataPacksBatch, AppendEnvelope.FromString, _raw),
         "QueryDataPacks": grpc.unary_stream_rpc_method_handler(
             servicer.QueryDataPacks, spb.QueryDataPacksRequest.FromString, _raw),
         "GetDataPack": grpc.unary_unary_rpc_method_handler(

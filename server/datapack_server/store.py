@@ -44,6 +44,8 @@ from .storage.lines import CorruptLine, is_legacy, parse_line, served_record
 from .storage.taskfile import AUX_DIR, SUFFIX, StoreWriteError, TaskFile
 
 READ_CHUNK = 4 << 20
+PARALLEL_MIN_BYTES = 32 << 20  # catch-ups larger than this are parsed by the worker pool
+PARALLEL_CHUNK = 8 << 20
 SNAPSHOT_MIN_ROWS = 50_000  # smaller tasks index from scratch in well under a second
 log = logging.getLogger("datapack.store")
 
@@ -186,6 +188,94 @@ class TaskState:
             self.store.save_snapshot_later(self)
 
     def _ingest_range(self, start: int, end: int) -> None:
+        if self.store.pool is not None and end - start >= PARALLEL_MIN_BYTES:
+            end_complete = self._last_line_end(start, end)
+            if end_complete > start:
+                self._ingest_parallel(start, end_complete)
+            if end > end_complete:
+                self.torn = (end_complete, end - end_complete)
+            return
+        self._ingest_sequential(start, end)
+
+    def _last_line_end(self, start: int, end: int) -> int:
+        """Offset just after the last newline in [start, end) (start if none)."""
+        pos = end
+        while pos > start:
+            lo = max(start, pos - (1 << 16))
+            block = os.pread(self.rfd, pos - lo, lo)
+            nl = block.rfind(b"\n")
+            if nl >= 0:
+                return lo + nl + 1
+            pos = lo
+        return start
+
+    def _chunk_bounds(self, start: int, end: int) -> list[int]:
+        bounds = [start]
+        pos = start
+        while end - pos > PARALLEL_CHUNK:
+            probe_at = pos + PARALLEL_CHUNK
+            while True:
+                block = os.pread(self.rfd, 1 << 16, probe_at)
+                nl = block.find(b"\n")
+                if nl >= 0 or not block:
+                    break
+                probe_at += len(block)
+            pos = min(end, probe_at + nl + 1)
+            bounds.append(pos)
+        if bounds[-1] != end:
+            bounds.append(end)
+        return bounds
+
+    def _ingest_parallel(self, start: int, end: int) -> None:
+        """Parse [start, end) (complete lines) in worker processes; results are
+        applied in file order, so ids, revisions and line numbers are exactly
+        those of the sequential path."""
+        from . import workers
+        bounds = self._chunk_bounds(start, end)
+        executor = self.store.pool.executor()
+        file_name, path, task = self.file.file_name, self.file.path, self.task
+        window = 2 * self.store.pool.workers
+        pending: list = []
+        chunks = list(zip(bounds, bounds[1:]))
+        nxt = 0
+        while nxt < len(chunks) or pending:
+            while nxt < len(chunks) and len(pending) < window:
+                a, b = chunks[nxt]
+                pending.append((b, executor.submit(workers.parse_range, path, a, b, file_name, task)))
+                nxt += 1
+            chunk_end, fut = pending.pop(0)
+            count, entries = fut.result()
+            self._apply_parsed(entries)
+            self.lines += count
+            self.scanned = chunk_end
+
+    def _apply_parsed(self, entries: list) -> None:
+        from .workers import BLANK, CORRUPT, LEGACY, RECORD
+        base = self.lines
+        index = self.index
+        file_name = self.file.file_name
+        for kind, rel, off, length, payload in entries:
+            line_no = base + rel
+            if kind == RECORD:
+                pid, h, row, needs_created = payload
+                if pid is None:
+                    pid = schema.derived_pack_id(file_name, line_no)
+                    h = id_hash(pid)
+                if needs_created:
+                    row = row[:-1] + (schema.derived_created_at(line_no).encode(),)
+                p = index.ids.get(pid, h)
+                if p is None:
+                    index.add_raw(pid, row[:2] + (line_no,) + row[3:], h)
+                else:
+                    self._ingest_record(parse_line(self.read_raw(off, length)), off, length, line_no)
+            elif kind == LEGACY:
+                self._ingest_record(parse_line(self.read_raw(off, length)), off, length, line_no)
+            elif kind == CORRUPT:
+                self.corrupt.append((line_no, off, length, payload))
+                self.store.on_corrupt(self.task, line_no, off, payload)
+            # BLANK: counted, nothing to index
+
+    def _ingest_sequential(self, start: int, end: int) -> None:
         off = start
         carry = b""
         self.torn = None
@@ -223,21 +313,26 @@ class TaskState:
                 self.corrupt.append((line_no, off, length, str(exc)))
                 self.store.on_corrupt(self.task, line_no, off, str(exc))
                 continue
-            if is_legacy(d):
-                d = served_record(d, file_name, line_no, self.task)
-            pid = d.get("pack_id")
-            if type(pid) is not str or not pid:
-                pid = schema.derived_pack_id(file_name, line_no) if pid is None or pid == "" else jsonio.dumps_str(pid)
-            created = d.get("created_at")
-            if created is None or created == "":
-                d["created_at"] = schema.derived_created_at(line_no)
-            h = id_hash(pid)
-            p = index.ids.get(pid, h)
-            if p is None:
-                index.add(pid, d, off, length, line_no, h)
-            else:
-                self._ingest_repeat(p, d, off, length, line_no)
+            self._ingest_record(d, off, length, line_no)
         self.scanned = base + len(data)
+
+    def _ingest_record(self, d: dict, off: int, length: int, line_no: int) -> None:
+        """Index one parsed line: a new pack, a revision, or a redundant duplicate."""
+        file_name = self.file.file_name
+        if is_legacy(d):
+            d = served_record(d, file_name, line_no, self.task)
+        pid = d.get("pack_id")
+        if type(pid) is not str or not pid:
+            pid = schema.derived_pack_id(file_name, line_no) if pid is None or pid == "" else jsonio.dumps_str(pid)
+        created = d.get("created_at")
+        if created is None or created == "":
+            d["created_at"] = schema.derived_created_at(line_no)
+        h = id_hash(pid)
+        p = self.index.ids.get(pid, h)
+        if p is None:
+            self.index.add(pid, d, off, length, line_no, h)
+        else:
+            self._ingest_repeat(p, d, off, length, line_no)
 
     def _ingest_repeat(self, p: int, d: dict, off: int, length: int, line_no: int) -> None:
         current = self.load(self.ref(p))
@@ -383,22 +478,37 @@ class GroupCommitter:
 
 
 class _PendingAppend:
-    __slots__ = ("records", "lines", "results", "error", "done")
+    """One batch waiting for the group commit: per record its (task, pack_id),
+    its line, and optionally the record itself and its raw index row (records
+    prepared by a worker come without the dict; it is parsed back from the
+    line only if an id collision needs a comparison)."""
 
-    def __init__(self, records: list[dict], lines: list[bytes]):
-        self.records = records
+    __slots__ = ("keys", "lines", "records", "raws", "results", "error", "done")
+
+    def __init__(self, keys: list[tuple[str, str]], lines: list[bytes], records: list | None = None,
+                 raws: list | None = None):
+        self.keys = keys
         self.lines = lines
+        self.records = records if records is not None else [None] * len(keys)
+        self.raws = raws
         self.results: list[AppendResult] | None = None
         self.error: Exception | None = None
         self.done = False
+
+    def record(self, i: int) -> dict:
+        rec = self.records[i]
+        if rec is None:
+            rec = self.records[i] = orjson.loads(self.lines[i])
+        return rec
 
 
 class Store:
     """One store folder (e.g. data/datapacks/phase_c)."""
 
     def __init__(self, path: str, fsync: bool = True, on_corrupt: Callable | None = None,
-                 snapshots: bool = True, snapshot_min_rows: int = SNAPSHOT_MIN_ROWS):
+                 snapshots: bool = True, snapshot_min_rows: int = SNAPSHOT_MIN_ROWS, pool=None):
         self.path = os.path.abspath(path)
+        self.pool = pool  # a workers.WorkerPool for large loads, or None (sequential)
         self.fsync = fsync
         self.snapshots = snapshots
         self.snapshot_min_rows = snapshot_min_rows
@@ -513,9 +623,15 @@ class Store:
 
     def append_prepared(self, records: list[dict], lines: list[bytes]) -> list[AppendResult]:
         """Commit a prepared batch atomically; returns once it is durable."""
-        if not records:
+        return self.append_lines([(r["task_name"], r["pack_id"]) for r in records], lines, records)
+
+    def append_lines(self, keys: list[tuple[str, str]], lines: list[bytes], records: list | None = None,
+                     raws: list | None = None) -> list[AppendResult]:
+        """Commit validated lines (with their (task, pack_id), and optionally
+        their records and raw index rows) atomically; returns once durable."""
+        if not keys:
             return []
-        item = _PendingAppend(records, lines)
+        item = _PendingAppend(keys, lines, records, raws)
         self._committer.submit(item)
         if item.error is not None:
             raise item.error
@@ -537,7 +653,7 @@ class Store:
                 raise
 
     def _commit_locked(self, items: list[_PendingAppend]) -> None:
-        names = sorted({r["task_name"] for it in items for r in it.records})
+        names = sorted({task for it in items for task, _ in it.keys})
         states = {n: self.task(n) for n in names}
         with ExitStack() as stack:
             for n in names:
@@ -549,23 +665,26 @@ class Store:
                 st.refresh()
                 st.recover_for_write()
             # Uniqueness (repository.md §3.2) against the store and the items before it.
-            tentative: dict[str, dict[str, tuple[dict, int]]] = {n: {} for n in names}
+            # tentative[task][pid] = (item, index in item, sequence) of records planned this round
+            tentative: dict[str, dict[str, tuple[_PendingAppend, int, int]]] = {n: {} for n in names}
             out_lines: dict[str, list[bytes]] = {n: [] for n in names}
-            out_recs: dict[str, list[tuple[str, dict]]] = {n: [] for n in names}
+            out_recs: dict[str, list[tuple[str, _PendingAppend, int]]] = {n: [] for n in names}
             plans = []
             for it in items:
                 results: list[AppendResult] = []
                 conflicts: list[Violation] = []
-                mine: dict[tuple[str, str], dict] = {}
-                new: list[tuple[str, str, dict, bytes]] = []
-                for i, rec in enumerate(it.records):
-                    task, pid = rec["task_name"], rec["pack_id"]
+                mine: dict[tuple[str, str], int] = {}
+                new: list[tuple[str, str, int]] = []
+                for i, (task, pid) in enumerate(it.keys):
                     st = states[task]
-                    seen = mine.get((task, pid))
-                    if seen is None and pid in tentative[task]:
-                        seen = tentative[task][pid][0]
+                    seen = None
+                    if (task, pid) in mine:
+                        seen = it.record(mine[(task, pid)])
+                    elif pid in tentative[task]:
+                        other, j, _seq = tentative[task][pid]
+                        seen = other.record(j)
                     if seen is not None:
-                        if records_identical(seen, rec):
+                        if records_identical(seen, it.record(i)):
                             results.append(AppendResult(i, pid, task, "already_present", 1, -1))
                         else:
                             conflicts.append(Violation(i, pid, "pack_id", "PACK_ID_CONFLICT",
@@ -573,24 +692,24 @@ class Store:
                         continue
                     p = st.index.position(pid)
                     if p is not None:
-                        if self._identical_to_stored(st, p, rec):
+                        if self._identical_to_stored(st, p, it.record(i)):
                             results.append(AppendResult(i, pid, task, "already_present",
                                                         int(st.index.view("revision")[p]), p))
                         else:
                             conflicts.append(Violation(i, pid, "pack_id", "PACK_ID_CONFLICT",
                                                        f"pack_id {pid!r} is already used by a different record"))
                         continue
-                    mine[(task, pid)] = rec
+                    mine[(task, pid)] = i
                     results.append(AppendResult(i, pid, task, "created", 1, -1))
-                    new.append((task, pid, rec, it.lines[i]))
+                    new.append((task, pid, i))
                 if conflicts:
                     it.error = AlreadyExistsError(conflicts[0].message, "PACK_ID_CONFLICT", conflicts)
                     continue
-                for task, pid, rec, line in new:
+                for task, pid, i in new:
                     seq = states[task].index.n + len(out_lines[task])
-                    tentative[task][pid] = (rec, seq)
-                    out_lines[task].append(line)
-                    out_recs[task].append((pid, rec))
+                    tentative[task][pid] = (it, i, seq)
+                    out_lines[task].append(it.lines[i])
+                    out_recs[task].append((pid, it, i))
                 plans.append((it, results))
             # Write and fsync each task once; on failure roll back every task of this round.
             written: dict[str, int] = {}
@@ -616,9 +735,13 @@ class Store:
                     st.rfd = os.open(st.file.path, os.O_RDONLY)
                     fs = os.fstat(st.rfd)
                     st.ident = (fs.st_dev, fs.st_ino)
-                for (pid, rec), line in zip(out_recs[n], out_lines[n]):
+                for (pid, it, i), line in zip(out_recs[n], out_lines[n]):
                     st.lines += 1
-                    st.index.add(pid, rec, off, len(line), st.lines)
+                    raw = it.raws[i] if it.raws is not None else None
+                    if raw is not None:
+                        st.index.add_raw(pid, (off, len(line), st.lines, 1) + raw[4:])
+                    else:
+                        st.index.add(pid, it.records[i], off, len(line), st.lines)
                     off += len(line)
                 st.scanned = off
                 if self.snapshots and st.index.n - st.snapshot_rows >= max(self.snapshot_min_rows,
@@ -627,7 +750,7 @@ class Store:
             for it, results in plans:
                 for r in results:
                     if r.sequence == -1:
-                        r.sequence = tentative[r.task_name][r.pack_id][1]
+                        r.sequence = tentative[r.task_name][r.pack_id][2]
                         st = states[r.task_name]
                         r.revision = int(st.index.view("revision")[r.sequence])
                 it.results = results

@@ -1,0 +1,135 @@
+"""Worker processes for the CPU-bound work one Python process would serialise
+under the GIL: parsing file ranges into index rows (large loads) and decoding,
+validating and encoding appended records (the append hot path).
+
+Workers are pure functions of their inputs (bytes in, lines and raw index rows
+out) and never touch the store's files for writing: all state, locking, id
+checks and writes stay in the owning process. The pool uses the `forkserver`
+start method, so workers never inherit gRPC threads.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+
+import orjson
+
+from datapack_client import codec, schema
+from datapack_client.errors import Violation
+from datapack_client.fastdecode import decode_record
+from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
+
+from . import validation
+from .index import raw_row
+from .packids import id_hash
+from .storage.lines import CorruptLine, is_legacy, parse_line, served_record
+
+# Entry kinds of a parsed range.
+RECORD, BLANK, CORRUPT = 0, 1, 2
+
+
+class WorkerPool:
+    """A lazily started process pool (size: the machine's cores)."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers or os.cpu_count() or 1
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                ctx = multiprocessing.get_context("forkserver")
+                ctx.set_forkserver_preload(["datapack_server.workers"])
+                self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            return self._executor
+
+    def start(self) -> "WorkerPool":
+        """Start the workers now (servers do this before their RPC threads exist)."""
+        list(self.executor().map(int, range(self.workers)))
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
+
+
+# ---------------------------------------------------------------------- index builds
+
+def parse_range(path: str, start: int, end: int, file_name: str, task: str) -> tuple[int, list]:
+    """Parse the complete lines of [start, end) (which starts at a line start and
+    ends after a newline). Returns (number of physical lines, entries), an entry
+    being (kind, relative line number, offset, length, payload):
+    RECORD -> (pack_id or None, id hash, raw_row with line_no 0, needs_created);
+    CORRUPT -> reason; BLANK -> None."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.pread(fd, end - start, start)
+    finally:
+        os.close(fd)
+    out = []
+    pos = 0
+    rel = 0
+    for raw in data.split(b"\n")[:-1]:
+        off = start + pos
+        length = len(raw) + 1
+        pos += length
+        rel += 1
+        if not raw.strip():
+            out.append((BLANK, rel, off, length, None))
+            continue
+        try:
+            d = parse_line(raw)
+        except CorruptLine as exc:
+            out.append((CORRUPT, rel, off, length, str(exc)))
+            continue
+        if is_legacy(d):
+            # Legacy mapping may derive ids from the line number: let the owner do it.
+            out.append((CORRUPT + 1, rel, off, length, None))
+            continue
+        pid = d.get("pack_id")
+        if type(pid) is not str or not pid:
+            pid = None if pid is None or pid == "" else orjson.dumps(pid).decode()
+        created = d.get("created_at")
+        needs_created = created is None or created == ""
+        row = raw_row(d, off, length, 0, 1)
+        out.append((RECORD, rel, off, length, (pid, id_hash(pid) if pid is not None else 0, row, needs_created)))
+    return rel, out
+
+
+LEGACY = CORRUPT + 1
+
+
+# ---------------------------------------------------------------------- append batches
+
+def prepare_records(raw_records: list[bytes], now: str) -> tuple[list, list]:
+    """Decode, normalise, validate and encode serialized DataPackMeta messages.
+    Returns (prepared, violations): prepared[i] = (task, pack_id, line, raw_row)."""
+    prepared = []
+    violations: list[Violation] = []
+    for i, raw in enumerate(raw_records):
+        try:
+            msg = pb.DataPackMeta.FromString(raw)
+        except Exception as exc:  # noqa: BLE001 - a malformed message is a bad argument
+            violations.append(Violation(i, None, "", "FIELD_TYPE", f"not a DataPackMeta message: {exc}"))
+            continue
+        try:
+            rec = decode_record(msg, strict=True, created_at=now)
+        except codec.JsonTextError as exc:
+            violations.append(Violation(i, msg.pack_id or None, exc.field, "FIELD_TYPE", str(exc)))
+            continue
+        vs = validation.record_violations(rec, i)
+        if vs:
+            violations.extend(vs)
+            continue
+        line = orjson.dumps(rec, option=orjson.OPT_NON_STR_KEYS) + b"\n"
+        prepared.append((rec["task_name"], rec["pack_id"], line, raw_row(rec, 0, len(line), 0, 1)))
+    return prepared, violations
+
+
+__all__ = ["WorkerPool", "parse_range", "prepare_records", "RECORD", "BLANK", "CORRUPT", "LEGACY",
+           "served_record", "schema"]
