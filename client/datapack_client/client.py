@@ -21,13 +21,13 @@ from typing import Any, Iterable, Iterator
 import grpc
 
 from . import codec, schema
+from .api import RepositoryAPI
 from .errors import DataPackError, UnavailableError
 from .model import DataPackMeta
 from .proto.datapack.v1 import datapack_pb2 as pb
 from .proto.datapack.v1 import datapack_service_pb2 as spb
 from .proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
-from .query import (UNSET, check_limit, check_skill_id, check_task_name, filter_to_proto, make_filter,
-                    make_query, query_to_proto)
+from .query import check_task_name, filter_to_proto, make_filter, query_to_proto
 from .results import AppendResult
 from .status import detail_to_error, from_rpc_error
 from .validation_rules import store_ok
@@ -77,7 +77,7 @@ def _result(r: spb.AppendResult) -> AppendResult:
     return AppendResult(r.index, r.pack_id, r.task_name, _STATUS[r.status], r.revision, r.sequence)
 
 
-class DataPackClient:
+class DataPackClient(RepositoryAPI):
     """A remote repository on one store of a DataPack server."""
 
     def __init__(self, target: str, store: str = "", *, timeout: float = 30.0,
@@ -121,9 +121,6 @@ class DataPackClient:
 
     # -- writing
 
-    def append(self, pack: DataPackMeta | dict) -> AppendResult:
-        return self.append_batch([pack])[0]
-
     def append_batch(self, packs: Iterable[DataPackMeta | dict]) -> list[AppendResult]:
         """One atomic batch (all or nothing); returns when it is durable."""
         msgs = [record_to_message(p) for p in packs]
@@ -153,43 +150,6 @@ class DataPackClient:
             return out
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
-
-    def query(self, task_name: str, bucket=None, engine_type=None, skill_id=None, min_trust=0.0,
-              min_delta_j=None, max_delta_j=None, min_mvd_score=None, source_type=None,
-              objective_vector=None, objective_similarity_threshold=0.9, condition_filters=None,
-              include_sima=False, include_counterfactual=False, sort_by=None, sort_descending=True,
-              limit=UNSET) -> list[DataPackMeta]:
-        """repository.md §7: filtered, sorted, limited packs."""
-        q = make_query(
-            bucket=bucket, engine_type=engine_type, skill_id=skill_id, min_trust=min_trust,
-            min_delta_j=min_delta_j, max_delta_j=max_delta_j, min_mvd_score=min_mvd_score,
-            source_type=source_type, objective_vector=objective_vector,
-            objective_similarity_threshold=objective_similarity_threshold,
-            condition_filters=condition_filters, include_sima=include_sima,
-            include_counterfactual=include_counterfactual, sort_by=sort_by,
-            sort_descending=sort_descending, limit=limit)
-        return self._query(task_name, q)
-
-    def get_positive_for_skill(self, task_name: str, skill_id: int, objective_vector=None,
-                               condition_filters=None, top_k=10) -> list[DataPackMeta]:
-        check_skill_id(skill_id)
-        return self.query(task_name, bucket="positive", skill_id=skill_id, objective_vector=objective_vector,
-                          condition_filters=condition_filters, min_trust=0.9, sort_by="delta_j",
-                          sort_descending=True, limit=_top_k(top_k))
-
-    def get_negative_for_skill(self, task_name: str, skill_id: int, objective_vector=None,
-                               condition_filters=None, top_k=10, require_counterfactual=True) -> list[DataPackMeta]:
-        check_skill_id(skill_id)
-        return self.query(task_name, bucket="negative", skill_id=skill_id, objective_vector=objective_vector,
-                          condition_filters=condition_filters, min_trust=0.9,
-                          include_counterfactual=require_counterfactual, sort_by="delta_j",
-                          sort_descending=False, limit=_top_k(top_k))
-
-    def iter_all(self, task_name: str) -> Iterator[DataPackMeta]:
-        return iter(self.load_all(task_name))
-
-    def load_all(self, task_name: str) -> list[DataPackMeta]:
-        return self.query(task_name, limit=None)
 
     def get(self, task_name: str, pack_id: str) -> DataPackMeta:
         check_task_name(task_name)
@@ -227,10 +187,6 @@ class DataPackClient:
 
     def list_tasks(self) -> list[str]:
         return list(self._call(self._stub.ListTasks, spb.ListTasksRequest(store=self.store)).task_names)
-
-
-def _top_k(top_k: Any) -> Any:
-    return check_limit(top_k, "top_k") if top_k is not None else None
 
 
 def connect(target: str = "localhost:50051", store: str = "", *, timeout: float = 30.0,

@@ -138,15 +138,18 @@ def _to_dict(msg, plan: _Plan, strict: bool, prefix: str) -> dict:
         elif kind == _RSCALAR or kind == _LIST:
             out[key] = list(value) if kind == _RSCALAR else list(value.values)
         elif kind == _RMSG:
-            if sub == "SkillTraceEntry":
-                out[key] = _trace_to_list(value, strict, prefix + key)
-            else:
-                sp = _plan(sub)
-                out[key] = [_to_dict(e, sp, strict, f"{prefix}{key}[{i}].") for i, e in enumerate(value)]
+            sp = _plan(sub)
+            out[key] = [_to_dict(e, sp, strict, f"{prefix}{key}[{i}].") for i, e in enumerate(value)]
         elif kind == _NAMED_NUM:
             out[key] = {e.name: e.value for e in value}
         elif kind == _ENERGY:
-            out[key] = _energy_to_dict(value, strict, prefix + key)
+            sp = _plan("EnergyComponent")
+            entries = {}
+            for e in value:
+                entry = _to_dict(e, sp, strict, f"{prefix}{key}.{e.name}.")
+                entry.pop("name", None)
+                entries[e.name] = entry
+            out[key] = entries
         elif kind == _CONTRIBS:
             out[key] = {str(e.skill_id): _loads(e.metrics_json, strict, f"{prefix}{key}.{e.skill_id}")
                         for e in value}
@@ -166,49 +169,6 @@ def _to_dict(msg, plan: _Plan, strict: bool, prefix: str) -> dict:
         for k, v in extra.items():
             if k not in out:
                 out[k] = v
-    return out
-
-
-def _energy_to_dict(entries, strict: bool, path: str) -> dict:
-    # Hot path (every record has four breakdowns): avoid the generic plan walk.
-    d = {}
-    for e in entries:
-        if e.verbatim_json:
-            entry = _to_dict(e, _plan("EnergyComponent"), strict, f"{path}.{e.name}.")
-            entry.pop("name", None)
-        else:
-            entry = {"Wh": e.wh} if e.HasField("wh") else {}
-            if e.extra_json:
-                for k, v in _loads(e.extra_json, strict, f"{path}.{e.name}").items():
-                    if k not in entry:
-                        entry[k] = v
-        d[e.name] = entry
-    return d
-
-
-def _trace_to_list(entries, strict: bool, path: str) -> list:
-    # Hot path for the usual entry {t, skill_id, params, duration[, local_metrics]}.
-    out = []
-    for i, e in enumerate(entries):
-        if e.verbatim_json:
-            out.append(_to_dict(e, _plan("SkillTraceEntry"), strict, f"{path}[{i}]."))
-            continue
-        d = {}
-        if e.HasField("t"):
-            d["t"] = e.t
-        if e.HasField("skill_id"):
-            d["skill_id"] = e.skill_id
-        if e.HasField("params_json"):
-            d["params"] = _loads(e.params_json, strict, f"{path}[{i}].params")
-        if e.HasField("duration"):
-            d["duration"] = e.duration
-        if e.HasField("local_metrics_json"):
-            d["local_metrics"] = _loads(e.local_metrics_json, strict, f"{path}[{i}].local_metrics")
-        if e.extra_json:
-            for k, v in _loads(e.extra_json, strict, f"{path}[{i}]").items():
-                if k not in d:
-                    d[k] = v
-        out.append(d)
     return out
 
 

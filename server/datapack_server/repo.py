@@ -9,10 +9,11 @@ Same methods, arguments, results and errors as the remote client
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from datapack_client.model import DataPackMeta, copy_json
-from datapack_client.query import UNSET, check_limit, check_skill_id, make_filter, make_query
+from datapack_client.api import RepositoryAPI
+from datapack_client.query import make_filter
 from datapack_client.results import AppendResult
 
 from .store import Store, history_refs, position_of, query_refs, statistics as _statistics
@@ -27,7 +28,7 @@ def as_record_dict(pack: Any) -> Any:
     return pack
 
 
-class DataPackRepo:
+class DataPackRepo(RepositoryAPI):
     """An embedded repository on one store folder (created if missing).
 
     fsync=False skips the fsync before acknowledging (tests, bulk loads): an
@@ -41,56 +42,16 @@ class DataPackRepo:
 
     # -- writing
 
-    def append(self, pack: DataPackMeta | dict) -> AppendResult:
-        return self.append_batch([pack])[0]
-
     def append_batch(self, packs: Iterable[DataPackMeta | dict]) -> list[AppendResult]:
         return self._store.append_batch([as_record_dict(p) for p in packs], check_free_finite=True)
 
     # -- reading
 
-    def _records(self, task_name: str, spec) -> list[DataPackMeta]:
+    def _query(self, task_name: str, spec) -> list[DataPackMeta]:
         with self._store.reading(task_name) as st:
             # Read the lines under the task lock; parse each one when it is first used.
             return [DataPackMeta._lazy(_line_loader(st, ref, st.read_raw(ref.offset, ref.length)), ref.revision)
                     for ref in query_refs(st, spec)]
-
-    def query(self, task_name: str, bucket=None, engine_type=None, skill_id=None, min_trust=0.0,
-              min_delta_j=None, max_delta_j=None, min_mvd_score=None, source_type=None,
-              objective_vector=None, objective_similarity_threshold=0.9, condition_filters=None,
-              include_sima=False, include_counterfactual=False, sort_by=None, sort_descending=True,
-              limit=UNSET) -> list[DataPackMeta]:
-        """repository.md §7: filtered, sorted, limited packs (copies)."""
-        spec = make_query(
-            bucket=bucket, engine_type=engine_type, skill_id=skill_id, min_trust=min_trust,
-            min_delta_j=min_delta_j, max_delta_j=max_delta_j, min_mvd_score=min_mvd_score,
-            source_type=source_type, objective_vector=objective_vector,
-            objective_similarity_threshold=objective_similarity_threshold,
-            condition_filters=condition_filters, include_sima=include_sima,
-            include_counterfactual=include_counterfactual, sort_by=sort_by,
-            sort_descending=sort_descending, limit=limit)
-        return self._records(task_name, spec)
-
-    def get_positive_for_skill(self, task_name: str, skill_id: int, objective_vector=None,
-                               condition_filters=None, top_k=10) -> list[DataPackMeta]:
-        check_skill_id(skill_id)
-        return self.query(task_name, bucket="positive", skill_id=skill_id, objective_vector=objective_vector,
-                          condition_filters=condition_filters, min_trust=0.9, sort_by="delta_j",
-                          sort_descending=True, limit=_top_k(top_k))
-
-    def get_negative_for_skill(self, task_name: str, skill_id: int, objective_vector=None,
-                               condition_filters=None, top_k=10, require_counterfactual=True) -> list[DataPackMeta]:
-        check_skill_id(skill_id)
-        return self.query(task_name, bucket="negative", skill_id=skill_id, objective_vector=objective_vector,
-                          condition_filters=condition_filters, min_trust=0.9,
-                          include_counterfactual=require_counterfactual, sort_by="delta_j",
-                          sort_descending=False, limit=_top_k(top_k))
-
-    def iter_all(self, task_name: str) -> Iterator[DataPackMeta]:
-        return iter(self.load_all(task_name))
-
-    def load_all(self, task_name: str) -> list[DataPackMeta]:
-        return self.query(task_name, limit=None)
 
     def get(self, task_name: str, pack_id: str) -> DataPackMeta:
         with self._store.reading(task_name) as st:
@@ -136,5 +97,3 @@ def _line_loader(st, ref, raw: bytes):
     return lambda: served_record(parse_line(raw), file_name, line_no, task)
 
 
-def _top_k(top_k: Any) -> Any:
-    return check_limit(top_k, "top_k") if top_k is not None else None

@@ -37,10 +37,6 @@ def is_legacy(d: dict) -> bool:
     return "condition" not in d and any(k in d for k in LEGACY_MARKERS)
 
 
-def _present(v: Any) -> bool:
-    return v is not None and v != ""
-
-
 def map_legacy(d: dict, task_name: str, pack_id: str, created_at: str) -> dict:
     """schema.md §10.2: a legacy 2.0-energy dict as a unified record. Keys the
     mapping does not use are carried as unmodelled top-level keys."""

@@ -1,0 +1,66 @@
+"""The repository API shared by the embedded DataPackRepo and the remote
+DataPackClient: one definition of every public signature, so both transports
+accept exactly the same arguments. Subclasses implement `_query(task, spec)`."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from .model import DataPackMeta
+from .query import UNSET, QuerySpec, check_limit, check_skill_id, make_query
+
+
+class RepositoryAPI:
+    def _query(self, task_name: str, spec: QuerySpec) -> list[DataPackMeta]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def query(self, task_name: str, bucket=None, engine_type=None, skill_id=None, min_trust=0.0,
+              min_delta_j=None, max_delta_j=None, min_mvd_score=None, source_type=None,
+              objective_vector=None, objective_similarity_threshold=0.9, condition_filters=None,
+              include_sima=False, include_counterfactual=False, sort_by=None, sort_descending=True,
+              limit=UNSET) -> list[DataPackMeta]:
+        """repository.md §7: the current revision of every matching pack,
+        filtered, sorted (stable; None = append order) and limited (unset = 100,
+        None = all). Returned records are copies."""
+        spec = make_query(
+            bucket=bucket, engine_type=engine_type, skill_id=skill_id, min_trust=min_trust,
+            min_delta_j=min_delta_j, max_delta_j=max_delta_j, min_mvd_score=min_mvd_score,
+            source_type=source_type, objective_vector=objective_vector,
+            objective_similarity_threshold=objective_similarity_threshold,
+            condition_filters=condition_filters, include_sima=include_sima,
+            include_counterfactual=include_counterfactual, sort_by=sort_by,
+            sort_descending=sort_descending, limit=limit)
+        return self._query(task_name, spec)
+
+    def get_positive_for_skill(self, task_name: str, skill_id: int, objective_vector=None,
+                               condition_filters=None, top_k=10) -> list[DataPackMeta]:
+        """Positive packs using the skill with trust ≥ 0.9, highest ΔJ first."""
+        check_skill_id(skill_id)
+        return self.query(task_name, bucket="positive", skill_id=skill_id, objective_vector=objective_vector,
+                          condition_filters=condition_filters, min_trust=0.9, sort_by="delta_j",
+                          sort_descending=True, limit=_top_k(top_k))
+
+    def get_negative_for_skill(self, task_name: str, skill_id: int, objective_vector=None,
+                               condition_filters=None, top_k=10, require_counterfactual=True) -> list[DataPackMeta]:
+        """Negative packs using the skill with trust ≥ 0.9, most negative ΔJ first."""
+        check_skill_id(skill_id)
+        return self.query(task_name, bucket="negative", skill_id=skill_id, objective_vector=objective_vector,
+                          condition_filters=condition_filters, min_trust=0.9,
+                          include_counterfactual=require_counterfactual, sort_by="delta_j",
+                          sort_descending=False, limit=_top_k(top_k))
+
+    def iter_all(self, task_name: str) -> Iterator[DataPackMeta]:
+        return iter(self.load_all(task_name))
+
+    def load_all(self, task_name: str) -> list[DataPackMeta]:
+        return self.query(task_name, limit=None)
+
+    def append(self, pack: DataPackMeta | dict):
+        """Append one record (append_batch of one); returns its AppendResult."""
+        return self.append_batch([pack])[0]
+
+    def append_batch(self, packs) -> list:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _top_k(top_k: Any) -> Any:
+    return check_limit(top_k, "top_k") if top_k is not None else None
