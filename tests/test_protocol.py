@@ -182,3 +182,24 @@ def test_codec_round_trip_every_reference_line():
             fast = decode_record(msg)
             assert orjson.dumps(generic) == orjson.dumps(d) and list(generic) == list(d)
             assert orjson.dumps(fast) == orjson.dumps(d) and list(fast) == list(d)
+
+
+def test_lazily_decoded_records_behave_like_materialised_ones(client):
+    """Received records decode keys on first use; views handed out before full
+    materialisation stay connected, and the result equals an eager decode."""
+    import orjson
+    from .conftest import FIXTURES
+    lines = (FIXTURES / "drawer_vase_datapacks.jsonl").read_bytes().splitlines()[:50]
+    originals = [orjson.loads(x) for x in lines]
+    for d in originals:
+        msg = codec.dict_to_message(d)
+        from datapack_client.model import DataPackMeta
+        lazy = DataPackMeta._from_message(type(msg).FromString(msg.SerializeToString()))
+        assert lazy.pack_id == d["pack_id"]
+        attribution = lazy.attribution
+        attribution.wm_role = "wm_eval"  # a view over the partially decoded key
+        assert lazy.get_skill_ids() == [e["skill_id"] for e in d["skill_trace"]]
+        full = lazy.to_dict()
+        d["attribution"]["wm_role"] = "wm_eval"
+        assert orjson.dumps(full) == orjson.dumps(d) and list(full) == list(d)
+        assert lazy.attribution is attribution and lazy.attribution.wm_role == "wm_eval"

@@ -51,12 +51,16 @@ def _gen_profile(name: str, table: tuple) -> str:
 
 
 def _gen_top() -> str:
+    """Source of dec_DataPackMeta (the whole record) and of key_<name>
+    decoders (one top-level key each, for lazily decoded records)."""
     plan = codec._plan("DataPackMeta")
-    lines = ["def dec_DataPackMeta(m, loads, created_at):",
-             "    if m.verbatim_json or m.extra_json:",
-             "        return _slow_top(m, loads, created_at)",
-             "    d = {}"]
+    head = ["def dec_DataPackMeta(m, loads, created_at):",
+            "    if m.verbatim_json or m.extra_json:",
+            "        return _slow_top(m, loads, created_at)",
+            "    d = {}"]
+    per_key = []
     for key, kind, default in schema.TOP:
+        lines: list[str] = []
         k, _key, fname, _ftype, sub = plan.by_key[key]
         dflt = repr(default)
         if kind.startswith("P:"):
@@ -92,8 +96,11 @@ def _gen_top() -> str:
             lines.append(f"    d[{key!r}] = list(m.{fname}.values) if m.HasField({fname!r}) else None")
         else:
             raise AssertionError((key, k))
-    lines.append("    return d")
-    return "\n".join(lines)
+        head.extend(lines)
+        per_key.append("\n".join([f"def key_{key}(m, loads, created_at):", "    d = {}", *lines,
+                                  f"    return d[{key!r}]"]))
+    head.append("    return d")
+    return "\n\n".join(["\n".join(head), *per_key])
 
 
 def _trace(entries, loads) -> list:
@@ -165,6 +172,19 @@ def _build():
 
 _NS, SOURCE = _build()
 _DECODE = _NS["dec_DataPackMeta"]
+KEY_DECODERS = {key: _NS[f"key_{key}"] for key in schema.TOP_KEYS}
+
+
+def decode_key(msg: pb.DataPackMeta, key: str):
+    """One top-level key of a wire record's normalised JSON object, or raise
+    LookupError when the record must be decoded whole (values carried in the
+    top-level verbatim_json / extra_json, energy entries with verbatim values)."""
+    if msg.verbatim_json or msg.extra_json:
+        raise LookupError(key)
+    value = KEY_DECODERS[key](msg, _lenient, None)
+    if key == "energy" and any(v is None for v in value.values()):
+        raise LookupError(key)
+    return value
 
 
 def decode_record(msg: pb.DataPackMeta, *, strict: bool = False, created_at: str | None = None) -> dict:

@@ -173,7 +173,7 @@ json_equal = _json_equal
 class DataPackMeta:
     """One datapack (schema.md §3), a view over the JSON object of its line."""
 
-    __slots__ = ("_d", "_profiles", "_revision", "_load")
+    __slots__ = ("_d", "_profiles", "_revision", "_load", "_msg", "_partial")
 
     _KEYS = frozenset(schema.TOP_KEYS)
 
@@ -183,8 +183,12 @@ class DataPackMeta:
         # packs costs only the protobuf parse until a pack is looked at.
         if name == "_d":
             d = object.__getattribute__(self, "_load")()
+            partial = self._partial
+            if partial:  # keys decoded earlier stay the same objects (views handed out)
+                for k, v in partial.items():
+                    d[k] = v
             self._d = d
-            self._load = None
+            self._load = self._msg = self._partial = None
             return d
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -232,18 +236,44 @@ class DataPackMeta:
     @classmethod
     def _lazy(cls, load, revision: int = 1) -> "DataPackMeta":
         """A record whose JSON object `load()` produces on first use (internal):
-        the client defers decoding received messages, the embedded repository
-        defers parsing lines it has already read."""
+        the embedded repository defers parsing lines it has already read."""
         obj = cls.__new__(cls)
         obj._load = load
+        obj._msg = obj._partial = None
         obj._profiles = None
         obj._revision = revision
         return obj
 
     @classmethod
     def _from_message(cls, msg, revision: int = 1) -> "DataPackMeta":
+        """A record over a received wire message (internal): each top-level key
+        is decoded when first read, the whole record only when needed."""
         from .fastdecode import decode_record
-        return cls._lazy(lambda: decode_record(msg), revision)
+        obj = cls._lazy(lambda: decode_record(msg), revision)
+        obj._msg = msg
+        obj._partial = {}
+        return obj
+
+    def _get_raw(self, key: str):
+        """The stored JSON value of a top-level key, decoding only that key of a
+        wire record that has not been materialised."""
+        try:
+            return object.__getattribute__(self, "_d").get(key)
+        except AttributeError:
+            pass
+        msg = self._msg
+        if msg is not None:
+            partial = self._partial
+            if key in partial:
+                return partial[key]
+            from .fastdecode import decode_key
+            try:
+                value = decode_key(msg, key)
+            except LookupError:
+                return self._d.get(key)
+            partial[key] = value
+            return value
+        return self._d.get(key)
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataPackMeta":
@@ -285,7 +315,7 @@ class DataPackMeta:
         if cache is None:
             cache = self._profiles = {}
         view = cache.get(key)
-        v = self._d.get(key)
+        v = self._get_raw(key)
         if view is not None and (view._d is v or not isinstance(v, dict)):
             return view
         if type(v) is dict and (v or not optional):
@@ -307,7 +337,7 @@ class DataPackMeta:
 
     def get_skill_ids(self) -> list[int]:
         """skill_id of every trace entry in trace order (invalid entries skipped)."""
-        trace = self._d.get("skill_trace")
+        trace = self._get_raw("skill_trace")
         if type(trace) is not list:
             return []
         out = []
@@ -322,7 +352,7 @@ class DataPackMeta:
         return skill_id in self.get_skill_ids()
 
     def total_duration(self) -> int:
-        trace = self._d.get("skill_trace")
+        trace = self._get_raw("skill_trace")
         if type(trace) is not list:
             return 0
         total = 0
@@ -347,9 +377,9 @@ class DataPackMeta:
         return isinstance(other, DataPackMeta) and _json_equal(self.to_dict(), other.to_dict())
 
     def __repr__(self) -> str:
-        d = self._d
-        return (f"DataPackMeta(pack_id={d.get('pack_id')!r}, task_name={d.get('task_name')!r}, "
-                f"bucket={d.get('bucket')!r}, revision={self._revision})")
+        get = self._get_raw
+        return (f"DataPackMeta(pack_id={get('pack_id')!r}, task_name={get('task_name')!r}, "
+                f"bucket={get('bucket')!r}, revision={self._revision})")
 
     def __iter__(self) -> Iterator:  # pragma: no cover - guard against dict-like misuse
         raise TypeError("DataPackMeta is not iterable; use to_dict()")
@@ -369,7 +399,7 @@ def _top_property(key: str, kind: str) -> property:
         return property(get, set_, doc=f"Profile `{key}` ({cls.__name__}).")
 
     def get(self):
-        return self._d.get(key)
+        return self._get_raw(key)
 
     def set_(self, value):
         self._d[key] = value
