@@ -17,7 +17,7 @@ from . import jsonio, schema
 from .proto.datapack.v1 import datapack_pb2 as pb
 
 # Operation kinds of a field plan.
-_SCALAR, _JSON, _MSG, _LIST, _RSCALAR, _RMSG, _NAMED_NUM, _ENERGY, _CONTRIBS, _EXTRA, _VERBATIM, _SKIP = range(12)
+_SCALAR, _JSON, _MSG, _LIST, _RSCALAR, _RMSG, _NAMED_NUM, _CONTRIBS, _EXTRA, _VERBATIM, _SKIP = range(11)
 
 _TABLE_OF_MESSAGE = {
     "DataPackMeta": schema.TOP,
@@ -60,8 +60,7 @@ def _kind_of(fd) -> int:
         sub = fd.message_type.name
         if not repeated:
             return _LIST if sub in _WRAPPERS else _MSG
-        return {"NamedNumber": _NAMED_NUM, "EnergyComponent": _ENERGY,
-                "SkillContribution": _CONTRIBS}.get(sub, _RMSG)
+        return {"NamedNumber": _NAMED_NUM, "SkillContribution": _CONTRIBS}.get(sub, _RMSG)
     if repeated:
         return _RSCALAR
     if fd.type == fd.TYPE_STRING and fd.name.endswith("_json") and fd.json_name == _camel(fd.name):
@@ -142,14 +141,6 @@ def _to_dict(msg, plan: _Plan, strict: bool, prefix: str) -> dict:
             out[key] = [_to_dict(e, sp, strict, f"{prefix}{key}[{i}].") for i, e in enumerate(value)]
         elif kind == _NAMED_NUM:
             out[key] = {e.name: e.value for e in value}
-        elif kind == _ENERGY:
-            sp = _plan("EnergyComponent")
-            entries = {}
-            for e in value:
-                entry = _to_dict(e, sp, strict, f"{prefix}{key}.{e.name}.")
-                entry.pop("name", None)
-                entries[e.name] = entry
-            out[key] = entries
         elif kind == _CONTRIBS:
             out[key] = {str(e.skill_id): _loads(e.metrics_json, strict, f"{prefix}{key}.{e.skill_id}")
                         for e in value}
@@ -255,13 +246,6 @@ def _kwargs(d: dict, plan: _Plan) -> dict:
             if type(v) is dict and all(type(x) is float for x in v.values()):
                 if v:
                     kw[fname] = [{"name": k, "value": x} for k, x in v.items()]
-            else:
-                ok = False
-        elif kind == _ENERGY:
-            if type(v) is dict and all(type(x) is dict and "name" not in x for x in v.values()):
-                sp = _plan("EnergyComponent")
-                if v:
-                    kw[fname] = [{"name": k, **_kwargs(x, sp)} for k, x in v.items()]
             else:
                 ok = False
         elif kind == _CONTRIBS:

@@ -38,9 +38,6 @@ def _gen_profile(name: str, table: tuple) -> str:
         elif k == codec._NAMED_NUM:
             lines.append(f"    v = m.{fname}")
             lines.append(f"    d[{key!r}] = {{e.name: e.value for e in v}} if v else {{}}")
-        elif k == codec._ENERGY:
-            lines.append(f"    v = m.{fname}")
-            lines.append(f"    d[{key!r}] = _energy(v, loads) if v else {{}}")
         elif k == codec._CONTRIBS:
             lines.append(f"    v = m.{fname}")
             lines.append(f"    d[{key!r}] = {{str(e.skill_id): loads(e.metrics_json) for e in v}} if v else {{}}")
@@ -130,20 +127,6 @@ def _trace(entries, loads) -> list:
     return out
 
 
-def _energy(entries, loads) -> dict:
-    d = {}
-    for e in entries:
-        if e.verbatim_json:
-            return None  # handled by the slow path of the caller
-        entry = {"Wh": e.wh} if e.HasField("wh") else {}
-        if e.extra_json:
-            for k, v in loads(e.extra_json).items():
-                if k not in entry:
-                    entry[k] = v
-        d[e.name] = entry
-    return d
-
-
 _strict = jsonio.loads_strict  # orjson.loads: rejects NaN/Infinity tokens
 _lenient = jsonio.loads
 
@@ -161,7 +144,7 @@ def _build():
     ns: dict[str, Any] = {
         "_dv": schema.default_value, "_dp": schema.default_profile, "codec": codec,
         "_D": {n: {k: d for k, _, d in t} for n, t in schema.PROFILES.items()},
-        "_DT": {k: d for k, _, d in schema.TOP}, "_energy": _energy, "_slow": _slow, "_slow_top": _slow_top,
+        "_DT": {k: d for k, _, d in schema.TOP}, "_slow": _slow, "_slow_top": _slow_top,
         "_strict": _strict, "_trace": _trace,
     }
     src = [_gen_profile(n, t) for n, t in schema.PROFILES.items()] + [_gen_top()]
@@ -178,13 +161,10 @@ KEY_DECODERS = {key: _NS[f"key_{key}"] for key in schema.TOP_KEYS}
 def decode_key(msg: pb.DataPackMeta, key: str):
     """One top-level key of a wire record's normalised JSON object, or raise
     LookupError when the record must be decoded whole (values carried in the
-    top-level verbatim_json / extra_json, energy entries with verbatim values)."""
+    top-level verbatim_json / extra_json)."""
     if msg.verbatim_json or msg.extra_json:
         raise LookupError(key)
-    value = KEY_DECODERS[key](msg, _lenient, None)
-    if key == "energy" and any(v is None for v in value.values()):
-        raise LookupError(key)
-    return value
+    return KEY_DECODERS[key](msg, _lenient, None)
 
 
 def decode_record(msg: pb.DataPackMeta, *, strict: bool = False, created_at: str | None = None) -> dict:
@@ -197,7 +177,4 @@ def decode_record(msg: pb.DataPackMeta, *, strict: bool = False, created_at: str
         # Re-run the generic decoder, which names the offending field.
         d = codec.message_to_dict(msg, strict=strict)
         return schema.normalize_record(d, created_at=created_at)
-    energy = d.get("energy")
-    if type(energy) is dict and any(v is None for k, v in energy.items() if k.startswith("energy_per")):
-        return schema.normalize_record(codec.message_to_dict(msg, strict=strict), created_at=created_at)
     return d

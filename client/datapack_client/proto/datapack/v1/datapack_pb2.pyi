@@ -32,18 +32,6 @@ class NamedNumber(_message.Message):
     value: float
     def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
 
-class EnergyComponent(_message.Message):
-    __slots__ = ("name", "wh", "extra_json", "verbatim_json")
-    NAME_FIELD_NUMBER: _ClassVar[int]
-    WH_FIELD_NUMBER: _ClassVar[int]
-    EXTRA_JSON_FIELD_NUMBER: _ClassVar[int]
-    VERBATIM_JSON_FIELD_NUMBER: _ClassVar[int]
-    name: str
-    wh: float
-    extra_json: str
-    verbatim_json: str
-    def __init__(self, name: _Optional[str] = ..., wh: _Optional[float] = ..., extra_json: _Optional[str] = ..., verbatim_json: _Optional[str] = ...) -> None: ...
-
 class SkillContribution(_message.Message):
     __slots__ = ("skill_id", "metrics_json")
     SKILL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -155,14 +143,14 @@ class AttributionProfile(_message.Message):
     def __init__(self, delta_mpl: _Optional[float] = ..., delta_error: _Optional[float] = ..., delta_ep: _Optional[float] = ..., delta_wage_parity: _Optional[float] = ..., delta_j: _Optional[float] = ..., trust_score: _Optional[float] = ..., w_econ: _Optional[float] = ..., lambda_budget: _Optional[float] = ..., world_model_horizon: _Optional[int] = ..., world_model_trust_over_horizon: _Optional[_Iterable[float]] = ..., source_type: _Optional[str] = ..., wm_model_id: _Optional[str] = ..., wm_horizon_used: _Optional[int] = ..., wm_branch_depth: _Optional[int] = ..., wm_trust_over_horizon: _Optional[_Union[DoubleList, _Mapping]] = ..., zv_stats_json: _Optional[str] = ..., mvd_score: _Optional[float] = ..., econ_weight_final: _Optional[float] = ..., used_in_training_runs: _Optional[_Iterable[str]] = ..., wm_role: _Optional[str] = ..., skill_contribs: _Optional[_Iterable[_Union[SkillContribution, _Mapping]]] = ..., delta_mpl_model: _Optional[float] = ..., delta_mpl_data: _Optional[float] = ..., delta_mpl_energy: _Optional[float] = ..., rebate_pct: _Optional[float] = ..., attributable_spread_capture: _Optional[float] = ..., data_premium: _Optional[float] = ..., tier: _Optional[int] = ..., env_name: _Optional[str] = ..., engine_type: _Optional[str] = ..., extra_json: _Optional[str] = ..., verbatim_json: _Optional[str] = ...) -> None: ...
 
 class EnergyProfile(_message.Message):
-    __slots__ = ("total_wh", "wh_per_unit", "wh_per_hour", "energy_per_limb", "energy_per_skill", "energy_per_joint", "energy_per_effector", "coordination_metrics", "limb_energy_wh", "skill_energy_wh", "extra_json", "verbatim_json")
+    __slots__ = ("total_wh", "wh_per_unit", "wh_per_hour", "energy_per_limb_json", "energy_per_skill_json", "energy_per_joint_json", "energy_per_effector_json", "coordination_metrics", "limb_energy_wh", "skill_energy_wh", "extra_json", "verbatim_json")
     TOTAL_WH_FIELD_NUMBER: _ClassVar[int]
     WH_PER_UNIT_FIELD_NUMBER: _ClassVar[int]
     WH_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
-    ENERGY_PER_LIMB_FIELD_NUMBER: _ClassVar[int]
-    ENERGY_PER_SKILL_FIELD_NUMBER: _ClassVar[int]
-    ENERGY_PER_JOINT_FIELD_NUMBER: _ClassVar[int]
-    ENERGY_PER_EFFECTOR_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_PER_LIMB_JSON_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_PER_SKILL_JSON_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_PER_JOINT_JSON_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_PER_EFFECTOR_JSON_FIELD_NUMBER: _ClassVar[int]
     COORDINATION_METRICS_FIELD_NUMBER: _ClassVar[int]
     LIMB_ENERGY_WH_FIELD_NUMBER: _ClassVar[int]
     SKILL_ENERGY_WH_FIELD_NUMBER: _ClassVar[int]
@@ -171,16 +159,16 @@ class EnergyProfile(_message.Message):
     total_wh: float
     wh_per_unit: float
     wh_per_hour: float
-    energy_per_limb: _containers.RepeatedCompositeFieldContainer[EnergyComponent]
-    energy_per_skill: _containers.RepeatedCompositeFieldContainer[EnergyComponent]
-    energy_per_joint: _containers.RepeatedCompositeFieldContainer[EnergyComponent]
-    energy_per_effector: _containers.RepeatedCompositeFieldContainer[EnergyComponent]
+    energy_per_limb_json: str
+    energy_per_skill_json: str
+    energy_per_joint_json: str
+    energy_per_effector_json: str
     coordination_metrics: _containers.RepeatedCompositeFieldContainer[NamedNumber]
     limb_energy_wh: _containers.RepeatedCompositeFieldContainer[NamedNumber]
     skill_energy_wh: _containers.RepeatedCompositeFieldContainer[NamedNumber]
     extra_json: str
     verbatim_json: str
-    def __init__(self, total_wh: _Optional[float] = ..., wh_per_unit: _Optional[float] = ..., wh_per_hour: _Optional[float] = ..., energy_per_limb: _Optional[_Iterable[_Union[EnergyComponent, _Mapping]]] = ..., energy_per_skill: _Optional[_Iterable[_Union[EnergyComponent, _Mapping]]] = ..., energy_per_joint: _Optional[_Iterable[_Union[EnergyComponent, _Mapping]]] = ..., energy_per_effector: _Optional[_Iterable[_Union[EnergyComponent, _Mapping]]] = ..., coordination_metrics: _Optional[_Iterable[_Union[NamedNumber, _Mapping]]] = ..., limb_energy_wh: _Optional[_Iterable[_Union[NamedNumber, _Mapping]]] = ..., skill_energy_wh: _Optional[_Iterable[_Union[NamedNumber, _Mapping]]] = ..., extra_json: _Optional[str] = ..., verbatim_json: _Optional[str] = ...) -> None: ...
+    def __init__(self, total_wh: _Optional[float] = ..., wh_per_unit: _Optional[float] = ..., wh_per_hour: _Optional[float] = ..., energy_per_limb_json: _Optional[str] = ..., energy_per_skill_json: _Optional[str] = ..., energy_per_joint_json: _Optional[str] = ..., energy_per_effector_json: _Optional[str] = ..., coordination_metrics: _Optional[_Iterable[_Union[NamedNumber, _Mapping]]] = ..., limb_energy_wh: _Optional[_Iterable[_Union[NamedNumber, _Mapping]]] = ..., skill_energy_wh: _Optional[_Iterable[_Union[NamedNumber, _Mapping]]] = ..., extra_json: _Optional[str] = ..., verbatim_json: _Optional[str] = ...) -> None: ...
 
 class SimaAnnotation(_message.Message):
     __slots__ = ("instruction", "step_narrations", "sima_agent_id", "source_world", "derived_skill_plan", "vla_references_json", "narration_count", "average_narration_length", "extra_json", "verbatim_json")
