@@ -44,9 +44,18 @@ _CHECK_SNIPPETS = {
 }
 
 
-def _gen_checker(fname: str, table) -> str:
+# Kinds whose JSON type protobuf typing already guarantees for records decoded
+# from a wire message without verbatim values (typed=True checkers skip them).
+_GUARANTEED_BY_PROTO = {"str", "int", "bool", "[str]", "[int]", "trace", "[num]"}
+
+
+def _gen_checker(fname: str, table, typed: bool = False) -> str:
+    prefix_fn = "typed_" if typed else "check_"
     lines = [f"def {fname}(obj, prefix, out, free_finite):", "    get = obj.get"]
     for key, kind, _default in table:
+        base0 = kind[:-1] if kind.endswith("?") else kind
+        if typed and base0 in _GUARANTEED_BY_PROTO and base0 != "[num]":
+            continue
         nullable = kind.endswith("?") or kind.startswith("P?")
         base = kind[:-1] if kind.endswith("?") else kind
         path = f"prefix + {key!r}"
@@ -62,7 +71,7 @@ def _gen_checker(fname: str, table) -> str:
         if base.startswith("P"):
             sub = base.split(":", 1)[1]
             lines.append(f"{ind}if type(v) is not dict: out.append(({path}, 'FIELD_TYPE', {path} + ' must be an object'))")
-            lines.append(f"{ind}elif v: check_{sub}(v, {path} + '.', out, free_finite)")
+            lines.append(f"{ind}elif v: {prefix_fn}{sub}(v, {path} + '.', out, free_finite)")
             continue
         if base == "num":
             lines.append(f"{ind}t = type(v)")
@@ -104,21 +113,28 @@ def _free_finite(v, path, out):
 
 def _build_checkers():
     ns = {"_M": object(), "_finite_items": _finite_items, "_free_finite": _free_finite}
-    src = [_gen_checker(f"check_{name}", table) for name, table in schema.PROFILES.items()]
-    src.append(_gen_checker("check_top", schema.TOP))
+    src = []
+    for typed in (False, True):
+        pre = "typed_" if typed else "check_"
+        src += [_gen_checker(f"{pre}{name}", table, typed) for name, table in schema.PROFILES.items()]
+        src.append(_gen_checker(f"{pre}top", schema.TOP, typed))
     exec(compile("\n\n".join(src), "<datapack_server.validation>", "exec"), ns)
-    return ns["check_top"]
+    return ns["check_top"], ns["typed_top"]
 
 
-_check_top = _build_checkers()
+_check_top, _typed_top = _build_checkers()
 
 
 def type_violations(rec: dict, index: int = 0, pack_id: str | None = None,
-                    check_free_finite: bool = False) -> list[Violation]:
+                    check_free_finite: bool = False, typed: bool = False) -> list[Violation]:
     """FIELD_TYPE / NUMBER_NOT_FINITE for every modelled field (schema.md §1).
     check_free_finite also rejects NaN/Infinity inside free-form values (the
-    wire path parses free JSON strictly, so only in-process records need it)."""
-    return [Violation(index, pack_id, p, r, m) for p, r, m in _check_top(rec, "", [], check_free_finite)]
+    wire path parses free JSON strictly, so only in-process records need it).
+    typed=True: the record was decoded from a message without verbatim values,
+    so only what protobuf typing cannot guarantee is checked (finiteness,
+    lengths, objects in JSON-text fields)."""
+    check = _typed_top if typed else _check_top
+    return [Violation(index, pack_id, p, r, m) for p, r, m in check(rec, "", [], check_free_finite)]
 
 
 def _canonical_skill_key(k: Any) -> bool:
@@ -127,7 +143,8 @@ def _canonical_skill_key(k: Any) -> bool:
     return type(k) is str and k.isdigit() and k.isascii() and (k == "0" or k[0] != "0")
 
 
-def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False) -> list[Violation]:
+def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False,
+                      typed: bool = False) -> list[Violation]:
     """Every invariant of repository.md §5 (except uniqueness, checked under the
     task lock) on a normalised record."""
     pid = rec.get("pack_id")
@@ -147,7 +164,7 @@ def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False
     if type(pid) is not str or pid == "":
         bad("pack_id", "PACK_ID_REQUIRED", "pack_id must be a non-empty string")
 
-    types = type_violations(rec, index, pack_id, check_free_finite)
+    types = type_violations(rec, index, pack_id, check_free_finite, typed)
     # Fields with a dedicated reason are reported by it, not as FIELD_TYPE.
     dedicated = {"schema_version", "task_name", "pack_id", "bucket", "attribution.delta_J", "skill_trace"}
     out.extend(v for v in types if v.field not in dedicated)

@@ -106,6 +106,21 @@ LEGACY = CORRUPT + 1
 
 # ---------------------------------------------------------------------- append batches
 
+_PROFILE_FIELDS = ("condition", "attribution", "energy", "sima_annotation", "objective_profile",
+                   "process_reward_profile", "embodiment_profile", "guidance_profile")
+
+
+def has_verbatim(msg: pb.DataPackMeta) -> bool:
+    """Whether any message of the record carries values outside its typed
+    fields (then every field's JSON type must be checked)."""
+    if msg.verbatim_json:
+        return True
+    for name in _PROFILE_FIELDS:
+        if msg.HasField(name) and getattr(msg, name).verbatim_json:
+            return True
+    return any(e.verbatim_json for e in msg.skill_trace)
+
+
 def prepare_records(raw_records: list[bytes], now: str) -> tuple[list, list]:
     """Decode, normalise, validate and encode serialized DataPackMeta messages.
     Returns (prepared, violations): prepared[i] = (task, pack_id, line, raw_row)."""
@@ -122,7 +137,7 @@ def prepare_records(raw_records: list[bytes], now: str) -> tuple[list, list]:
         except codec.JsonTextError as exc:
             violations.append(Violation(i, msg.pack_id or None, exc.field, "FIELD_TYPE", str(exc)))
             continue
-        vs = validation.record_violations(rec, i)
+        vs = validation.record_violations(rec, i, typed=not has_verbatim(msg))
         if vs:
             violations.extend(vs)
             continue
