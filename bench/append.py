@@ -46,12 +46,12 @@ def _worker(mode: str, target: str, n: int, seed: int, prefix: str, barrier, res
         if mode == "client":
             client = connect(target, store=STORE, timeout=TIMEOUT).wait_ready(30)
             barrier.wait(TIMEOUT)
-            t0 = time.monotonic()
+            t0, c0 = time.monotonic(), time.process_time()
             appender = client.stream_appender(batch_size=BATCH)
             for p in packs:
                 appender.append(p)
             acked = len(appender.flush(timeout=TIMEOUT))
-            t1 = time.monotonic()
+            t1, c1 = time.monotonic(), time.process_time()
             errors = len(appender.errors)
             appender.close()
             client.close()
@@ -65,18 +65,18 @@ def _worker(mode: str, target: str, n: int, seed: int, prefix: str, barrier, res
             call = channel.stream_stream(METHOD, request_serializer=None,
                                          response_deserializer=spb.AppendDataPacksResponse.FromString)
             barrier.wait(TIMEOUT)
-            t0 = time.monotonic()
+            t0, c0 = time.monotonic(), time.process_time()
             acked = errors = 0
             for resp in call(iter(reqs), timeout=TIMEOUT):
                 if resp.HasField("rejection"):
                     errors += 1
                 else:
                     acked += len(resp.results)
-            t1 = time.monotonic()
+            t1, c1 = time.monotonic(), time.process_time()
             channel.close()
-        results.put((t0, t1, acked, errors, None))
+        results.put((t0, t1, acked, errors, None, c1 - c0))
     except BaseException as exc:  # report, never hang the parent
-        results.put((0.0, 0.0, 0, 0, f"{type(exc).__name__}: {exc}"))
+        results.put((0.0, 0.0, 0, 0, f"{type(exc).__name__}: {exc}", 0.0))
         try:
             barrier.abort()
         except Exception:
@@ -95,6 +95,7 @@ def run_config(mode: str, streams: int, total: int, work_dir: str, seed: int) ->
     procs = []
     try:
         with ServerProc(root, os.path.join(work_dir, f"server_append_{mode}_{streams}.log")) as srv:
+            cpu0 = srv.cpu_seconds()
             barrier = ctx.Barrier(streams)
             results = ctx.Queue()
             for s in range(streams):
@@ -112,6 +113,8 @@ def run_config(mode: str, streams: int, total: int, work_dir: str, seed: int) ->
             end = max(o[1] for o in outs)
             acked = sum(o[2] for o in outs)
             rejected = sum(o[3] for o in outs)
+            client_cpu = sum(o[5] for o in outs)
+            server_cpu = srv.cpu_seconds() - cpu0  # includes connection setup, negligible
             with connect(srv.target, store=STORE) as c:
                 stored = c.get_statistics(datagen.TASK)["total"]
             file_bytes = os.path.getsize(os.path.join(root, STORE, datagen.FILE_NAME))
@@ -125,7 +128,8 @@ def run_config(mode: str, streams: int, total: int, work_dir: str, seed: int) ->
     out = {"mode": mode, "streams": streams, "packs": expected, "seconds": end - start,
            "packs_per_s": expected / (end - start), "acked": acked, "rejected_batches": rejected,
            "stored_total": stored, "count_ok": stored == expected and acked == expected,
-           "mb_per_s": file_bytes / (end - start) / 1e6}
+           "mb_per_s": file_bytes / (end - start) / 1e6, "server_cpu_us_per_pack": server_cpu / expected * 1e6,
+           "client_cpu_us_per_pack": client_cpu / expected * 1e6}
     progress(f"append {mode} x{streams}: {out['packs_per_s']:,.0f} packs/s, stored {stored}/{expected}")
     return out
 

@@ -33,6 +33,7 @@ FIXTURE = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures" 
 TASK = "drawer_vase"
 FILE_NAME = TASK + "_datapacks.jsonl"
 CHUNK = 25_000
+CHUNK_TIMEOUT = 600.0  # seconds for one chunk (a stuck worker pool fails the run)
 
 ENGINES = ("pybullet", "isaac", "ue5")
 ENGINE_P = (0.55, 0.25, 0.20)
@@ -205,7 +206,9 @@ def write_store(store_dir: str, n: int, seed: int, workers: int = 2) -> str:
     parts = [(os.path.join(store_dir, f".part{s:09d}"), min(CHUNK, n - s), seed, s) for s in range(0, n, CHUNK)]
     ctx = mp.get_context("spawn")
     with open(out, "wb") as dst, ctx.Pool(max(1, workers)) as pool:
-        for part in pool.imap(_write_chunk, parts):  # in order
+        it = pool.imap(_write_chunk, parts)  # results in order
+        for _ in parts:
+            part = it.next(timeout=CHUNK_TIMEOUT)
             with open(part, "rb") as src:
                 shutil.copyfileobj(src, dst, 16 << 20)
             os.remove(part)

@@ -80,14 +80,16 @@ def server_open(root: str, store: str, log_path: str, first: str = "query") -> t
                 c.get_statistics(TASK)
             first_s = time.perf_counter() - t
         wait_snapshot_settled(os.path.join(root, store))
-        return srv, {"startup_s": srv.startup_s, "first_s": first_s, "rss": srv.rss(), "peak_rss": srv.peak_rss()}
+        return srv, {"startup_s": srv.startup_s, "first_s": first_s, "rss": srv.rss(), "tree_rss": srv.tree_rss(),
+                     "peak_rss": srv.peak_rss()}
     except BaseException:
         srv.kill()
         raise
 
 
-def empty_rss(work_dir: str) -> int:
-    """RSS of a server whose store is empty, after serving a few calls."""
+def empty_rss(work_dir: str) -> tuple[int, int]:
+    """RSS of a server whose store is empty, after serving a few calls:
+    (server process, server plus its worker processes)."""
     root = os.path.join(work_dir, "empty_root")
     os.makedirs(root, exist_ok=True)
     try:
@@ -96,6 +98,6 @@ def empty_rss(work_dir: str) -> int:
                 for _ in range(3):
                     c.get_statistics(TASK)
                     c.query(TASK, bucket="positive", skill_id=3, min_trust=0.9, sort_by="delta_j", limit=100)
-            return srv.rss()
+            return srv.rss(), srv.tree_rss()
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -19,6 +19,7 @@ from . import baselines, datagen, open_store, queries
 from .report import row
 from .util import progress
 
+SECTIONS = ("data", "open", "memory", "query", "statistics", "baseline")
 
 
 def _query_target(n: int) -> float:
@@ -43,7 +44,17 @@ def ensure_data(root: str, n: int, seed: int, workers: int = 2) -> tuple[str, fl
     return store_dir, seconds
 
 
-def run(n: int, root: str, work: str, seed: int, reps: int, rss_empty: int, baseline_reps: dict,
+def _memory_rows(n: int, res: dict, empty: tuple[int, int], tag: str) -> list:
+    """Resident memory per pack: the server process (the target), and the
+    server plus its worker processes (note)."""
+    tree = (res["tree_rss"] - empty[1]) / n
+    return [row("memory", f"server RSS per pack ({tag})", n, (res["rss"] - empty[0]) / n, "B/pack", ("<=", 500),
+                note=f"RSS {res['rss'] / 2**20:,.0f} MiB, empty {empty[0] / 2**20:,.0f} MiB; "
+                     f"with workers {tree:,.0f} B/pack"),
+            row("memory", f"server peak RSS during load ({tag})", n, res["peak_rss"] / 2**20, "MiB")]
+
+
+def run(n: int, root: str, work: str, seed: int, reps: int, rss_empty: tuple[int, int], baseline_reps: dict,
         with_baselines: bool = True) -> tuple[list, dict]:
     rows, det = [], {"n": n}
     store = f"s{n}"
@@ -86,9 +97,7 @@ def run(n: int, root: str, work: str, seed: int, reps: int, rss_empty: int, base
     rows.append(row("open", f"first query incl. task load ({tag})", n, a["first_s"], "s"))
     rows.append(row("open", f"reopen: start + first query ({tag})", n, a["startup_s"] + a["first_s"], "s",
                     ("<=", 2.0)))
-    rows.append(row("memory", f"server RSS per pack ({tag})", n, (a["rss"] - rss_empty) / n, "B/pack",
-                    ("<=", 500), note=f"RSS {a['rss'] / 2**20:,.0f} MiB, empty {rss_empty / 2**20:,.0f} MiB"))
-    rows.append(row("memory", f"server peak RSS during load ({tag})", n, a["peak_rss"] / 2**20, "MiB"))
+    rows += _memory_rows(n, a, rss_empty, tag)
 
     qt = _query_target(n)
     for (kind, variant), res in warm.items():
@@ -133,14 +142,11 @@ def run(n: int, root: str, work: str, seed: int, reps: int, rss_empty: int, base
                         note=f"{n / cc['first_s']:,.0f} packs/s"))
         rows.append(row("open", "reopen: start + first query (snapshot deleted)", n,
                         cc["startup_s"] + cc["first_s"], "s"))
-        rows.append(row("memory", "server RSS per pack (snapshot deleted)", n, (cc["rss"] - rss_empty) / n,
-                        "B/pack", ("<=", 500), note=f"RSS {cc['rss'] / 2**20:,.0f} MiB"))
-        rows.append(row("memory", "server peak RSS during load (snapshot deleted)", n, cc["peak_rss"] / 2**20,
-                        "MiB"))
+        rows += _memory_rows(n, cc, rss_empty, "snapshot deleted")
 
-    if with_baselines:
+    if with_baselines and not isinstance(warm[("timed", "touch")], str):
         rows += _baselines(n, path, top, warm[("timed", "touch")][0], baseline_reps, det)
-    return rows, det
+    return sorted(rows, key=lambda r: SECTIONS.index(r.section)), det
 
 
 def _baselines(n: int, path: str, top: list, service_p50_ms: float, reps: dict, det: dict) -> list:

@@ -15,6 +15,7 @@ import argparse
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,9 +41,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     return a
 
 
+def code_version() -> str:
+    """What was measured: `git describe --always --dirty` of the checkout the
+    service package is imported from, or that folder when it is not a checkout
+    (e.g. a `git archive` copy put first on PYTHONPATH)."""
+    import datapack_server
+
+    where = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(datapack_server.__file__))))
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                             timeout=10, cwd=where)
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return where
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     t_start = time.monotonic()
+    version = code_version()
     os.makedirs(OUT, exist_ok=True)
     work = tempfile.mkdtemp(prefix="run-", dir=OUT)
     root = os.path.join(OUT, "data") if args.keep else os.path.join(work, "data")
@@ -63,7 +82,9 @@ def main(argv=None) -> int:
                 target = (">=", 20_000) if r["streams"] == 8 else None
                 rows.append(report.row("append", f"durable, {r['streams']} stream(s), {what}", None,
                                        r["packs_per_s"], "packs/s", target,
-                                       note=f"{r['packs']:,} packs, {r['seconds']:.2f} s, stored "
+                                       note=f"{r['packs']:,} packs in {r['seconds']:.2f} s; CPU µs/pack: server+workers "
+                                            f"{r['server_cpu_us_per_pack']:.0f}, clients "
+                                            f"{r['client_cpu_us_per_pack']:.0f}; count "
                                             f"{'ok' if r['count_ok'] else 'WRONG ' + str(r['stored_total'])}"))
         progress("empty-store server RSS")
         rss_empty = open_store.empty_rss(work)
@@ -86,12 +107,15 @@ def main(argv=None) -> int:
             print(f"bench: failed; server logs kept in {work}", file=sys.stderr)
 
     wall = time.monotonic() - t_start
+    if code_version() != version:
+        version += f" (changed during the run to {code_version()})"
     meta = {"argv": sys.argv[1:], "sizes": args.sizes, "reps": args.reps, "append_packs": args.append_packs,
-            "seed": args.seed, "wall_seconds": wall, "python": platform.python_version(),
+            "seed": args.seed, "code": version, "wall_seconds": wall, "python": platform.python_version(),
             "cpus": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     print(report.table(rows))
     failed = [r for r in rows if r.ok is False]
-    print(f"\n{sum(r.ok is True for r in rows)} targets met, {len(failed)} missed; wall time {wall:.0f} s")
+    print(f"\n{sum(r.ok is True for r in rows)} targets met, {len(failed)} missed; code {version}; "
+          f"wall time {wall:.0f} s")
     report.write_json(os.path.join(OUT, "results.json"), meta, rows, details)
     return 0
 

@@ -67,6 +67,30 @@ class ServerProc:
     def rss(self) -> int:
         return psutil.Process(self.proc.pid).memory_info().rss
 
+    def tree_rss(self) -> int:
+        """RSS of the server plus its worker processes (shared pages counted
+        in each, so an upper bound)."""
+        proc = psutil.Process(self.proc.pid)
+        total = proc.memory_info().rss
+        for k in proc.children(recursive=True):
+            try:
+                total += k.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time so far of the server and its live worker processes."""
+        proc = psutil.Process(self.proc.pid)
+        total = 0.0
+        for p in [proc, *proc.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
     def peak_rss(self) -> int:
         """VmHWM: the highest resident set size so far."""
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -75,20 +99,41 @@ class ServerProc:
                     return int(line.split()[1]) * 1024
         return 0
 
+    def _descendants(self) -> list:
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def _end_descendants(self, kids: list) -> None:
+        """The server's worker processes outlive a SIGKILLed server: end them (by pid)."""
+        for k in kids:
+            try:
+                k.wait(5)
+            except psutil.TimeoutExpired:
+                k.kill()
+            except psutil.NoSuchProcess:
+                pass
+
     def stop(self, timeout: float = 60.0) -> None:
         """Graceful stop (SIGTERM), SIGKILL if it takes longer than timeout."""
         if self.proc is not None and self.proc.poll() is None:
+            kids = self._descendants()
             self.proc.terminate()
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.kill()
+                self.proc.kill()
+                self.proc.wait(10)
+            self._end_descendants(kids)
         _LIVE.discard(self)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            kids = self._descendants()
             self.proc.kill()
             self.proc.wait(10)
+            self._end_descendants(kids)
         _LIVE.discard(self)
 
     def __enter__(self) -> "ServerProc":

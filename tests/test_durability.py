@@ -205,3 +205,20 @@ def test_sigterm_stops_gracefully_and_keeps_everything(tmp_path):
     channel.close()
     stored = DataPackRepo(str(data / STORE)).get_statistics("drawer_vase")
     assert stored["total"] == 200
+
+
+def test_worker_processes_exit_when_the_server_is_killed(tmp_path):
+    """kill -9 of a server leaves no worker or forkserver process behind."""
+    import psutil
+    data = tmp_path / "data"
+    data.mkdir()
+    proc = ServerProcess(data, "--workers", "2").start()
+    repo = connect(proc.target, store=STORE, timeout=10)
+    repo.append_batch([make_pack(f"k{i}") for i in range(64)])  # the pool has prepared a batch
+    children = psutil.Process(proc.proc.pid).children(recursive=True)
+    assert len(children) >= 2
+    proc.kill()
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    for p in alive:
+        p.kill()
+    assert not alive, [p.cmdline() for p in alive]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 import orjson
@@ -43,7 +44,8 @@ class WorkerPool:
             if self._executor is None:
                 ctx = multiprocessing.get_context("forkserver")
                 ctx.set_forkserver_preload(["datapack_server.workers"])
-                self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+                self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                                     initializer=_exit_with_owner, initargs=(os.getpid(),))
             return self._executor
 
     def start(self) -> "WorkerPool":
@@ -56,6 +58,27 @@ class WorkerPool:
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
                 self._executor = None
+
+
+def _exit_with_owner(owner_pid: int) -> None:
+    """Worker initializer: exit when the owning server process is gone. A
+    SIGKILLed server cannot shut its pool down, and the workers would otherwise
+    wait on their task queue forever (they hold its pipe ends themselves)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(owner_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass
+            if os.getppid() != parent:  # our forkserver died with the owner
+                os._exit(0)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
 
 
 # ---------------------------------------------------------------------- index builds
