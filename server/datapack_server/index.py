@@ -277,12 +277,19 @@ class TaskIndex:
     @classmethod
     def from_state(cls, st: dict) -> "TaskIndex":
         n = len(st["col_line_off"])
-        ix = cls(capacity=max(1024, 1 << max(n, 1).bit_length()))
-        for name in COLUMN_NAMES:
-            arr = st[f"col_{name}"]
-            if name == "created" and arr.dtype.itemsize > ix.cols[name].dtype.itemsize:
-                ix.cols[name] = ix.cols[name].astype(arr.dtype)
-            ix.cols[name][:n] = arr
+        ix = cls(capacity=1024)
+        if n > ix.cap:
+            # Adopt the loaded arrays as the columns (no copy, no 2x peak); the
+            # next append grows them.
+            for name in COLUMN_NAMES:
+                ix.cols[name] = st[f"col_{name}"]
+            ix.cap = n
+        else:
+            for name in COLUMN_NAMES:
+                arr = st[f"col_{name}"]
+                if name == "created" and arr.dtype.itemsize > ix.cols[name].dtype.itemsize:
+                    ix.cols[name] = ix.cols[name].astype(arr.dtype)
+                ix.cols[name][:n] = arr
         ix.n = ix.flushed = n
         ix.ids = PackIds.from_state(st)
         for p, line in zip(st["hist_pos"].tolist(), st["hist_lines"].tolist()):

@@ -916,9 +916,7 @@ def order(ix: TaskIndex, idx: np.ndarray, sort_by: str | None, descending: bool,
     if sort_by is None or len(idx) <= 1:
         return idx if limit is None else idx[:limit]
     if sort_by == "created_at":
-        # Dense ranks turn the byte strings into numbers that can be negated.
-        _, keys = np.unique(ix.view("created")[idx], return_inverse=True)
-        keys = keys.astype(np.float64)
+        return _order_by_created(ix, idx, descending, limit)
     else:
         col = {"delta_j": "delta_j", "trust_score": "trust", "mvd_score": "mvd"}[sort_by]
         keys = ix.view(col)[idx]
@@ -932,6 +930,36 @@ def order(ix: TaskIndex, idx: np.ndarray, sort_by: str | None, descending: bool,
             order = cand[np.argsort(keys[cand], kind="stable")]
             return idx[order[:limit]]
     order = np.argsort(keys, kind="stable")
+    if limit is not None:
+        order = order[:limit]
+    return idx[order]
+
+
+def _order_by_created(ix: TaskIndex, idx: np.ndarray, descending: bool, limit: int | None) -> np.ndarray:
+    """Sort by the created_at strings (code point order == UTF-8 byte order)
+    without comparing strings: each key is viewed as big-endian 64-bit words,
+    whose lexicographic order is the strings' order; bitwise NOT reverses it
+    for descending. Stable in both directions (np.lexsort is stable)."""
+    created = ix.view("created")[idx]
+    width = created.dtype.itemsize
+    if width % 8:
+        created = created.astype(f"S{width + 8 - width % 8}")
+    words = created.view(">u8").reshape(len(idx), -1)
+    if descending:
+        words = ~words
+    cand = None
+    if limit is not None and len(idx) > 4 * limit:
+        # Top-k: on the first word that varies, keep every row <= the k-th value.
+        for j in range(words.shape[1]):
+            col = words[:, j]
+            if col.min() != col.max():
+                kth = np.partition(col, limit - 1)[limit - 1]
+                cand = np.flatnonzero(col <= kth)
+                break
+    sub = words if cand is None else words[cand]
+    order = np.lexsort(sub.T[::-1])  # lexsort's last key is the primary one
+    if cand is not None:
+        order = cand[order]
     if limit is not None:
         order = order[:limit]
     return idx[order]
