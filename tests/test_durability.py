@@ -6,17 +6,15 @@ import base64
 import json
 import multiprocessing
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from datapack_client import DataPackMeta, connect
+from datapack_client import connect
 from datapack_client.errors import FailedPreconditionError
 from datapack_server import DataPackRepo
 from datapack_server.app import ServerConfig, build_server

@@ -203,3 +203,24 @@ def test_lazily_decoded_records_behave_like_materialised_ones(client):
         d["attribution"]["wm_role"] = "wm_eval"
         assert orjson.dumps(full) == orjson.dumps(d) and list(full) == list(d)
         assert lazy.attribution is attribution and lazy.attribution.wm_role == "wm_eval"
+
+
+def test_stream_appender_raises_instead_of_hanging_when_the_server_is_gone(data_root):
+    """A dead server ends the appender with UnavailableError (after its
+    reconnect window), rather than blocking append() forever."""
+    import time as _time
+    from datapack_client import UnavailableError, connect
+    from datapack_server.app import ServerConfig, build_server
+    running = build_server(ServerConfig(data_dir=str(data_root), port=0))
+    repo = connect(f"127.0.0.1:{running.port}", store=STORE, timeout=5)
+    s = repo.stream_appender(batch_size=2, max_in_flight=1, reconnect_timeout=1.0)
+    s.append(make_pack("first"))
+    s.append(make_pack("second"))
+    s.flush(timeout=10)
+    running.stop(0)
+    started = _time.monotonic()
+    with pytest.raises(UnavailableError):
+        for i in range(50):
+            s.append(make_pack(f"later{i}"))
+        s.flush(timeout=30)
+    assert _time.monotonic() - started < 30

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator
 
 import grpc
 
-from . import codec, schema
+from . import codec
 from .api import RepositoryAPI
 from .errors import DataPackError, UnavailableError
 from .model import DataPackMeta
@@ -304,7 +304,11 @@ class StreamAppender:
             if not self._buf:
                 return
             batch, self._buf = self._buf, []
-        self._slots.acquire()
+        # Backpressure: wait for an in-flight slot, but never past a stream failure
+        # (its unacknowledged batches will not free their slots).
+        while not self._slots.acquire(timeout=0.2):
+            with self._lock:
+                self._raise_fatal()
         req = spb.AppendDataPacksRequest(store=self._client.store, data_packs=batch, writer_id=self.writer_id,
                                          batch_sequence=next(self._seq))
         with self._lock:

@@ -3,7 +3,7 @@
 maps status details back to the same class with the same attributes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,9 @@ import fcntl
 import os
 import threading
 from collections import OrderedDict
-from typing import Iterable
 
 from datapack_client import codec, schema
-from datapack_client.errors import FailedPreconditionError, InvalidArgumentError, Violation, invalid
-from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
+from datapack_client.errors import FailedPreconditionError, InvalidArgumentError, invalid
 from datapack_client.query import FilterSpec, QuerySpec
 from datapack_client.results import AppendResult
 from datapack_client.validation_rules import store_ok

@@ -250,7 +250,7 @@ class TaskState:
             self.scanned = chunk_end
 
     def _apply_parsed(self, entries: list) -> None:
-        from .workers import BLANK, CORRUPT, LEGACY, RECORD
+        from .workers import CORRUPT, LEGACY, RECORD
         base = self.lines
         index = self.index
         file_name = self.file.file_name
@@ -297,8 +297,6 @@ class TaskState:
 
     def _ingest_lines(self, data: bytes, base: int) -> None:
         pos = 0
-        file_name = self.file.file_name
-        index = self.index
         for raw in data.split(b"\n")[:-1]:
             off = base + pos
             length = len(raw) + 1

@@ -7,7 +7,6 @@ dicts are mapped to the unified record with nothing lost.
 """
 from __future__ import annotations
 
-from typing import Any
 
 from datapack_client import jsonio, schema
 
