@@ -37,7 +37,7 @@ from datapack_client.query import FilterSpec, QuerySpec
 from datapack_client.results import AppendResult
 from datapack_client.validation_rules import task_name_ok
 
-from . import validation
+from datapack_client import validation
 from .packids import id_hash
 from .index import BUCKET_CODES, SNAPSHOT_VERSION, TaskIndex, cosine_match
 from .storage.lines import CorruptLine, is_legacy, parse_line, served_record

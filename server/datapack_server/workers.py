@@ -22,7 +22,7 @@ from datapack_client.errors import Violation
 from datapack_client.fastdecode import decode_record
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 
-from . import validation
+from datapack_client import validation
 from .index import raw_row
 from .packids import id_hash
 from .storage.lines import CorruptLine, is_legacy, parse_line, served_record

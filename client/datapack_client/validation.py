@@ -8,11 +8,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from datapack_client import schema
-from datapack_client.errors import Violation
-from datapack_client.jsonio import nonfinite_path
+from . import schema
+from .errors import Violation
+from .jsonio import nonfinite_path
 
-from datapack_client.validation_rules import task_name_ok
+from .validation_rules import task_name_ok
 
 
 def _is_num(v: Any) -> bool:
@@ -118,7 +118,7 @@ def _build_checkers():
         pre = "typed_" if typed else "check_"
         src += [_gen_checker(f"{pre}{name}", table, typed) for name, table in schema.PROFILES.items()]
         src.append(_gen_checker(f"{pre}top", schema.TOP, typed))
-    exec(compile("\n\n".join(src), "<datapack_server.validation>", "exec"), ns)
+    exec(compile("\n\n".join(src), "<datapack_client.validation>", "exec"), ns)
     return ns["check_top"], ns["typed_top"]
 
 
