@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from .model import DataPackMeta
-from .query import UNSET, QuerySpec, check_limit, check_skill_id, make_query
+from .query import UNSET, QuerySpec, check_limit, check_skill_id, make_query, make_usage_update
 
 
 class RepositoryAPI:
@@ -53,6 +53,17 @@ class RepositoryAPI:
 
     def load_all(self, task_name: str) -> list[DataPackMeta]:
         return self.query(task_name, limit=None)
+
+    def update_training_usage(self, task_name: str, pack_ids, *, wm_role=UNSET, add_training_runs=()) -> list[dict]:
+        """repository.md §3.4: mark packs as used by the world model / training.
+        wm_role: leave out to keep it, None to clear it, or one of wm_train,
+        wm_eval, wm_synth_source, wm_synth_target; add_training_runs: run ids to
+        add. Each changed pack gets a revision line (nothing is rewritten);
+        returns [{pack_id, status: "revised"|"unchanged", revision}]."""
+        return self._update_training_usage(task_name, make_usage_update(pack_ids, wm_role, add_training_runs))
+
+    def _update_training_usage(self, task_name: str, update) -> list[dict]:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def append(self, pack: DataPackMeta | dict):
         """Append one record (append_batch of one); returns its AppendResult."""

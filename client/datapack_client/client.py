@@ -34,6 +34,7 @@ from .validation_rules import store_ok
 
 MAX_MESSAGE_BYTES = 64 << 20
 _STATUS = {spb.APPEND_STATUS_CREATED: "created", spb.APPEND_STATUS_ALREADY_PRESENT: "already_present"}
+_REVISION_STATUS = {spb.REVISION_STATUS_REVISED: "revised", spb.REVISION_STATUS_UNCHANGED: "unchanged"}
 
 
 def channel_options() -> list[tuple[str, Any]]:
@@ -184,6 +185,19 @@ class DataPackClient(RepositoryAPI):
             out["with_sima"] = s.with_sima
             out["with_counterfactual"] = s.with_counterfactual
         return out
+
+    def _update_training_usage(self, task_name: str, update) -> list[dict]:
+        check_task_name(task_name)
+        req = spb.UpdateTrainingUsageRequest(store=self.store, task_name=task_name, pack_ids=update.pack_ids,
+                                             add_training_runs=update.add_training_runs)
+        if update.set_role:
+            if update.wm_role is None:
+                req.clear_wm_role = True
+            else:
+                req.wm_role = update.wm_role
+        resp = self._call(self._stub.UpdateTrainingUsage, req)
+        return [{"pack_id": r.pack_id, "status": _REVISION_STATUS[r.status], "revision": r.revision}
+                for r in resp.results]
 
     def list_tasks(self) -> list[str]:
         return list(self._call(self._stub.ListTasks, spb.ListTasksRequest(store=self.store)).task_names)

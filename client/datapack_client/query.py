@@ -286,3 +286,29 @@ def query_from_proto(req: spb.QueryDataPacksRequest) -> QuerySpec:
 __all__ = ["UNSET", "FilterSpec", "QuerySpec", "CondOp", "make_filter", "make_query", "check_limit",
            "check_skill_id", "check_task_name", "filter_to_proto", "filter_from_proto", "query_to_proto",
            "query_from_proto", "pb"]
+
+
+# --------------------------------------------------------------------------- training usage (revisions)
+
+@dataclass(frozen=True)
+class UsageUpdate:
+    """Validated arguments of update_training_usage (repository.md §3.4)."""
+
+    pack_ids: tuple
+    set_role: bool  # False: keep wm_role as it is
+    wm_role: str | None
+    add_training_runs: tuple
+
+
+def make_usage_update(pack_ids, wm_role=UNSET, add_training_runs=()) -> UsageUpdate:
+    if (type(pack_ids) not in (list, tuple) or not pack_ids
+            or not all(type(p) is str and p for p in pack_ids)):
+        raise invalid("pack_ids", "ARGUMENT_INVALID", "pack_ids must be a non-empty list of non-empty strings")
+    if wm_role is not UNSET and wm_role is not None and (type(wm_role) is not str or wm_role not in schema.WM_ROLES):
+        raise invalid("wm_role", "ENUM_INVALID",
+                      f"wm_role must be None or one of {', '.join(schema.WM_ROLES)}, got {wm_role!r}")
+    if type(add_training_runs) not in (list, tuple) or not all(type(r) is str and r for r in add_training_runs):
+        raise invalid("add_training_runs", "ARGUMENT_INVALID", "add_training_runs must be a list of non-empty strings")
+    unique = tuple(dict.fromkeys(pack_ids))  # repeated ids are processed once, in first-seen order
+    return UsageUpdate(unique, wm_role is not UNSET, None if wm_role is UNSET else wm_role,
+                       tuple(dict.fromkeys(add_training_runs)))

@@ -79,6 +79,9 @@ class DataPackRepo(RepositoryAPI):
             idx = match(st.index, spec) if spec is not None else None
             return _statistics(st.index, idx)
 
+    def _update_training_usage(self, task_name: str, update) -> list[dict]:
+        return self._store.update_training_usage(task_name, update)
+
     def list_tasks(self) -> list[str]:
         return self._store.list_tasks()
 

@@ -206,5 +206,8 @@ class DataPackService:
         with self.store(store).reading(task_name) as st:
             return statistics(st.index, match(st.index, spec) if spec is not None else None)
 
+    def update_training_usage(self, store: str, task_name: str, update) -> list[dict]:
+        return self.store(store).update_training_usage(task_name, update)
+
     def list_tasks(self, store: str) -> list[str]:
         return self.store(store).list_tasks()

@@ -11,7 +11,8 @@ import grpc
 from datapack_client.errors import DataPackError
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
-from datapack_client.query import filter_from_proto, query_from_proto
+from datapack_client.errors import invalid
+from datapack_client.query import UNSET, filter_from_proto, make_usage_update, query_from_proto
 
 from .envelope import AppendEnvelope
 from .interceptors import error_detail
@@ -19,6 +20,7 @@ from .service import DataPackService
 
 SERVICE_NAME = "datapack.v1.DataPackService"
 _STATUS = {"created": spb.APPEND_STATUS_CREATED, "already_present": spb.APPEND_STATUS_ALREADY_PRESENT}
+_REVISION_STATUS = {"revised": spb.REVISION_STATUS_REVISED, "unchanged": spb.REVISION_STATUS_UNCHANGED}
 # Records per streamed query message, and a byte bound so a message stays far
 # below the 64 MiB limit even for portable packs (~0.5 MB each).
 QUERY_CHUNK_RECORDS = 256
@@ -120,6 +122,16 @@ class DataPackServicer:
             out.source_types.extend(spb.NamedCount(name=k, count=v) for k, v in s["source_types"].items())
         return out
 
+    def UpdateTrainingUsage(self, request, context):
+        if request.HasField("wm_role") and request.clear_wm_role:
+            raise invalid("wm_role", "ARGUMENT_INVALID", "wm_role and clear_wm_role are mutually exclusive")
+        role = request.wm_role if request.HasField("wm_role") else (None if request.clear_wm_role else UNSET)
+        update = make_usage_update(list(request.pack_ids), role, list(request.add_training_runs))
+        results = self.service.update_training_usage(request.store, request.task_name, update)
+        return spb.UpdateTrainingUsageResponse(results=[
+            spb.TrainingUsageResult(pack_id=r["pack_id"], status=_REVISION_STATUS[r["status"]], revision=r["revision"])
+            for r in results])
+
     def ListTasks(self, request, context):
         return spb.ListTasksResponse(task_names=self.service.list_tasks(request.store))
 
@@ -144,6 +156,8 @@ def add_servicer(server: grpc.Server, servicer: DataPackServicer) -> None:
             servicer.GetDataPackHistory, spb.GetDataPackHistoryRequest.FromString, _raw),
         "GetStatistics": grpc.unary_unary_rpc_method_handler(
             servicer.GetStatistics, spb.GetStatisticsRequest.FromString, _raw),
+        "UpdateTrainingUsage": grpc.unary_unary_rpc_method_handler(
+            servicer.UpdateTrainingUsage, spb.UpdateTrainingUsageRequest.FromString, _raw),
         "ListTasks": grpc.unary_unary_rpc_method_handler(
             servicer.ListTasks, spb.ListTasksRequest.FromString, _raw),
     }

@@ -768,6 +768,65 @@ class Store:
 
     # ------------------------------------------------------------------ reads
 
+    def update_training_usage(self, task_name: str, update) -> list[dict]:
+        """repository.md §3.4: append one revision line per pack whose wm_role or
+        used_in_training_runs changes; all or nothing (any unknown id -> NOT_FOUND,
+        nothing written). Returns {pack_id, status, revision} per pack."""
+        st = self.task(check_task(task_name))
+        with st.file.write_lock(), st.lock:
+            st.refresh()
+            missing = [pid for pid in update.pack_ids if st.index.position(pid) is None]
+            if missing:
+                raise NotFoundError(f"{len(missing)} pack(s) not found in task {task_name!r}: {missing[:5]}",
+                                    "PACK_NOT_FOUND",
+                                    [Violation(0, pid, "pack_ids", "PACK_NOT_FOUND", f"unknown pack_id {pid!r}")
+                                     for pid in missing])
+            st.recover_for_write()
+            now = schema.utc_now()
+            planned: list[tuple[int, dict, bytes]] = []
+            results = []
+            for pid in update.pack_ids:
+                p = st.index.position(pid)
+                ref = st.ref(p)
+                rec = st.load(ref)
+                attr = rec.get("attribution")
+                attr = dict(attr) if type(attr) is dict else schema.default_profile("AttributionProfile")
+                changed = []
+                if update.set_role and attr.get("wm_role") != update.wm_role:
+                    attr["wm_role"] = update.wm_role
+                    changed.append("attribution.wm_role")
+                runs = attr.get("used_in_training_runs")
+                runs = list(runs) if type(runs) is list else []
+                new_runs = [r for r in update.add_training_runs if r not in runs]
+                if new_runs:
+                    attr["used_in_training_runs"] = runs + new_runs
+                    changed.append("attribution.used_in_training_runs")
+                if not changed:
+                    results.append({"pack_id": pid, "status": "unchanged", "revision": ref.revision})
+                    continue
+                rec["attribution"] = attr
+                rec["_revision"] = {"number": ref.revision + 1, "reason": "training_usage", "revised_at": now,
+                                    "changed_fields": changed}
+                planned.append((p, rec, jsonio.dumps(rec) + b"\n"))
+                results.append({"pack_id": pid, "status": "revised", "revision": ref.revision + 1})
+            if planned:
+                try:
+                    off = st.file.append(b"".join(line for _, _, line in planned), st.scanned)
+                except StoreWriteError as exc:
+                    err = ResourceExhaustedError if exc.errno in (28, 122) else InternalError
+                    raise err(f"the store could not make the revisions durable: {exc}",
+                              "STORE_FULL" if err is ResourceExhaustedError else "STORE_IO_ERROR") from None
+                if st.rfd is None:
+                    st.rfd = os.open(st.file.path, os.O_RDONLY)
+                    fs = os.fstat(st.rfd)
+                    st.ident = (fs.st_dev, fs.st_ino)
+                for p, rec, line in planned:
+                    st.lines += 1
+                    st.index.revise(p, rec, off, len(line), st.lines)
+                    off += len(line)
+                st.scanned = off
+            return results
+
     @contextmanager
     def reading(self, task_name: str):
         """A consistent read of one task: caught up with its file, and locked

@@ -14,10 +14,19 @@ class AppendStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     APPEND_STATUS_CREATED: _ClassVar[AppendStatus]
     APPEND_STATUS_ALREADY_PRESENT: _ClassVar[AppendStatus]
     APPEND_STATUS_REJECTED: _ClassVar[AppendStatus]
+
+class RevisionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVISION_STATUS_UNSPECIFIED: _ClassVar[RevisionStatus]
+    REVISION_STATUS_REVISED: _ClassVar[RevisionStatus]
+    REVISION_STATUS_UNCHANGED: _ClassVar[RevisionStatus]
 APPEND_STATUS_UNSPECIFIED: AppendStatus
 APPEND_STATUS_CREATED: AppendStatus
 APPEND_STATUS_ALREADY_PRESENT: AppendStatus
 APPEND_STATUS_REJECTED: AppendStatus
+REVISION_STATUS_UNSPECIFIED: RevisionStatus
+REVISION_STATUS_REVISED: RevisionStatus
+REVISION_STATUS_UNCHANGED: RevisionStatus
 
 class FieldViolation(_message.Message):
     __slots__ = ("index", "pack_id", "field", "reason", "message")
@@ -262,6 +271,38 @@ class GetStatisticsResponse(_message.Message):
     with_sima: int
     with_counterfactual: int
     def __init__(self, total: _Optional[int] = ..., positive: _Optional[int] = ..., negative: _Optional[int] = ..., positive_ratio: _Optional[float] = ..., delta_j_mean: _Optional[float] = ..., delta_j_std: _Optional[float] = ..., delta_j_min: _Optional[float] = ..., delta_j_max: _Optional[float] = ..., trust_mean: _Optional[float] = ..., trust_std: _Optional[float] = ..., unique_skills: _Optional[_Iterable[int]] = ..., engine_types: _Optional[_Iterable[_Union[NamedCount, _Mapping]]] = ..., source_types: _Optional[_Iterable[_Union[NamedCount, _Mapping]]] = ..., with_sima: _Optional[int] = ..., with_counterfactual: _Optional[int] = ...) -> None: ...
+
+class UpdateTrainingUsageRequest(_message.Message):
+    __slots__ = ("store", "task_name", "pack_ids", "wm_role", "clear_wm_role", "add_training_runs")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    TASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    PACK_IDS_FIELD_NUMBER: _ClassVar[int]
+    WM_ROLE_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_WM_ROLE_FIELD_NUMBER: _ClassVar[int]
+    ADD_TRAINING_RUNS_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    task_name: str
+    pack_ids: _containers.RepeatedScalarFieldContainer[str]
+    wm_role: str
+    clear_wm_role: bool
+    add_training_runs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, store: _Optional[str] = ..., task_name: _Optional[str] = ..., pack_ids: _Optional[_Iterable[str]] = ..., wm_role: _Optional[str] = ..., clear_wm_role: _Optional[bool] = ..., add_training_runs: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TrainingUsageResult(_message.Message):
+    __slots__ = ("pack_id", "status", "revision")
+    PACK_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    pack_id: str
+    status: RevisionStatus
+    revision: int
+    def __init__(self, pack_id: _Optional[str] = ..., status: _Optional[_Union[RevisionStatus, str]] = ..., revision: _Optional[int] = ...) -> None: ...
+
+class UpdateTrainingUsageResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[TrainingUsageResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[TrainingUsageResult, _Mapping]]] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
     __slots__ = ("store",)

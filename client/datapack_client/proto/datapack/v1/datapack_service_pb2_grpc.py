@@ -65,6 +65,11 @@ class DataPackServiceStub:
                 request_serializer=datapack_dot_v1_dot_datapack__service__pb2.GetStatisticsRequest.SerializeToString,
                 response_deserializer=datapack_dot_v1_dot_datapack__service__pb2.GetStatisticsResponse.FromString,
                 _registered_method=True)
+        self.UpdateTrainingUsage = channel.unary_unary(
+                '/datapack.v1.DataPackService/UpdateTrainingUsage',
+                request_serializer=datapack_dot_v1_dot_datapack__service__pb2.UpdateTrainingUsageRequest.SerializeToString,
+                response_deserializer=datapack_dot_v1_dot_datapack__service__pb2.UpdateTrainingUsageResponse.FromString,
+                _registered_method=True)
         self.ListTasks = channel.unary_unary(
                 '/datapack.v1.DataPackService/ListTasks',
                 request_serializer=datapack_dot_v1_dot_datapack__service__pb2.ListTasksRequest.SerializeToString,
@@ -134,6 +139,21 @@ class DataPackServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateTrainingUsage(self, request, context):
+        """Marks packs as used by the world model or a training run (repository.md
+        §3.4): for each pack whose wm_role or used_in_training_runs changes, one
+        revision line (the whole record with the new values plus a `_revision`
+        object) is appended; reads then see the latest revision and
+        GetDataPackHistory lists every one. Nothing is rewritten in place. All or
+        nothing: if any pack is unknown, nothing is written.
+        Errors: NOT_FOUND (PACK_NOT_FOUND, every missing id in the violations),
+        INVALID_ARGUMENT (ARGUMENT_INVALID for empty ids or both wm_role and
+        clear_wm_role, ENUM_INVALID for an unknown wm_role, TASK_NAME_INVALID).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListTasks(self, request, context):
         """Lists the task names of a store, sorted ascending.
         Errors: INVALID_ARGUMENT (STORE_INVALID).
@@ -174,6 +194,11 @@ def add_DataPackServiceServicer_to_server(servicer, server):
                     servicer.GetStatistics,
                     request_deserializer=datapack_dot_v1_dot_datapack__service__pb2.GetStatisticsRequest.FromString,
                     response_serializer=datapack_dot_v1_dot_datapack__service__pb2.GetStatisticsResponse.SerializeToString,
+            ),
+            'UpdateTrainingUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTrainingUsage,
+                    request_deserializer=datapack_dot_v1_dot_datapack__service__pb2.UpdateTrainingUsageRequest.FromString,
+                    response_serializer=datapack_dot_v1_dot_datapack__service__pb2.UpdateTrainingUsageResponse.SerializeToString,
             ),
             'ListTasks': grpc.unary_unary_rpc_method_handler(
                     servicer.ListTasks,
@@ -344,6 +369,33 @@ class DataPackService:
             '/datapack.v1.DataPackService/GetStatistics',
             datapack_dot_v1_dot_datapack__service__pb2.GetStatisticsRequest.SerializeToString,
             datapack_dot_v1_dot_datapack__service__pb2.GetStatisticsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTrainingUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datapack.v1.DataPackService/UpdateTrainingUsage',
+            datapack_dot_v1_dot_datapack__service__pb2.UpdateTrainingUsageRequest.SerializeToString,
+            datapack_dot_v1_dot_datapack__service__pb2.UpdateTrainingUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,
