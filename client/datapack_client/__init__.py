@@ -5,6 +5,8 @@
 
 Needs only grpcio and protobuf (plus orjson for fast JSON).
 """
+from .builder import (BASELINES, Baseline, EconParams, EpisodeInfoSummary, build_datapack_meta_from_episode, delta_j,
+                      derive_semantic_tags, infer_energy_driver_tags)
 from .client import DataPackClient, StreamAppender, connect
 from .errors import (AlreadyExistsError, DataPackError, FailedPreconditionError, InternalError,
                      InvalidArgumentError, NotFoundError, ResourceExhaustedError, UnavailableError, Violation)
@@ -12,11 +14,13 @@ from .model import (AttributionProfile, ConditionProfile, DataPackMeta, Embodime
                     GuidanceProfile, ObjectiveProfile, ProcessRewardProfile, SimaAnnotation)
 from .query import UNSET
 from .results import AppendResult
+from .skills import SkillID, catalogue_for, skill_name
 
 __all__ = [
     "connect", "DataPackClient", "StreamAppender", "DataPackMeta", "ConditionProfile", "AttributionProfile",
     "EnergyProfile", "SimaAnnotation", "ObjectiveProfile", "ProcessRewardProfile", "EmbodimentProfileSummary",
     "GuidanceProfile", "AppendResult", "UNSET", "DataPackError", "InvalidArgumentError", "AlreadyExistsError",
     "NotFoundError", "ResourceExhaustedError", "UnavailableError", "FailedPreconditionError", "InternalError",
-    "Violation",
+    "Violation", "EpisodeInfoSummary", "EconParams", "Baseline", "BASELINES", "build_datapack_meta_from_episode",
+    "delta_j", "infer_energy_driver_tags", "derive_semantic_tags", "SkillID", "catalogue_for", "skill_name",
 ]

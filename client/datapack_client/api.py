@@ -65,6 +65,22 @@ class RepositoryAPI:
     def _update_training_usage(self, task_name: str, update) -> list[dict]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def ingest_episodes(self, episodes, econ_params, baseline, *, batch_size: int = 256) -> list:
+        """Build datapacks from episodes (building.md) and store them; on a
+        server the building happens server-side. `episodes`: dicts of
+        build_datapack_meta_from_episode arguments with the summary under
+        "episode_info"; `baseline`: a Baseline, {mpl, error, ep[, wage_parity]}
+        or the name of a baseline the store keeps. Each batch of `batch_size`
+        episodes is atomic. Returns one IngestResult per episode."""
+        episodes = list(episodes)
+        out = []
+        for start in range(0, len(episodes), batch_size):
+            out.extend(self._ingest(episodes[start:start + batch_size], econ_params, baseline, start))
+        return out
+
+    def _ingest(self, episodes: list, econ_params, baseline, offset: int) -> list:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def append(self, pack: DataPackMeta | dict):
         """Append one record (append_batch of one); returns its AppendResult."""
         return self.append_batch([pack])[0]

@@ -28,7 +28,8 @@ from .proto.datapack.v1 import datapack_pb2 as pb
 from .proto.datapack.v1 import datapack_service_pb2 as spb
 from .proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
 from .query import check_task_name, filter_to_proto, make_filter, query_to_proto
-from .results import AppendResult
+from .ingest import baseline_to_proto, econ_to_proto, episode_to_proto, summary_to_proto
+from .results import AppendResult, IngestResult
 from .status import detail_to_error, from_rpc_error
 from .validation_rules import store_ok
 
@@ -186,6 +187,35 @@ class DataPackClient(RepositoryAPI):
             out["with_counterfactual"] = s.with_counterfactual
         return out
 
+    def _ingest(self, episodes: list, econ_params, baseline, offset: int) -> list:
+        req = spb.IngestEpisodesRequest(store=self.store, econ_params=econ_to_proto(econ_params),
+                                        baseline=baseline_to_proto(baseline),
+                                        episodes=[episode_to_proto(e) for e in episodes])
+        try:
+            (resp,) = list(self._stub.IngestEpisodes(iter([req]), timeout=self.timeout + len(episodes) * 0.005))
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        if resp.HasField("rejection"):
+            raise detail_to_error(resp.rejection)
+        return [IngestResult(r.index + offset, r.pack_id, r.task_name, _STATUS[r.status], r.bucket, r.delta_j,
+                             r.sequence) for r in resp.results]
+
+    def put_baseline(self, name: str, values=None, *, episodes=None) -> dict:
+        """Register a named baseline in the store (values or the means of episodes)."""
+        req = spb.PutBaselineRequest(store=self.store, name=name)
+        if (values is None) == (episodes is None):
+            from .errors import invalid
+            raise invalid("values", "ARGUMENT_INVALID", "give either the baseline's values or its episodes")
+        if episodes is not None:
+            req.episodes.episodes.extend(summary_to_proto(e) for e in episodes)
+        else:
+            req.values.CopyFrom(baseline_to_proto(values).values)
+        return _baseline_dict(self._call(self._stub.PutBaseline, req).baseline)[1]
+
+    def list_baselines(self) -> dict:
+        resp = self._call(self._stub.ListBaselines, spb.ListBaselinesRequest(store=self.store))
+        return dict(_baseline_dict(b) for b in resp.baselines)
+
     def _update_training_usage(self, task_name: str, update) -> list[dict]:
         check_task_name(task_name)
         req = spb.UpdateTrainingUsageRequest(store=self.store, task_name=task_name, pack_ids=update.pack_ids,
@@ -201,6 +231,13 @@ class DataPackClient(RepositoryAPI):
 
     def list_tasks(self) -> list[str]:
         return list(self._call(self._stub.ListTasks, spb.ListTasksRequest(store=self.store)).task_names)
+
+
+def _baseline_dict(b: spb.NamedBaseline) -> tuple[str, dict]:
+    v = b.values
+    return b.name, {"mpl": v.mpl, "error": v.error, "ep": v.ep,
+                    "wage_parity": v.wage_parity if v.HasField("wage_parity") else None,
+                    "episode_count": b.episode_count, "builtin": b.builtin}
 
 
 def connect(target: str = "localhost:50051", store: str = "", *, timeout: float = 30.0,

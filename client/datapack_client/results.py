@@ -25,3 +25,23 @@ class AppendResult:
 
     def __getitem__(self, key: str):
         return getattr(self, key)
+
+
+@dataclass
+class IngestResult:
+    """Outcome of one ingested episode: the pack built from it and its append
+    status ("created" or "already_present")."""
+
+    index: int
+    pack_id: str
+    task_name: str
+    status: str
+    bucket: str
+    delta_j: float
+    sequence: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)

@@ -1,11 +1,16 @@
 """The `datapack` command.
 
     datapack serve [--data-dir DIR] [--host H] [--port P] [--no-fsync]
+    datapack build [--generate-synthetic N] [--seed S] [--data-dir DIR] [--output-dir DIR]
+                   [--task T] [--engine E] [--baseline SPEC] [--verbose]
+                   [--target HOST:PORT] [--store NAME] [--quiet]
 
 `serve` prints `datapack: serving on HOST:PORT` once the port is bound and the
 service is healthy, and stops gracefully on SIGTERM/SIGINT: health turns
 NOT_SERVING at once, in-flight calls finish within the grace period.
 Exit codes: 0 ok, 1 runtime failure, 2 usage error.
+`build` (build_cli.py, building.md §8) has the builder script's exit codes:
+0 ok, 1 usage error or no episodes, 2 an episode rejected or a pack id conflict.
 """
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ import sys
 import threading
 
 from datapack_client.errors import DataPackError
+
+from .build_cli import register as register_build
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -62,11 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None,
                    help="worker processes that decode appends and parse large files (default: one per core; 0: none)")
     s.set_defaults(func=_serve)
+    register_build(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["build"]:  # its own parser, so that every usage error exits 1 (building.md §8.4)
+        from .build_cli import main as build_main
+        return build_main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -17,6 +17,8 @@ from datapack_client.query import make_filter
 from datapack_client.results import AppendResult
 
 from .store import Store, history_refs, position_of, query_refs, statistics as _statistics
+from .baselines import BaselineRegistry, baseline_from_episodes
+from .ingest import ingest
 from .store import match
 from .storage.lines import parse_line, served_record
 
@@ -39,6 +41,7 @@ class DataPackRepo(RepositoryAPI):
         os.makedirs(base_dir, exist_ok=True)
         self.base_dir = base_dir
         self._store = Store(base_dir, fsync=fsync)
+        self._baselines = BaselineRegistry(self._store.path, fsync=fsync)
 
     # -- writing
 
@@ -79,6 +82,20 @@ class DataPackRepo(RepositoryAPI):
             idx = match(st.index, spec) if spec is not None else None
             return _statistics(st.index, idx)
 
+    def _ingest(self, episodes: list, econ_params, baseline, offset: int) -> list:
+        results = ingest(self._store, self._baselines, episodes, econ_params, baseline)
+        for r in results:
+            r.index += offset
+        return results
+
+    def put_baseline(self, name: str, values=None, *, episodes=None) -> dict:
+        """Register a named baseline: explicit values {mpl, error, ep[, wage_parity]}
+        or the means of baseline episodes."""
+        return self._baselines.put(name, _baseline_values(values, episodes))
+
+    def list_baselines(self) -> dict:
+        return dict(self._baselines.list())
+
     def _update_training_usage(self, task_name: str, update) -> list[dict]:
         return self._store.update_training_usage(task_name, update)
 
@@ -93,6 +110,19 @@ class DataPackRepo(RepositoryAPI):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _baseline_values(values, episodes) -> dict:
+    if (values is None) == (episodes is None):
+        from datapack_client.errors import invalid
+        raise invalid("values", "ARGUMENT_INVALID", "give either the baseline's values or its episodes")
+    if episodes is not None:
+        from datapack_client.ingest import _as_dict
+        return baseline_from_episodes([_as_dict(e) for e in episodes])
+    if hasattr(values, "mpl"):
+        return {"mpl": values.mpl, "error": values.error, "ep": values.ep,
+                "wage_parity": getattr(values, "wage_parity", None)}
+    return dict(values)
 
 
 def _line_loader(st, ref, raw: bytes):

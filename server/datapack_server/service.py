@@ -16,6 +16,8 @@ from datapack_client.query import FilterSpec, QuerySpec
 from datapack_client.results import AppendResult
 from datapack_client.validation_rules import store_ok
 
+from .baselines import BaselineRegistry
+from .ingest import ingest
 from .store import RecordRef, Store, TaskState, history_refs, match, position_of, query_refs, statistics
 from .storage.taskfile import AUX_DIR
 from .workers import WorkerPool, prepare_records
@@ -205,6 +207,21 @@ class DataPackService:
     def statistics(self, store: str, task_name: str, spec: FilterSpec | None) -> dict:
         with self.store(store).reading(task_name) as st:
             return statistics(st.index, match(st.index, spec) if spec is not None else None)
+
+    def baselines(self, store: str) -> BaselineRegistry:
+        return BaselineRegistry(self.store(store).path, fsync=self.fsync)
+
+    def ingest(self, store: str, episodes: list[dict], econ_params: dict, baseline, writer_id: str = "",
+               batch_sequence: int = 0) -> list:
+        memo_key = (store, "ingest:" + writer_id) if writer_id else None
+        if memo_key is not None:
+            seen = self.memo.get(memo_key, batch_sequence)
+            if seen is not None:
+                return seen
+        results = ingest(self.store(store), self.baselines(store), episodes, econ_params, baseline)
+        if memo_key is not None:
+            self.memo.put(memo_key, batch_sequence, results)
+        return results
 
     def update_training_usage(self, store: str, task_name: str, update) -> list[dict]:
         return self.store(store).update_training_usage(task_name, update)

@@ -14,6 +14,10 @@ from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.errors import invalid
 from datapack_client.query import UNSET, filter_from_proto, make_usage_update, query_from_proto
 
+from datapack_client.ingest import (baseline_values_from_proto, econ_from_proto, episode_from_proto,
+                                    summary_from_proto)
+
+from .baselines import baseline_from_episodes
 from .envelope import AppendEnvelope
 from .interceptors import error_detail
 from .service import DataPackService
@@ -44,6 +48,23 @@ def _field1(payload: bytes) -> bytes:
 def _results(results) -> list:
     return [spb.AppendResult(index=r.index, pack_id=r.pack_id, task_name=r.task_name, status=_STATUS[r.status],
                              revision=r.revision, sequence=r.sequence) for r in results]
+
+
+def _baseline(req):
+    which = req.baseline.WhichOneof("source") if req.HasField("baseline") else None
+    if which == "name":
+        return req.baseline.name
+    if which == "values":
+        return baseline_values_from_proto(req.baseline.values)
+    return None
+
+
+def _named(name: str, v: dict) -> spb.NamedBaseline:
+    values = pb.BaselineValues(mpl=v["mpl"], error=v["error"], ep=v["ep"])
+    if v.get("wage_parity") is not None:
+        values.wage_parity = v["wage_parity"]
+    return spb.NamedBaseline(name=name, values=values, episode_count=v.get("episode_count", 0),
+                             builtin=v.get("builtin", False))
 
 
 def _rejected(i: int, raw: bytes) -> spb.AppendResult:
@@ -122,6 +143,36 @@ class DataPackServicer:
             out.source_types.extend(spb.NamedCount(name=k, count=v) for k, v in s["source_types"].items())
         return out
 
+    def IngestEpisodes(self, request_iterator, context):
+        for req in request_iterator:
+            try:
+                episodes = [episode_from_proto(e) for e in req.episodes]
+                results = self.service.ingest(req.store, episodes, econ_from_proto(req.econ_params),
+                                              _baseline(req), req.writer_id, req.batch_sequence)
+            except DataPackError as err:
+                if err.code not in ("INVALID_ARGUMENT", "ALREADY_EXISTS"):
+                    raise  # a store fault ends the stream with its status
+                yield spb.IngestEpisodesResponse(batch_sequence=req.batch_sequence, rejection=error_detail(err))
+                continue
+            yield spb.IngestEpisodesResponse(batch_sequence=req.batch_sequence, results=[
+                spb.IngestResult(index=r.index, pack_id=r.pack_id, task_name=r.task_name, status=_STATUS[r.status],
+                                 bucket=r.bucket, delta_j=r.delta_j, sequence=r.sequence) for r in results])
+
+    def PutBaseline(self, request, context):
+        which = request.WhichOneof("source")
+        if which == "values":
+            values = baseline_values_from_proto(request.values)
+        elif which == "episodes":
+            values = baseline_from_episodes([summary_from_proto(e) for e in request.episodes.episodes])
+        else:
+            raise invalid("source", "ARGUMENT_INVALID", "give the baseline's values or its episodes")
+        stored = self.service.baselines(request.store).put(request.name, values)
+        return spb.PutBaselineResponse(baseline=_named(request.name, stored))
+
+    def ListBaselines(self, request, context):
+        return spb.ListBaselinesResponse(baselines=[
+            _named(name, v) for name, v in self.service.baselines(request.store).list()])
+
     def UpdateTrainingUsage(self, request, context):
         if request.HasField("wm_role") and request.clear_wm_role:
             raise invalid("wm_role", "ARGUMENT_INVALID", "wm_role and clear_wm_role are mutually exclusive")
@@ -156,6 +207,12 @@ def add_servicer(server: grpc.Server, servicer: DataPackServicer) -> None:
             servicer.GetDataPackHistory, spb.GetDataPackHistoryRequest.FromString, _raw),
         "GetStatistics": grpc.unary_unary_rpc_method_handler(
             servicer.GetStatistics, spb.GetStatisticsRequest.FromString, _raw),
+        "IngestEpisodes": grpc.stream_stream_rpc_method_handler(
+            servicer.IngestEpisodes, spb.IngestEpisodesRequest.FromString, _raw),
+        "PutBaseline": grpc.unary_unary_rpc_method_handler(
+            servicer.PutBaseline, spb.PutBaselineRequest.FromString, _raw),
+        "ListBaselines": grpc.unary_unary_rpc_method_handler(
+            servicer.ListBaselines, spb.ListBaselinesRequest.FromString, _raw),
         "UpdateTrainingUsage": grpc.unary_unary_rpc_method_handler(
             servicer.UpdateTrainingUsage, spb.UpdateTrainingUsageRequest.FromString, _raw),
         "ListTasks": grpc.unary_unary_rpc_method_handler(

@@ -455,3 +455,113 @@ class DataPackMeta(_message.Message):
     verbatim_json: str
     revision: int
     def __init__(self, schema_version: _Optional[str] = ..., pack_id: _Optional[str] = ..., task_name: _Optional[str] = ..., env_type: _Optional[str] = ..., brick_id: _Optional[str] = ..., bucket: _Optional[str] = ..., semantic_tags: _Optional[_Iterable[str]] = ..., econ_semantic_tags: _Optional[_Union[StringList, _Mapping]] = ..., semantic_quality: _Optional[float] = ..., energy_driver_tags: _Optional[_Iterable[str]] = ..., condition: _Optional[_Union[ConditionProfile, _Mapping]] = ..., attribution: _Optional[_Union[AttributionProfile, _Mapping]] = ..., energy: _Optional[_Union[EnergyProfile, _Mapping]] = ..., agent_profile_json: _Optional[str] = ..., skill_trace: _Optional[_Iterable[_Union[SkillTraceEntry, _Mapping]]] = ..., episode_metrics_json: _Optional[str] = ..., sima_annotation: _Optional[_Union[SimaAnnotation, _Mapping]] = ..., vla_plan_json: _Optional[str] = ..., objective_profile: _Optional[_Union[ObjectiveProfile, _Mapping]] = ..., process_reward_profile: _Optional[_Union[ProcessRewardProfile, _Mapping]] = ..., embodiment_profile: _Optional[_Union[EmbodimentProfileSummary, _Mapping]] = ..., counterfactual_plan_json: _Optional[str] = ..., counterfactual_source: _Optional[str] = ..., created_at: _Optional[str] = ..., episode_id: _Optional[str] = ..., episode_index: _Optional[int] = ..., raw_data_path: _Optional[str] = ..., scene_tracks_v1_json: _Optional[str] = ..., rgb_features_v1_json: _Optional[str] = ..., slice_labels_v1_json: _Optional[str] = ..., repr_tokens_json: _Optional[str] = ..., guidance_profile: _Optional[_Union[GuidanceProfile, _Mapping]] = ..., vla_action_summary_json: _Optional[str] = ..., episode_embedding: _Optional[_Union[DoubleList, _Mapping]] = ..., epiplexity_json: _Optional[str] = ..., epiplexity_summary_json: _Optional[str] = ..., signal_bundle_json: _Optional[str] = ..., graph_summary_v1_json: _Optional[str] = ..., econ_tensor_v1_json: _Optional[str] = ..., regal_annotations_json: _Optional[str] = ..., regal_annotations_sha: _Optional[str] = ..., extra_json: _Optional[str] = ..., verbatim_json: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
+
+class EpisodeInfoSummary(_message.Message):
+    __slots__ = ("termination_reason", "mpl_episode", "ep_episode", "error_rate_episode", "throughput_units_per_hour", "energy_wh", "energy_wh_per_unit", "energy_wh_per_hour", "limb_energy_wh", "skill_energy_wh", "energy_per_limb_json", "energy_per_skill_json", "energy_per_joint_json", "energy_per_effector_json", "coordination_metrics", "profit", "episode_id", "media_refs_json", "wage_parity")
+    TERMINATION_REASON_FIELD_NUMBER: _ClassVar[int]
+    MPL_EPISODE_FIELD_NUMBER: _ClassVar[int]
+    EP_EPISODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_RATE_EPISODE_FIELD_NUMBER: _ClassVar[int]
+    THROUGHPUT_UNITS_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_WH_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_WH_PER_UNIT_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_WH_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
+    LIMB_ENERGY_WH_FIELD_NUMBER: _ClassVar[int]
+    SKILL_ENERGY_WH_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_PER_LIMB_JSON_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_PER_SKILL_JSON_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_PER_JOINT_JSON_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_PER_EFFECTOR_JSON_FIELD_NUMBER: _ClassVar[int]
+    COORDINATION_METRICS_FIELD_NUMBER: _ClassVar[int]
+    PROFIT_FIELD_NUMBER: _ClassVar[int]
+    EPISODE_ID_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_REFS_JSON_FIELD_NUMBER: _ClassVar[int]
+    WAGE_PARITY_FIELD_NUMBER: _ClassVar[int]
+    termination_reason: str
+    mpl_episode: float
+    ep_episode: float
+    error_rate_episode: float
+    throughput_units_per_hour: float
+    energy_wh: float
+    energy_wh_per_unit: float
+    energy_wh_per_hour: float
+    limb_energy_wh: _containers.RepeatedCompositeFieldContainer[NamedNumber]
+    skill_energy_wh: _containers.RepeatedCompositeFieldContainer[NamedNumber]
+    energy_per_limb_json: str
+    energy_per_skill_json: str
+    energy_per_joint_json: str
+    energy_per_effector_json: str
+    coordination_metrics: _containers.RepeatedCompositeFieldContainer[NamedNumber]
+    profit: float
+    episode_id: str
+    media_refs_json: str
+    wage_parity: float
+    def __init__(self, termination_reason: _Optional[str] = ..., mpl_episode: _Optional[float] = ..., ep_episode: _Optional[float] = ..., error_rate_episode: _Optional[float] = ..., throughput_units_per_hour: _Optional[float] = ..., energy_wh: _Optional[float] = ..., energy_wh_per_unit: _Optional[float] = ..., energy_wh_per_hour: _Optional[float] = ..., limb_energy_wh: _Optional[_Iterable[_Union[NamedNumber, _Mapping]]] = ..., skill_energy_wh: _Optional[_Iterable[_Union[NamedNumber, _Mapping]]] = ..., energy_per_limb_json: _Optional[str] = ..., energy_per_skill_json: _Optional[str] = ..., energy_per_joint_json: _Optional[str] = ..., energy_per_effector_json: _Optional[str] = ..., coordination_metrics: _Optional[_Iterable[_Union[NamedNumber, _Mapping]]] = ..., profit: _Optional[float] = ..., episode_id: _Optional[str] = ..., media_refs_json: _Optional[str] = ..., wage_parity: _Optional[float] = ...) -> None: ...
+
+class EconParams(_message.Message):
+    __slots__ = ("price_per_unit", "damage_cost", "energy_wh_per_attempt", "time_step_s", "base_rate", "p_min", "k_err", "q_speed", "q_care", "care_cost", "max_steps", "max_catastrophic_errors", "max_error_rate_sla", "min_steps_for_sla", "zero_throughput_patience", "preset", "value_per_unit", "vase_break_cost", "electricity_price_kwh", "other_costs_per_hr", "allowable_risk_tolerance", "fragility_penalty_coeff")
+    PRICE_PER_UNIT_FIELD_NUMBER: _ClassVar[int]
+    DAMAGE_COST_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_WH_PER_ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    TIME_STEP_S_FIELD_NUMBER: _ClassVar[int]
+    BASE_RATE_FIELD_NUMBER: _ClassVar[int]
+    P_MIN_FIELD_NUMBER: _ClassVar[int]
+    K_ERR_FIELD_NUMBER: _ClassVar[int]
+    Q_SPEED_FIELD_NUMBER: _ClassVar[int]
+    Q_CARE_FIELD_NUMBER: _ClassVar[int]
+    CARE_COST_FIELD_NUMBER: _ClassVar[int]
+    MAX_STEPS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CATASTROPHIC_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    MAX_ERROR_RATE_SLA_FIELD_NUMBER: _ClassVar[int]
+    MIN_STEPS_FOR_SLA_FIELD_NUMBER: _ClassVar[int]
+    ZERO_THROUGHPUT_PATIENCE_FIELD_NUMBER: _ClassVar[int]
+    PRESET_FIELD_NUMBER: _ClassVar[int]
+    VALUE_PER_UNIT_FIELD_NUMBER: _ClassVar[int]
+    VASE_BREAK_COST_FIELD_NUMBER: _ClassVar[int]
+    ELECTRICITY_PRICE_KWH_FIELD_NUMBER: _ClassVar[int]
+    OTHER_COSTS_PER_HR_FIELD_NUMBER: _ClassVar[int]
+    ALLOWABLE_RISK_TOLERANCE_FIELD_NUMBER: _ClassVar[int]
+    FRAGILITY_PENALTY_COEFF_FIELD_NUMBER: _ClassVar[int]
+    price_per_unit: float
+    damage_cost: float
+    energy_wh_per_attempt: float
+    time_step_s: float
+    base_rate: float
+    p_min: float
+    k_err: float
+    q_speed: float
+    q_care: float
+    care_cost: float
+    max_steps: int
+    max_catastrophic_errors: int
+    max_error_rate_sla: float
+    min_steps_for_sla: int
+    zero_throughput_patience: int
+    preset: str
+    value_per_unit: float
+    vase_break_cost: float
+    electricity_price_kwh: float
+    other_costs_per_hr: float
+    allowable_risk_tolerance: float
+    fragility_penalty_coeff: float
+    def __init__(self, price_per_unit: _Optional[float] = ..., damage_cost: _Optional[float] = ..., energy_wh_per_attempt: _Optional[float] = ..., time_step_s: _Optional[float] = ..., base_rate: _Optional[float] = ..., p_min: _Optional[float] = ..., k_err: _Optional[float] = ..., q_speed: _Optional[float] = ..., q_care: _Optional[float] = ..., care_cost: _Optional[float] = ..., max_steps: _Optional[int] = ..., max_catastrophic_errors: _Optional[int] = ..., max_error_rate_sla: _Optional[float] = ..., min_steps_for_sla: _Optional[int] = ..., zero_throughput_patience: _Optional[int] = ..., preset: _Optional[str] = ..., value_per_unit: _Optional[float] = ..., vase_break_cost: _Optional[float] = ..., electricity_price_kwh: _Optional[float] = ..., other_costs_per_hr: _Optional[float] = ..., allowable_risk_tolerance: _Optional[float] = ..., fragility_penalty_coeff: _Optional[float] = ...) -> None: ...
+
+class Baseline(_message.Message):
+    __slots__ = ("values", "name")
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    values: BaselineValues
+    name: str
+    def __init__(self, values: _Optional[_Union[BaselineValues, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+
+class BaselineValues(_message.Message):
+    __slots__ = ("mpl", "error", "ep", "wage_parity")
+    MPL_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    EP_FIELD_NUMBER: _ClassVar[int]
+    WAGE_PARITY_FIELD_NUMBER: _ClassVar[int]
+    mpl: float
+    error: float
+    ep: float
+    wage_parity: float
+    def __init__(self, mpl: _Optional[float] = ..., error: _Optional[float] = ..., ep: _Optional[float] = ..., wage_parity: _Optional[float] = ...) -> None: ...

@@ -272,6 +272,184 @@ class GetStatisticsResponse(_message.Message):
     with_counterfactual: int
     def __init__(self, total: _Optional[int] = ..., positive: _Optional[int] = ..., negative: _Optional[int] = ..., positive_ratio: _Optional[float] = ..., delta_j_mean: _Optional[float] = ..., delta_j_std: _Optional[float] = ..., delta_j_min: _Optional[float] = ..., delta_j_max: _Optional[float] = ..., trust_mean: _Optional[float] = ..., trust_std: _Optional[float] = ..., unique_skills: _Optional[_Iterable[int]] = ..., engine_types: _Optional[_Iterable[_Union[NamedCount, _Mapping]]] = ..., source_types: _Optional[_Iterable[_Union[NamedCount, _Mapping]]] = ..., with_sima: _Optional[int] = ..., with_counterfactual: _Optional[int] = ...) -> None: ...
 
+class EpisodeInput(_message.Message):
+    __slots__ = ("summary", "condition_profile_json", "agent_profile_json", "env_type", "pack_id", "brick_id", "extra_tags", "semantic_energy_drivers", "skill_trace", "sima_annotation", "vla_plan_json", "objective_profile", "embodiment_profile", "econ_semantic_tags", "semantic_quality", "raw_data_path", "scene_tracks_v1_json", "rgb_features_v1_json", "slice_labels_v1_json", "repr_tokens_json", "schema_version", "trust_score", "w_econ", "lambda_budget", "mvd_score", "source_type", "wm_model_id", "wm_role", "wm_horizon_used", "wm_branch_depth", "wm_trust_over_horizon", "world_model_horizon", "world_model_trust_over_horizon", "vase_broken", "drawer_stuck", "success", "failure_reason", "counterfactual_plan_json", "counterfactual_source", "episode_index", "created_at")
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_PROFILE_JSON_FIELD_NUMBER: _ClassVar[int]
+    AGENT_PROFILE_JSON_FIELD_NUMBER: _ClassVar[int]
+    ENV_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PACK_ID_FIELD_NUMBER: _ClassVar[int]
+    BRICK_ID_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_TAGS_FIELD_NUMBER: _ClassVar[int]
+    SEMANTIC_ENERGY_DRIVERS_FIELD_NUMBER: _ClassVar[int]
+    SKILL_TRACE_FIELD_NUMBER: _ClassVar[int]
+    SIMA_ANNOTATION_FIELD_NUMBER: _ClassVar[int]
+    VLA_PLAN_JSON_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVE_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    EMBODIMENT_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    ECON_SEMANTIC_TAGS_FIELD_NUMBER: _ClassVar[int]
+    SEMANTIC_QUALITY_FIELD_NUMBER: _ClassVar[int]
+    RAW_DATA_PATH_FIELD_NUMBER: _ClassVar[int]
+    SCENE_TRACKS_V1_JSON_FIELD_NUMBER: _ClassVar[int]
+    RGB_FEATURES_V1_JSON_FIELD_NUMBER: _ClassVar[int]
+    SLICE_LABELS_V1_JSON_FIELD_NUMBER: _ClassVar[int]
+    REPR_TOKENS_JSON_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TRUST_SCORE_FIELD_NUMBER: _ClassVar[int]
+    W_ECON_FIELD_NUMBER: _ClassVar[int]
+    LAMBDA_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    MVD_SCORE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    WM_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    WM_ROLE_FIELD_NUMBER: _ClassVar[int]
+    WM_HORIZON_USED_FIELD_NUMBER: _ClassVar[int]
+    WM_BRANCH_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    WM_TRUST_OVER_HORIZON_FIELD_NUMBER: _ClassVar[int]
+    WORLD_MODEL_HORIZON_FIELD_NUMBER: _ClassVar[int]
+    WORLD_MODEL_TRUST_OVER_HORIZON_FIELD_NUMBER: _ClassVar[int]
+    VASE_BROKEN_FIELD_NUMBER: _ClassVar[int]
+    DRAWER_STUCK_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    COUNTERFACTUAL_PLAN_JSON_FIELD_NUMBER: _ClassVar[int]
+    COUNTERFACTUAL_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    EPISODE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    summary: _datapack_pb2.EpisodeInfoSummary
+    condition_profile_json: str
+    agent_profile_json: str
+    env_type: str
+    pack_id: str
+    brick_id: str
+    extra_tags: _containers.RepeatedScalarFieldContainer[str]
+    semantic_energy_drivers: _datapack_pb2.StringList
+    skill_trace: _containers.RepeatedCompositeFieldContainer[_datapack_pb2.SkillTraceEntry]
+    sima_annotation: _datapack_pb2.SimaAnnotation
+    vla_plan_json: str
+    objective_profile: _datapack_pb2.ObjectiveProfile
+    embodiment_profile: _datapack_pb2.EmbodimentProfileSummary
+    econ_semantic_tags: _datapack_pb2.StringList
+    semantic_quality: float
+    raw_data_path: str
+    scene_tracks_v1_json: str
+    rgb_features_v1_json: str
+    slice_labels_v1_json: str
+    repr_tokens_json: str
+    schema_version: str
+    trust_score: float
+    w_econ: float
+    lambda_budget: float
+    mvd_score: float
+    source_type: str
+    wm_model_id: str
+    wm_role: str
+    wm_horizon_used: int
+    wm_branch_depth: int
+    wm_trust_over_horizon: _datapack_pb2.DoubleList
+    world_model_horizon: int
+    world_model_trust_over_horizon: _containers.RepeatedScalarFieldContainer[float]
+    vase_broken: bool
+    drawer_stuck: bool
+    success: bool
+    failure_reason: str
+    counterfactual_plan_json: str
+    counterfactual_source: str
+    episode_index: int
+    created_at: str
+    def __init__(self, summary: _Optional[_Union[_datapack_pb2.EpisodeInfoSummary, _Mapping]] = ..., condition_profile_json: _Optional[str] = ..., agent_profile_json: _Optional[str] = ..., env_type: _Optional[str] = ..., pack_id: _Optional[str] = ..., brick_id: _Optional[str] = ..., extra_tags: _Optional[_Iterable[str]] = ..., semantic_energy_drivers: _Optional[_Union[_datapack_pb2.StringList, _Mapping]] = ..., skill_trace: _Optional[_Iterable[_Union[_datapack_pb2.SkillTraceEntry, _Mapping]]] = ..., sima_annotation: _Optional[_Union[_datapack_pb2.SimaAnnotation, _Mapping]] = ..., vla_plan_json: _Optional[str] = ..., objective_profile: _Optional[_Union[_datapack_pb2.ObjectiveProfile, _Mapping]] = ..., embodiment_profile: _Optional[_Union[_datapack_pb2.EmbodimentProfileSummary, _Mapping]] = ..., econ_semantic_tags: _Optional[_Union[_datapack_pb2.StringList, _Mapping]] = ..., semantic_quality: _Optional[float] = ..., raw_data_path: _Optional[str] = ..., scene_tracks_v1_json: _Optional[str] = ..., rgb_features_v1_json: _Optional[str] = ..., slice_labels_v1_json: _Optional[str] = ..., repr_tokens_json: _Optional[str] = ..., schema_version: _Optional[str] = ..., trust_score: _Optional[float] = ..., w_econ: _Optional[float] = ..., lambda_budget: _Optional[float] = ..., mvd_score: _Optional[float] = ..., source_type: _Optional[str] = ..., wm_model_id: _Optional[str] = ..., wm_role: _Optional[str] = ..., wm_horizon_used: _Optional[int] = ..., wm_branch_depth: _Optional[int] = ..., wm_trust_over_horizon: _Optional[_Union[_datapack_pb2.DoubleList, _Mapping]] = ..., world_model_horizon: _Optional[int] = ..., world_model_trust_over_horizon: _Optional[_Iterable[float]] = ..., vase_broken: _Optional[bool] = ..., drawer_stuck: _Optional[bool] = ..., success: _Optional[bool] = ..., failure_reason: _Optional[str] = ..., counterfactual_plan_json: _Optional[str] = ..., counterfactual_source: _Optional[str] = ..., episode_index: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
+
+class IngestEpisodesRequest(_message.Message):
+    __slots__ = ("store", "econ_params", "baseline", "episodes", "writer_id", "batch_sequence")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    ECON_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    EPISODES_FIELD_NUMBER: _ClassVar[int]
+    WRITER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    econ_params: _datapack_pb2.EconParams
+    baseline: _datapack_pb2.Baseline
+    episodes: _containers.RepeatedCompositeFieldContainer[EpisodeInput]
+    writer_id: str
+    batch_sequence: int
+    def __init__(self, store: _Optional[str] = ..., econ_params: _Optional[_Union[_datapack_pb2.EconParams, _Mapping]] = ..., baseline: _Optional[_Union[_datapack_pb2.Baseline, _Mapping]] = ..., episodes: _Optional[_Iterable[_Union[EpisodeInput, _Mapping]]] = ..., writer_id: _Optional[str] = ..., batch_sequence: _Optional[int] = ...) -> None: ...
+
+class IngestResult(_message.Message):
+    __slots__ = ("index", "pack_id", "task_name", "status", "bucket", "delta_j", "sequence")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    PACK_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    DELTA_J_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    pack_id: str
+    task_name: str
+    status: AppendStatus
+    bucket: str
+    delta_j: float
+    sequence: int
+    def __init__(self, index: _Optional[int] = ..., pack_id: _Optional[str] = ..., task_name: _Optional[str] = ..., status: _Optional[_Union[AppendStatus, str]] = ..., bucket: _Optional[str] = ..., delta_j: _Optional[float] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class IngestEpisodesResponse(_message.Message):
+    __slots__ = ("batch_sequence", "results", "rejection")
+    BATCH_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    REJECTION_FIELD_NUMBER: _ClassVar[int]
+    batch_sequence: int
+    results: _containers.RepeatedCompositeFieldContainer[IngestResult]
+    rejection: ErrorDetail
+    def __init__(self, batch_sequence: _Optional[int] = ..., results: _Optional[_Iterable[_Union[IngestResult, _Mapping]]] = ..., rejection: _Optional[_Union[ErrorDetail, _Mapping]] = ...) -> None: ...
+
+class PutBaselineRequest(_message.Message):
+    __slots__ = ("store", "name", "values", "episodes")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    EPISODES_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    name: str
+    values: _datapack_pb2.BaselineValues
+    episodes: BaselineEpisodes
+    def __init__(self, store: _Optional[str] = ..., name: _Optional[str] = ..., values: _Optional[_Union[_datapack_pb2.BaselineValues, _Mapping]] = ..., episodes: _Optional[_Union[BaselineEpisodes, _Mapping]] = ...) -> None: ...
+
+class BaselineEpisodes(_message.Message):
+    __slots__ = ("episodes",)
+    EPISODES_FIELD_NUMBER: _ClassVar[int]
+    episodes: _containers.RepeatedCompositeFieldContainer[_datapack_pb2.EpisodeInfoSummary]
+    def __init__(self, episodes: _Optional[_Iterable[_Union[_datapack_pb2.EpisodeInfoSummary, _Mapping]]] = ...) -> None: ...
+
+class NamedBaseline(_message.Message):
+    __slots__ = ("name", "values", "episode_count", "builtin")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    EPISODE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    BUILTIN_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    values: _datapack_pb2.BaselineValues
+    episode_count: int
+    builtin: bool
+    def __init__(self, name: _Optional[str] = ..., values: _Optional[_Union[_datapack_pb2.BaselineValues, _Mapping]] = ..., episode_count: _Optional[int] = ..., builtin: _Optional[bool] = ...) -> None: ...
+
+class PutBaselineResponse(_message.Message):
+    __slots__ = ("baseline",)
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    baseline: NamedBaseline
+    def __init__(self, baseline: _Optional[_Union[NamedBaseline, _Mapping]] = ...) -> None: ...
+
+class ListBaselinesRequest(_message.Message):
+    __slots__ = ("store",)
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    def __init__(self, store: _Optional[str] = ...) -> None: ...
+
+class ListBaselinesResponse(_message.Message):
+    __slots__ = ("baselines",)
+    BASELINES_FIELD_NUMBER: _ClassVar[int]
+    baselines: _containers.RepeatedCompositeFieldContainer[NamedBaseline]
+    def __init__(self, baselines: _Optional[_Iterable[_Union[NamedBaseline, _Mapping]]] = ...) -> None: ...
+
 class UpdateTrainingUsageRequest(_message.Message):
     __slots__ = ("store", "task_name", "pack_ids", "wm_role", "clear_wm_role", "add_training_runs")
     STORE_FIELD_NUMBER: _ClassVar[int]

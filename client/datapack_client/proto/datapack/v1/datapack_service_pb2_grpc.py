@@ -65,6 +65,21 @@ class DataPackServiceStub:
                 request_serializer=datapack_dot_v1_dot_datapack__service__pb2.GetStatisticsRequest.SerializeToString,
                 response_deserializer=datapack_dot_v1_dot_datapack__service__pb2.GetStatisticsResponse.FromString,
                 _registered_method=True)
+        self.IngestEpisodes = channel.stream_stream(
+                '/datapack.v1.DataPackService/IngestEpisodes',
+                request_serializer=datapack_dot_v1_dot_datapack__service__pb2.IngestEpisodesRequest.SerializeToString,
+                response_deserializer=datapack_dot_v1_dot_datapack__service__pb2.IngestEpisodesResponse.FromString,
+                _registered_method=True)
+        self.PutBaseline = channel.unary_unary(
+                '/datapack.v1.DataPackService/PutBaseline',
+                request_serializer=datapack_dot_v1_dot_datapack__service__pb2.PutBaselineRequest.SerializeToString,
+                response_deserializer=datapack_dot_v1_dot_datapack__service__pb2.PutBaselineResponse.FromString,
+                _registered_method=True)
+        self.ListBaselines = channel.unary_unary(
+                '/datapack.v1.DataPackService/ListBaselines',
+                request_serializer=datapack_dot_v1_dot_datapack__service__pb2.ListBaselinesRequest.SerializeToString,
+                response_deserializer=datapack_dot_v1_dot_datapack__service__pb2.ListBaselinesResponse.FromString,
+                _registered_method=True)
         self.UpdateTrainingUsage = channel.unary_unary(
                 '/datapack.v1.DataPackService/UpdateTrainingUsage',
                 request_serializer=datapack_dot_v1_dot_datapack__service__pb2.UpdateTrainingUsageRequest.SerializeToString,
@@ -139,6 +154,40 @@ class DataPackServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IngestEpisodes(self, request_iterator, context):
+        """Builds datapacks from episode results on the server (building.md §2-§7:
+        the canonical ΔJ, bucket, energy and semantic tags, counterfactual plans)
+        and stores them, so engine clients in any language need no copy of the
+        ΔJ logic. Each request message is one atomic batch, answered once durable
+        with pack_id, bucket and ΔJ per episode, exactly as the client-side builder
+        would have built them. A batch with an invalid episode is rejected as a
+        whole (rejection set) and the stream goes on.
+        Errors in a rejection: INVALID_ARGUMENT (BASELINE_REQUIRED,
+        BASELINE_INVALID, BASELINE_UNKNOWN, OBJECTIVE_VECTOR_INVALID,
+        SKILL_TRACE_EMPTY, TASK_NAME_INVALID, any append invariant),
+        ALREADY_EXISTS (PACK_ID_CONFLICT). Store faults end the stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBaseline(self, request, context):
+        """Registers a named baseline in a store: explicit values, or the means of a
+        set of baseline episodes (building.md §1.3). Replaces a baseline of the
+        same name. Errors: INVALID_ARGUMENT (BASELINE_INVALID, ARGUMENT_INVALID).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBaselines(self, request, context):
+        """Lists the named baselines of a store, built-in ones (synthetic_nominal)
+        included, sorted by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpdateTrainingUsage(self, request, context):
         """Marks packs as used by the world model or a training run (repository.md
         §3.4): for each pack whose wm_role or used_in_training_runs changes, one
@@ -194,6 +243,21 @@ def add_DataPackServiceServicer_to_server(servicer, server):
                     servicer.GetStatistics,
                     request_deserializer=datapack_dot_v1_dot_datapack__service__pb2.GetStatisticsRequest.FromString,
                     response_serializer=datapack_dot_v1_dot_datapack__service__pb2.GetStatisticsResponse.SerializeToString,
+            ),
+            'IngestEpisodes': grpc.stream_stream_rpc_method_handler(
+                    servicer.IngestEpisodes,
+                    request_deserializer=datapack_dot_v1_dot_datapack__service__pb2.IngestEpisodesRequest.FromString,
+                    response_serializer=datapack_dot_v1_dot_datapack__service__pb2.IngestEpisodesResponse.SerializeToString,
+            ),
+            'PutBaseline': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBaseline,
+                    request_deserializer=datapack_dot_v1_dot_datapack__service__pb2.PutBaselineRequest.FromString,
+                    response_serializer=datapack_dot_v1_dot_datapack__service__pb2.PutBaselineResponse.SerializeToString,
+            ),
+            'ListBaselines': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBaselines,
+                    request_deserializer=datapack_dot_v1_dot_datapack__service__pb2.ListBaselinesRequest.FromString,
+                    response_serializer=datapack_dot_v1_dot_datapack__service__pb2.ListBaselinesResponse.SerializeToString,
             ),
             'UpdateTrainingUsage': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateTrainingUsage,
@@ -369,6 +433,87 @@ class DataPackService:
             '/datapack.v1.DataPackService/GetStatistics',
             datapack_dot_v1_dot_datapack__service__pb2.GetStatisticsRequest.SerializeToString,
             datapack_dot_v1_dot_datapack__service__pb2.GetStatisticsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IngestEpisodes(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/datapack.v1.DataPackService/IngestEpisodes',
+            datapack_dot_v1_dot_datapack__service__pb2.IngestEpisodesRequest.SerializeToString,
+            datapack_dot_v1_dot_datapack__service__pb2.IngestEpisodesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBaseline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datapack.v1.DataPackService/PutBaseline',
+            datapack_dot_v1_dot_datapack__service__pb2.PutBaselineRequest.SerializeToString,
+            datapack_dot_v1_dot_datapack__service__pb2.PutBaselineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBaselines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datapack.v1.DataPackService/ListBaselines',
+            datapack_dot_v1_dot_datapack__service__pb2.ListBaselinesRequest.SerializeToString,
+            datapack_dot_v1_dot_datapack__service__pb2.ListBaselinesResponse.FromString,
             options,
             channel_credentials,
             insecure,
