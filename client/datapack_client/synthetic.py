@@ -191,7 +191,12 @@ def generate_synthetic_episodes(n: int, seed: int = 0) -> list[dict]:
             "drawer_stuck": drawer_stuck,
             "success": success,
         }
-        if vase_broken:
+        # building.md §9 names one cause; when the vase broke *and* the drawer jammed
+        # both are named (a deliberate deviation), so the builder's vase and friction
+        # counterfactual rules both apply and every plan variant occurs in generated sets.
+        if vase_broken and drawer_stuck:
+            e["failure_reason"] = "vase_collision+drawer_friction_jam"
+        elif vase_broken:
             e["failure_reason"] = "vase_collision"
         elif drawer_stuck:
             e["failure_reason"] = "drawer_friction_jam"
