@@ -4,6 +4,7 @@ append invariants (repository.md §5)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import uuid
@@ -123,6 +124,16 @@ def test_worked_delta_j_examples(alpha, vase, dj, bucket):
     assert dp.condition.objective_vector == alpha4 and len(alpha4) == 4
 
 
+def test_delta_j_is_summed_in_the_order_written():
+    # mpl 11, error 0.01, ep 2.6: ((0.1 + 0.04) + 0.30000000000000004) + 0.0 = 0.44000000000000006,
+    # while summing ΔEP before Δerror would give 0.44.
+    d = delta_j(summary(mpl_episode=11.0, error_rate_episode=0.01, ep_episode=2.6), BASE)
+    assert d == (0.1, -0.04, 0.30000000000000004, 0.44000000000000006)
+    assert d[0] + d[2] - d[1] == 0.44  # the other order differs, so this test pins the order
+    assert build(summary(mpl_episode=11.0, error_rate_episode=0.01, ep_episode=2.6)).attribution.delta_J == \
+        0.44000000000000006
+
+
 def test_objective_vector_normalisation():
     assert normalize_objective_vector(None) == [1.0, 1.0, 1.0, 0.5]
     assert normalize_objective_vector((1, 2, 3)) == [1.0, 2.0, 3.0, 0.5]
@@ -235,6 +246,7 @@ def test_wrongly_typed_arguments_are_rejected():
     raises("ARGUMENT_INVALID", build, condition=["engine_type", "pybullet"])
     raises("ARGUMENT_INVALID", build, episode=42)
     raises("ARGUMENT_INVALID", build, failure_reason=3, vase_broken=True)
+    raises("ARGUMENT_INVALID", build, failure_reason=["vase"])
 
 
 # -- §1.3 / §2.2 step 2 baselines (checklist 2) ----------------------------------------------------
@@ -319,7 +331,7 @@ def test_builtin_baselines():
     b = BASELINES["synthetic_nominal"]
     assert b is SYNTHETIC_NOMINAL
     assert (b.mpl, b.error, b.ep, b.wage_parity, b.name) == (10.0, 0.05, 2.0, 0.5, "synthetic_nominal")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         b.mpl = 11.0  # frozen: a built-in cannot be changed by a caller
 
 

@@ -131,3 +131,9 @@ def test_phase_c_flow_sima_vla_extraction_and_world_model(server):
     assert len(syn) == 5 and all(p.attribution.wm_model_id == "wm_v1" and p.attribution.wm_role == "wm_synth_target"
                                  for p in syn)
     assert repo.get_statistics("drawer_vase")["source_types"] == {"real": 20, "synthetic": 5}
+    by_model = repo.query("drawer_vase", wm_model_id="wm_v1", limit=None)
+    assert [p.pack_id for p in by_model] == [p.pack_id for p in syn]
+    assert len(repo.query("drawer_vase", wm_role="wm_train", limit=None)) == len(marked)
+    assert repo.query("drawer_vase", wm_model_id="wm_v2") == []
+    with pytest.raises(InvalidArgumentError):
+        repo.query("drawer_vase", wm_role="policy_train")

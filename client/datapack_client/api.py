@@ -17,10 +17,11 @@ class RepositoryAPI:
               min_delta_j=None, max_delta_j=None, min_mvd_score=None, source_type=None,
               objective_vector=None, objective_similarity_threshold=0.9, condition_filters=None,
               include_sima=False, include_counterfactual=False, sort_by=None, sort_descending=True,
-              limit=UNSET) -> list[DataPackMeta]:
+              limit=UNSET, wm_model_id=None, wm_role=None) -> list[DataPackMeta]:
         """repository.md §7: the current revision of every matching pack,
         filtered, sorted (stable; None = append order) and limited (unset = 100,
-        None = all). Returned records are copies."""
+        None = all). Returned records are copies. wm_model_id / wm_role also
+        select world-model packs (attribution fields; beyond repository.md §7)."""
         spec = make_query(
             bucket=bucket, engine_type=engine_type, skill_id=skill_id, min_trust=min_trust,
             min_delta_j=min_delta_j, max_delta_j=max_delta_j, min_mvd_score=min_mvd_score,
@@ -28,7 +29,7 @@ class RepositoryAPI:
             objective_similarity_threshold=objective_similarity_threshold,
             condition_filters=condition_filters, include_sima=include_sima,
             include_counterfactual=include_counterfactual, sort_by=sort_by,
-            sort_descending=sort_descending, limit=limit)
+            sort_descending=sort_descending, limit=limit, wm_model_id=wm_model_id, wm_role=wm_role)
         return self._query(task_name, spec)
 
     def get_positive_for_skill(self, task_name: str, skill_id: int, objective_vector=None,

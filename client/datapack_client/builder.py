@@ -777,6 +777,8 @@ def build_datapack_meta_from_episode(
         raise invalid("env_type", "TASK_NAME_INVALID",
                       f"env_type {env_type!r} is not a valid task name (1-128 of [A-Za-z0-9_.-], no '..')")
     econ = _econ(econ_params)
+    if failure_reason is not None and not isinstance(failure_reason, str):
+        raise invalid("failure_reason", "ARGUMENT_INVALID", f"failure_reason must be a string, got {failure_reason!r}")
     vase_broken = bool(vase_broken)
     drawer_stuck = bool(drawer_stuck)
     success = (summary.termination_reason == "success") if success is None else bool(success)
@@ -881,8 +883,6 @@ def build_datapack_meta_from_episode(
             s = plan.get("source") if type(plan) is dict else None
             cf_source = s if type(s) is str and s in schema.COUNTERFACTUAL_SOURCES else None
     elif bucket == "negative":
-        if failure_reason is not None and not isinstance(failure_reason, str):
-            raise invalid("failure_reason", "ARGUMENT_INVALID", f"failure_reason must be a string, got {failure_reason!r}")
         plan = generate_counterfactual_plan(failure_reason, vase_broken)
         cf_source = plan["source"]
     else:

@@ -147,6 +147,8 @@ class FilterSpec:
     condition_filters: tuple = ()
     include_sima: bool = False
     include_counterfactual: bool = False
+    wm_model_id: str | None = None
+    wm_role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ class QuerySpec:
 def make_filter(bucket=None, engine_type=None, skill_id=None, min_trust=0.0, min_delta_j=None,
                 max_delta_j=None, min_mvd_score=None, source_type=None, objective_vector=None,
                 objective_similarity_threshold=0.9, condition_filters=None, include_sima=False,
-                include_counterfactual=False) -> FilterSpec:
+                include_counterfactual=False, wm_model_id=None, wm_role=None) -> FilterSpec:
     bucket = _choice("bucket", bucket, schema.BUCKETS)
     engine_type = _choice("engine_type", engine_type, schema.ENGINE_TYPES)
     source_type = _choice("source_type", source_type, schema.SOURCE_TYPES)
@@ -193,8 +195,12 @@ def make_filter(bucket=None, engine_type=None, skill_id=None, min_trust=0.0, min
     for name, v in (("include_sima", include_sima), ("include_counterfactual", include_counterfactual)):
         if type(v) is not bool:
             raise invalid(name, "ARGUMENT_INVALID", f"{name} must be a boolean, got {v!r}")
+    wm_role = _choice("wm_role", wm_role, schema.WM_ROLES)
+    if wm_model_id is not None and (type(wm_model_id) is not str or not wm_model_id):
+        raise invalid("wm_model_id", "ARGUMENT_INVALID", f"wm_model_id must be a non-empty string, got {wm_model_id!r}")
     return FilterSpec(bucket, engine_type, skill_id, min_trust, min_delta_j, max_delta_j, min_mvd_score,
-                      source_type, objective_vector, threshold, ops, include_sima, include_counterfactual)
+                      source_type, objective_vector, threshold, ops, include_sima, include_counterfactual,
+                      wm_model_id, wm_role)
 
 
 def make_query(sort_by=None, sort_descending=True, limit=UNSET, **filters) -> QuerySpec:
@@ -211,7 +217,8 @@ def make_query(sort_by=None, sort_descending=True, limit=UNSET, **filters) -> Qu
 
 def filter_to_proto(f: FilterSpec) -> spb.DataPackFilter:
     msg = spb.DataPackFilter(include_sima=f.include_sima, include_counterfactual=f.include_counterfactual)
-    for name in ("bucket", "engine_type", "skill_id", "min_delta_j", "max_delta_j", "min_mvd_score", "source_type"):
+    for name in ("bucket", "engine_type", "skill_id", "min_delta_j", "max_delta_j", "min_mvd_score", "source_type",
+                 "wm_model_id", "wm_role"):
         v = getattr(f, name)
         if v is not None:
             setattr(msg, name, v)
@@ -257,7 +264,7 @@ def filter_from_proto(msg: spb.DataPackFilter) -> FilterSpec:
         objective_similarity_threshold=(msg.objective_similarity_threshold
                                         if msg.HasField("objective_similarity_threshold") else 0.9),
         condition_filters=cond, include_sima=msg.include_sima,
-        include_counterfactual=msg.include_counterfactual)
+        include_counterfactual=msg.include_counterfactual, wm_model_id=opt("wm_model_id"), wm_role=opt("wm_role"))
 
 
 def query_to_proto(store: str, task_name: str, q: QuerySpec) -> spb.QueryDataPacksRequest:

@@ -22,7 +22,7 @@ import orjson
 from .packids import PackIds
 
 BUCKET_CODES = {"positive": 0, "negative": 1}  # any other string -> 2
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # bump when COLUMNS change: older snapshots are rebuilt
 
 
 class Interner:
@@ -49,6 +49,7 @@ class Interner:
 COLUMNS = (
     ("line_off", np.int64, 1), ("line_len", np.int32, 1), ("line_no", np.int32, 1), ("revision", np.int32, 1),
     ("bucket", np.int8, 1), ("engine", np.int32, 1), ("source", np.int32, 1), ("wm_role", np.int32, 1),
+    ("wm_model", np.int32, 1),
     ("trust", np.float64, 1), ("delta_j", np.float64, 1), ("mvd", np.float64, 1), ("mvd_present", np.bool_, 1),
     ("has_sima", np.bool_, 1), ("has_cf", np.bool_, 1),
     ("trace", np.int32, 1), ("semtags", np.int32, 1), ("condtags", np.int32, 1),
@@ -60,7 +61,7 @@ COLUMNS = (
     ("created", "S32", 1),
 )
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
-CATEGORIES = ("engine", "source", "wm_role", "trace", "semtags", "condtags", "c_task", "c_world", "c_light",
+CATEGORIES = ("engine", "source", "wm_role", "wm_model", "trace", "semtags", "condtags", "c_task", "c_world", "c_light",
               "c_preset")
 
 _DEFAULT_OFFSET = (0.0, 0.0, 0.0)
@@ -120,6 +121,7 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
         _str(cond.get("engine_type"), "pybullet"),
         _str(attr.get("source_type"), "real"),
         role if type(role) is str else None,
+        model if type(model := attr.get("wm_model_id")) is str else None,
         _num(attr.get("trust_score"), 0.0),
         _num(attr.get("delta_J"), 0.0),
         float(mvd) if mvd_ok else 0.0, mvd_ok,

@@ -902,6 +902,10 @@ def match(ix: TaskIndex, f: FilterSpec) -> np.ndarray:
     if f.condition_filters:
         for op in f.condition_filters:
             mask &= _condition_mask(ix, op)
+    for value, col in ((f.wm_model_id, "wm_model"), (f.wm_role, "wm_role")):
+        if value is not None:
+            code = ix.cats[col].codes.get(value)
+            mask &= (v(col) == code) if code is not None else False
     if f.include_sima:
         mask &= v("has_sima")
     if f.include_counterfactual:

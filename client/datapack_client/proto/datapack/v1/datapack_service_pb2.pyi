@@ -55,7 +55,7 @@ class ErrorDetail(_message.Message):
     def __init__(self, code: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., violations: _Optional[_Iterable[_Union[FieldViolation, _Mapping]]] = ...) -> None: ...
 
 class DataPackFilter(_message.Message):
-    __slots__ = ("bucket", "engine_type", "skill_id", "min_trust", "min_delta_j", "max_delta_j", "min_mvd_score", "source_type", "objective_vector", "objective_similarity_threshold", "condition_filters", "include_sima", "include_counterfactual")
+    __slots__ = ("bucket", "engine_type", "skill_id", "min_trust", "min_delta_j", "max_delta_j", "min_mvd_score", "source_type", "objective_vector", "objective_similarity_threshold", "condition_filters", "include_sima", "include_counterfactual", "wm_model_id", "wm_role")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     ENGINE_TYPE_FIELD_NUMBER: _ClassVar[int]
     SKILL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +69,8 @@ class DataPackFilter(_message.Message):
     CONDITION_FILTERS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_SIMA_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_COUNTERFACTUAL_FIELD_NUMBER: _ClassVar[int]
+    WM_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    WM_ROLE_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     engine_type: str
     skill_id: int
@@ -82,7 +84,9 @@ class DataPackFilter(_message.Message):
     condition_filters: _containers.RepeatedCompositeFieldContainer[ConditionFilter]
     include_sima: bool
     include_counterfactual: bool
-    def __init__(self, bucket: _Optional[str] = ..., engine_type: _Optional[str] = ..., skill_id: _Optional[int] = ..., min_trust: _Optional[float] = ..., min_delta_j: _Optional[float] = ..., max_delta_j: _Optional[float] = ..., min_mvd_score: _Optional[float] = ..., source_type: _Optional[str] = ..., objective_vector: _Optional[_Union[_datapack_pb2.DoubleList, _Mapping]] = ..., objective_similarity_threshold: _Optional[float] = ..., condition_filters: _Optional[_Iterable[_Union[ConditionFilter, _Mapping]]] = ..., include_sima: _Optional[bool] = ..., include_counterfactual: _Optional[bool] = ...) -> None: ...
+    wm_model_id: str
+    wm_role: str
+    def __init__(self, bucket: _Optional[str] = ..., engine_type: _Optional[str] = ..., skill_id: _Optional[int] = ..., min_trust: _Optional[float] = ..., min_delta_j: _Optional[float] = ..., max_delta_j: _Optional[float] = ..., min_mvd_score: _Optional[float] = ..., source_type: _Optional[str] = ..., objective_vector: _Optional[_Union[_datapack_pb2.DoubleList, _Mapping]] = ..., objective_similarity_threshold: _Optional[float] = ..., condition_filters: _Optional[_Iterable[_Union[ConditionFilter, _Mapping]]] = ..., include_sima: _Optional[bool] = ..., include_counterfactual: _Optional[bool] = ..., wm_model_id: _Optional[str] = ..., wm_role: _Optional[str] = ...) -> None: ...
 
 class ConditionFilter(_message.Message):
     __slots__ = ("key", "bool_value", "number_value", "string_value", "number_list")
