@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     root = os.path.join(OUT, "data") if args.keep else os.path.join(work, "data")
     os.makedirs(root, exist_ok=True)
 
-    from . import append, open_store, per_size, report, server
+    from . import append, ingest, open_store, per_size, report, server
     from .util import progress
 
     rows, details = [], {}
@@ -85,6 +85,15 @@ def main(argv=None) -> int:
                                        note=f"{r['packs']:,} packs in {r['seconds']:.2f} s; CPU µs/pack: server+workers "
                                             f"{r['server_cpu_us_per_pack']:.0f}, clients "
                                             f"{r['client_cpu_us_per_pack']:.0f}; count "
+                                            f"{'ok' if r['count_ok'] else 'WRONG ' + str(r['stored_total'])}"))
+        if not args.no_append:
+            progress("ingest benchmark")
+            results = ingest.run(args.append_packs // 2, work, args.seed + 2000)
+            details["ingest"] = results
+            for r in results:
+                rows.append(report.row("ingest", f"IngestEpisodes, {r['streams']} stream(s), built + durable", None,
+                                       r["episodes_per_s"], "episodes/s", None,
+                                       note=f"{r['episodes']:,} episodes in {r['seconds']:.2f} s; count "
                                             f"{'ok' if r['count_ok'] else 'WRONG ' + str(r['stored_total'])}"))
         progress("empty-store server RSS")
         rss_empty = open_store.empty_rss(work)

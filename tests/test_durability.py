@@ -138,16 +138,17 @@ def _writer(target, prefix, count, acked_path):
 
 
 def test_kill_9_mid_stream_loses_no_acknowledged_pack(tmp_path):
-    """2 writer processes x 3000 packs; the server is SIGKILLed 3 times while
+    """2 writer processes x 5000 packs; the server is SIGKILLed 3 times while
     they stream and restarted on the same port: every acknowledged pack is
-    stored, nothing twice, no partial line is served."""
+    stored, nothing twice, no partial line is served. Kills happen at total
+    acknowledged counts below 5000, so no writer can have finished yet."""
     data = tmp_path / "data"
     data.mkdir()
     proc = ServerProcess(data).start()
     port = proc.port
     ctx = multiprocessing.get_context("spawn")
     acked = [tmp_path / f"acked{i}.txt" for i in range(2)]
-    writers = [ctx.Process(target=_writer, args=(proc.target, f"w{i}", 3000, str(acked[i])))
+    writers = [ctx.Process(target=_writer, args=(proc.target, f"w{i}", 5000, str(acked[i])))
                for i in range(2)]
     for w in writers:
         w.start()
@@ -157,7 +158,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_pack(tmp_path):
     kills = 0
     try:
         deadline = time.monotonic() + 120
-        for threshold in (500, 2000, 3500):  # of 6000: kill while the writers are mid-stream
+        for threshold in (500, 2000, 3500):  # of 10000: kill while both writers are mid-stream
             while acked_count() < threshold and time.monotonic() < deadline:
                 time.sleep(0.01)
             assert all(w.is_alive() for w in writers), "writers finished before the kill"
@@ -175,7 +176,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_pack(tmp_path):
                 w.join(10)
     assert kills == 3
     stored = [p.pack_id for p in DataPackRepo(str(data / STORE)).load_all("drawer_vase")]
-    expected = {f"w{i}-{j}" for i in range(2) for j in range(3000)}
+    expected = {f"w{i}-{j}" for i in range(2) for j in range(5000)}
     acked_ids = set()
     for a in acked:
         acked_ids.update(a.read_text().split())

@@ -34,12 +34,15 @@ def _as_dict(x: Any) -> dict:
     raise TypeError(f"expected a dict or dataclass, got {type(x).__name__}")
 
 
+_FIELDS: dict = {}
+
+
 def _field(msg_cls, key: str) -> str:
     """Proto field name of a JSON key (json_name aware)."""
-    for fd in msg_cls.DESCRIPTOR.fields:
-        if codec._key_of(fd) == key:
-            return fd.name
-    raise KeyError(key)
+    names = _FIELDS.get(msg_cls)
+    if names is None:
+        names = _FIELDS[msg_cls] = {codec._key_of(fd): fd.name for fd in msg_cls.DESCRIPTOR.fields}
+    return names[key]
 
 
 def _num(path: str, v: Any) -> float:

@@ -52,6 +52,7 @@ def build_episodes(episodes: list[dict], econ_params: Any, baseline) -> list:
 def ingest(store: Store, registry: BaselineRegistry, episodes: list[dict], econ_params: Any,
            baseline: Any) -> list[IngestResult]:
     packs = build_episodes(episodes, econ_params, resolve_baseline(registry, baseline))
-    results = store.append_batch([p._d for p in packs])
+    records, lines = store.prepare([p._d for p in packs], validated=True)  # the builder self-checked them
+    results = store.append_prepared(records, lines)
     return [IngestResult(r.index, r.pack_id, r.task_name, r.status, p.bucket, p.attribution.delta_J, r.sequence)
             for r, p in zip(results, packs)]

@@ -13,14 +13,15 @@ from collections import OrderedDict
 from datapack_client import codec, schema
 from datapack_client.errors import FailedPreconditionError, InvalidArgumentError, invalid
 from datapack_client.query import FilterSpec, QuerySpec
-from datapack_client.results import AppendResult
+from datapack_client.ingest import baseline_values_from_proto, econ_from_proto, episode_from_proto
+from datapack_client.results import AppendResult, IngestResult
 from datapack_client.validation_rules import store_ok
 
 from .baselines import BaselineRegistry
-from .ingest import ingest
+from .ingest import ingest, resolve_baseline
 from .store import RecordRef, Store, TaskState, history_refs, match, position_of, query_refs, statistics
 from .storage.taskfile import AUX_DIR
-from .workers import WorkerPool, prepare_records
+from .workers import WorkerPool, prepare_ingest, prepare_records
 
 POOL_MIN_BATCH = 32  # smaller batches are cheaper to prepare in-process than to ship
 
@@ -221,6 +222,38 @@ class DataPackService:
         results = ingest(self.store(store), self.baselines(store), episodes, econ_params, baseline)
         if memo_key is not None:
             self.memo.put(memo_key, batch_sequence, results)
+        return results
+
+    def ingest_request(self, request) -> list:
+        """IngestEpisodes batch from the wire: built in the worker pool when there
+        is one (the builder is pure Python and CPU-bound), else in-process."""
+        memo_key = (request.store, "ingest:" + request.writer_id) if request.writer_id else None
+        if memo_key is not None:
+            seen = self.memo.get(memo_key, request.batch_sequence)
+            if seen is not None:
+                return seen
+        s = self.store(request.store)
+        which = request.baseline.WhichOneof("source") if request.HasField("baseline") else None
+        named = request.baseline.name if which == "name" else None
+        values = (baseline_values_from_proto(request.baseline.values) if which == "values" else None)
+        if self.pool is None or len(request.episodes) < POOL_MIN_BATCH:
+            episodes = [episode_from_proto(e) for e in request.episodes]
+            results = ingest(s, self.baselines(request.store), episodes, econ_from_proto(request.econ_params),
+                             named if named is not None else values)
+        else:
+            b = resolve_baseline(self.baselines(request.store), named if named is not None else values)
+            baseline = {"mpl": b.mpl, "error": b.error, "ep": b.ep, "wage_parity": b.wage_parity, "name": named}
+            prepared, violations, outcomes = self.pool.executor().submit(
+                prepare_ingest, request.SerializeToString(), schema.utc_now(), baseline).result()
+            if violations:
+                raise InvalidArgumentError(f"{len(violations)} episode(s) could not be built; first: "
+                                           f"{violations[0].message}", violations[0].reason, violations)
+            appended = s.append_lines([(t, pid) for t, pid, _l, _r in prepared], [p[2] for p in prepared],
+                                      raws=[p[3] for p in prepared])
+            results = [IngestResult(r.index, r.pack_id, r.task_name, r.status, bucket, dj, r.sequence)
+                       for r, (bucket, dj) in zip(appended, outcomes)]
+        if memo_key is not None:
+            self.memo.put(memo_key, request.batch_sequence, results)
         return results
 
     def update_training_usage(self, store: str, task_name: str, update) -> list[dict]:

@@ -14,8 +14,7 @@ from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.errors import invalid
 from datapack_client.query import UNSET, filter_from_proto, make_usage_update, query_from_proto
 
-from datapack_client.ingest import (baseline_values_from_proto, econ_from_proto, episode_from_proto,
-                                    summary_from_proto)
+from datapack_client.ingest import baseline_values_from_proto, summary_from_proto
 
 from .baselines import baseline_from_episodes
 from .envelope import AppendEnvelope
@@ -48,15 +47,6 @@ def _field1(payload: bytes) -> bytes:
 def _results(results) -> list:
     return [spb.AppendResult(index=r.index, pack_id=r.pack_id, task_name=r.task_name, status=_STATUS[r.status],
                              revision=r.revision, sequence=r.sequence) for r in results]
-
-
-def _baseline(req):
-    which = req.baseline.WhichOneof("source") if req.HasField("baseline") else None
-    if which == "name":
-        return req.baseline.name
-    if which == "values":
-        return baseline_values_from_proto(req.baseline.values)
-    return None
 
 
 def _named(name: str, v: dict) -> spb.NamedBaseline:
@@ -146,9 +136,7 @@ class DataPackServicer:
     def IngestEpisodes(self, request_iterator, context):
         for req in request_iterator:
             try:
-                episodes = [episode_from_proto(e) for e in req.episodes]
-                results = self.service.ingest(req.store, episodes, econ_from_proto(req.econ_params),
-                                              _baseline(req), req.writer_id, req.batch_sequence)
+                results = self.service.ingest_request(req)
             except DataPackError as err:
                 if err.code not in ("INVALID_ARGUMENT", "ALREADY_EXISTS"):
                     raise  # a store fault ends the stream with its status

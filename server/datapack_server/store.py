@@ -580,11 +580,12 @@ class Store:
     # ------------------------------------------------------------------ append
 
     def prepare(self, records: Iterable[dict], check_free_finite: bool = False,
-                normalized: bool = False) -> tuple[list[dict], list[bytes]]:
+                normalized: bool = False, validated: bool = False) -> tuple[list[dict], list[bytes]]:
         """Normalise and validate a batch (repository.md §4.1 steps 1-3).
         Raises InvalidArgumentError with every violation of every record.
         normalized=True: the records are already normalised (the wire decoder
-        does it in the same pass)."""
+        does it in the same pass); validated=True: the invariants were checked
+        already (the builder's self-check runs the same ones)."""
         now = schema.utc_now()
         prepared: list[dict] = []
         lines: list[bytes] = []
@@ -601,7 +602,7 @@ class Store:
                 attr["skill_contribs"] = {(str(k) if type(k) is int and k >= 0 else k): v
                                           for k, v in attr["skill_contribs"].items()}
                 norm["attribution"] = attr
-            vs = validation.record_violations(norm, i, check_free_finite)
+            vs = [] if validated else validation.record_violations(norm, i, check_free_finite)
             if vs:
                 violations.extend(vs)
                 continue

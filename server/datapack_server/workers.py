@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 import orjson
 
 from datapack_client import codec, schema
+from datapack_client.errors import DataPackError as DataPackErrorForWorkers
 from datapack_client.errors import Violation
 from datapack_client.fastdecode import decode_record
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
@@ -171,3 +172,32 @@ def prepare_records(raw_records: list[bytes], now: str) -> tuple[list, list]:
 
 __all__ = ["WorkerPool", "parse_range", "prepare_records", "RECORD", "BLANK", "CORRUPT", "LEGACY",
            "served_record", "schema"]
+
+
+# ---------------------------------------------------------------------- episode ingest
+
+def prepare_ingest(raw_request: bytes, now: str, baseline: dict) -> tuple[list, list, list]:
+    """Build, validate and encode the episodes of a serialized
+    IngestEpisodesRequest (baseline already resolved to values). Returns
+    (prepared as in prepare_records, violations, [(bucket, delta_J)])."""
+    from datapack_client.builder import Baseline
+    from datapack_client.ingest import econ_from_proto, episode_from_proto
+    from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
+
+    from .ingest import build_episodes
+
+    req = spb.IngestEpisodesRequest.FromString(raw_request)
+    try:
+        episodes = [episode_from_proto(e) for e in req.episodes]
+        packs = build_episodes(episodes, econ_from_proto(req.econ_params),
+                               Baseline(baseline["mpl"], baseline["error"], baseline["ep"], baseline.get("wage_parity"),
+                                        name=baseline.get("name")))
+    except DataPackErrorForWorkers as err:
+        return [], err.violations or [Violation(0, None, "", err.reason, err.message)], []
+    prepared, outcomes = [], []
+    for p in packs:
+        rec = p._d
+        line = orjson.dumps(rec, option=orjson.OPT_NON_STR_KEYS) + b"\n"
+        prepared.append((rec["task_name"], rec["pack_id"], line, raw_row(rec, 0, len(line), 0, 1)))
+        outcomes.append((p.bucket, p.attribution.delta_J))
+    return prepared, [], outcomes
