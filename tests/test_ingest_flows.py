@@ -137,3 +137,29 @@ def test_phase_c_flow_sima_vla_extraction_and_world_model(server):
     assert repo.query("drawer_vase", wm_model_id="wm_v2") == []
     with pytest.raises(InvalidArgumentError):
         repo.query("drawer_vase", wm_role="policy_train")
+
+
+def test_ingest_in_the_worker_pool_builds_the_same_packs(tmp_path):
+    """Batches of >= 32 episodes are built in the server's worker processes:
+    the stored packs equal the client-side builder's, byte for byte."""
+    from datapack_client.builder import Baseline, build_datapack_meta_from_episode
+    from .conftest import ServerProcess
+    proc = ServerProcess(tmp_path / "data", "--workers", "2").start()
+    try:
+        repo = connect(proc.target, store="phase_c", timeout=30)
+        episodes = [drawer_episode(i, vase_broken=(i % 9 == 0), sima=(i % 2 == 0)) for i in range(64)]
+        results = repo.ingest_episodes(episodes, econ(), {"mpl": 10.0, "error": 0.05, "ep": 2.0})
+        assert [r.index for r in results] == list(range(64)) and {r.status for r in results} == {"created"}
+        for r, ep in zip(results, episodes):
+            args = dict(ep)
+            local = build_datapack_meta_from_episode(args.pop("episode_info"), econ(),
+                                                     baseline=Baseline(10.0, 0.05, 2.0), **args)
+            assert repo.get("drawer_vase", r.pack_id).to_json() == local.to_json()
+            assert (r.bucket, r.delta_j) == (local.bucket, local.attribution.delta_J)
+        with pytest.raises(InvalidArgumentError) as exc:  # a builder error in a worker reaches the client
+            repo.ingest_episodes([dict(drawer_episode(i), pack_id=f"x{i}") for i in range(40)]
+                                 + [dict(drawer_episode(99), skill_trace=None)], econ(), "synthetic_nominal")
+        assert exc.value.reason == "SKILL_TRACE_EMPTY" and exc.value.violations[0].index == 40
+        assert repo.get_statistics("drawer_vase")["total"] == 64  # the rejected batch wrote nothing
+    finally:
+        proc.kill()
