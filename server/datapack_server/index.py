@@ -22,7 +22,7 @@ import orjson
 from .packids import PackIds
 
 BUCKET_CODES = {"positive": 0, "negative": 1}  # any other string -> 2
-SNAPSHOT_VERSION = 2  # bump when COLUMNS change: older snapshots are rebuilt
+SNAPSHOT_VERSION = 3  # bump when COLUMNS change: older snapshots are rebuilt
 
 
 class Interner:
@@ -59,10 +59,15 @@ COLUMNS = (
     ("c_offset", np.float64, 3), ("c_offset_ok", np.bool_, 1),
     ("c_objective", np.float64, 4), ("c_objective_ok", np.bool_, 1), ("c_objective_len", np.int8, 1),
     ("created", "S32", 1),
+    # Analytics (adapter.md): attribution deltas and weights, energy totals, and
+    # interned env_type / energy-driver tag set / canonical skill_contribs.
+    ("w_econ", np.float64, 1), ("d_mpl", np.float64, 1), ("d_error", np.float64, 1), ("d_ep", np.float64, 1),
+    ("total_wh", np.float64, 1), ("wh_per_unit", np.float64, 1),
+    ("env_type", np.int32, 1), ("etags", np.int32, 1), ("contribs", np.int32, 1),
 )
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 CATEGORIES = ("engine", "source", "wm_role", "wm_model", "trace", "semtags", "condtags", "c_task", "c_world", "c_light",
-              "c_preset")
+              "c_preset", "env_type", "etags", "contribs")
 
 _DEFAULT_OFFSET = (0.0, 0.0, 0.0)
 _ZERO4 = (0.0, 0.0, 0.0, 0.0)
@@ -79,6 +84,9 @@ def _str(v: Any, default: str) -> str:
     return v if type(v) is str else default
 
 
+# Python type of the interned values that are not plain strings (for snapshots).
+_CAT_KINDS = {"trace": tuple, "semtags": frozenset, "etags": frozenset, "condtags": bytes, "contribs": bytes}
+
 # Positions of interned (categorical) values in a row tuple, and their tables.
 _CAT_POSITIONS = tuple((COLUMN_NAMES.index(name), name) for name in CATEGORIES)
 
@@ -92,6 +100,10 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
     attr = rec.get("attribution")
     if type(attr) is not dict:
         attr = {}
+    energy = rec.get("energy")
+    if type(energy) is not dict:
+        energy = {}
+    etags = rec.get("energy_driver_tags")
     bucket = rec.get("bucket")
     role = attr.get("wm_role")
     mvd = attr.get("mvd_score")
@@ -142,7 +154,40 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
         tuple(vo) if vo_ok else _DEFAULT_OFFSET, vo_ok,
         ((ov[0], ov[1], ov[2], ov[3] if ov_len == 4 else 0.5) if ov_ok else _ZERO4), ov_ok, ov_len,
         created.encode("utf-8", "surrogatepass") if type(created) is str else b"",
+        _num(attr.get("w_econ"), 0.0),
+        _num(attr.get("delta_mpl"), 0.0),
+        _num(attr.get("delta_error"), 0.0),
+        _num(attr.get("delta_ep"), 0.0),
+        _num(energy.get("total_Wh"), 0.0),
+        _num(energy.get("Wh_per_unit"), 0.0),
+        _str(rec.get("env_type"), _str(rec.get("task_name"), "drawer_vase")),
+        frozenset([t for t in etags if type(t) is str]) if type(etags) is list and etags else _EMPTY,
+        _contribs_key(attr.get("skill_contribs")),
+        energy_breakdown(rec),  # trailing, not a fixed column: see TaskIndex.energy
     )
+
+
+def _contribs_key(contribs) -> bytes:
+    """Canonical JSON of skill_contribs for interning (most packs have none)."""
+    if type(contribs) is not dict or not contribs:
+        return b"{}"
+    return orjson.dumps({str(k): v for k, v in contribs.items()})
+
+
+def energy_breakdown(rec: dict) -> tuple:
+    """(("limb", name, Wh), ..., ("skill", name, Wh), ...) of a record, in
+    stored order (missing or non-numeric Wh counts as 0)."""
+    energy = rec.get("energy")
+    if type(energy) is not dict:
+        return ()
+    out = []
+    for kind, key in (("limb", "energy_per_limb"), ("skill", "energy_per_skill")):
+        part = energy.get(key)
+        if type(part) is dict:
+            for name, v in part.items():
+                wh = v.get("Wh") if type(v) is dict else None
+                out.append((kind, name, float(wh) if type(wh) in (int, float) else 0.0))
+    return tuple(out)
 
 
 class TaskIndex:
@@ -157,6 +202,9 @@ class TaskIndex:
         self.cats = {name: Interner() for name in CATEGORIES}
         self.ids = PackIds()
         self._pending: list[tuple] = []
+        # Per-name energy columns (adapter.md §3.15): ("limb"|"skill", name) -> Wh by
+        # row, created when a name first appears (earlier rows 0), in that order.
+        self.energy: dict[tuple[str, str], np.ndarray] = {}
         self.version = 0  # bumped when an existing row changes (revisions)
         self.stats_cache: tuple | None = None
         # Packs with more than one line: position -> [(offset, length, line_no), ...] oldest first.
@@ -208,7 +256,18 @@ class TaskIndex:
         row = self._intern(raw_row(rec, off, length, line_no, rev))
         for (name, _dt, _w), value in zip(COLUMNS, row):
             self._assign(name, pos, value)
+        for col in self.energy.values():
+            col[pos] = 0.0
+        self._set_energy(pos, row[-1])
         return rev
+
+    def _set_energy(self, pos: int, breakdown: tuple) -> None:
+        energy = self.energy
+        for kind, name, wh in breakdown:
+            col = energy.get((kind, name))
+            if col is None:
+                col = energy[(kind, name)] = np.zeros(self.cap, dtype=np.float64)
+            col[pos] += wh
 
     def _assign(self, name: str, pos: int, value) -> None:
         col = self.cols[name]
@@ -226,6 +285,10 @@ class TaskIndex:
             new = np.zeros((cap,) + arr.shape[1:], dtype=arr.dtype)
             new[: self.flushed] = arr[: self.flushed]
             self.cols[name] = new
+        for key, arr in self.energy.items():
+            new = np.zeros(cap, dtype=np.float64)
+            new[: self.flushed] = arr[: self.flushed]
+            self.energy[key] = new
         self.cap = cap
 
     def flush(self) -> None:
@@ -241,6 +304,9 @@ class TaskIndex:
                 if width > self.cols[name].dtype.itemsize:
                     self.cols[name] = self.cols[name].astype(f"S{max(width, 2 * self.cols[name].dtype.itemsize)}")
             self.cols[name][a:b] = values
+        for pos, row in enumerate(rows, start=a):
+            if row[-1]:
+                self._set_energy(pos, row[-1])
         self.flushed = b
         self._pending = []
 
@@ -251,26 +317,38 @@ class TaskIndex:
             self.flush()
         return self.cols[name][: self.n]
 
+    def energy_view(self) -> dict[tuple[str, str], np.ndarray]:
+        """("limb"|"skill", name) -> Wh of every row, names in first-appearance order."""
+        if self._pending:
+            self.flush()
+        return {k: v[: self.n] for k, v in self.energy.items()}
+
     def memory_bytes(self) -> int:
-        return sum(a[: self.n].nbytes for a in self.cols.values()) + self.ids.memory_bytes()
+        return (sum(a[: self.n].nbytes for a in self.cols.values())
+                + sum(a[: self.n].nbytes for a in self.energy.values()) + self.ids.memory_bytes())
 
     # -- snapshot (see store.py for when it is written and trusted)
 
     def state(self) -> dict:
         self.flush()
         st = {f"col_{name}": arr[: self.n].copy() for name, arr in self.cols.items()}
+        names = list(self.energy)
+        for i, key in enumerate(names):
+            st[f"energy_{i}"] = self.energy[key][: self.n].copy()
+        st["energy_names"] = np.frombuffer(orjson.dumps(names), dtype=np.uint8)
         st.update(self.ids.state())
         hist = sorted(self.history.items())
         st["hist_pos"] = np.array([p for p, lines in hist for _ in lines], dtype=np.int64)
         st["hist_lines"] = np.array([line for _, lines in hist for line in lines], dtype=np.int64).reshape(-1, 3)
         cats = {}
         for name, interner in self.cats.items():
+            kind = _CAT_KINDS.get(name)
             vals = interner.values
-            if name == "trace":
+            if kind is tuple:
                 vals = [list(v) for v in vals]
-            elif name == "semtags":
+            elif kind is frozenset:
                 vals = [sorted(v) for v in vals]
-            elif name == "condtags":
+            elif kind is bytes:
                 vals = [v.decode("utf-8", "surrogatepass") for v in vals]
             cats[name] = vals
         st["cats"] = np.frombuffer(orjson.dumps(cats), dtype=np.uint8)
@@ -293,16 +371,21 @@ class TaskIndex:
                     ix.cols[name] = ix.cols[name].astype(arr.dtype)
                 ix.cols[name][:n] = arr
         ix.n = ix.flushed = n
+        for i, (kind, name) in enumerate(orjson.loads(st["energy_names"].tobytes())):
+            col = np.zeros(ix.cap, dtype=np.float64)
+            col[:n] = st[f"energy_{i}"]
+            ix.energy[(kind, name)] = col
         ix.ids = PackIds.from_state(st)
         for p, line in zip(st["hist_pos"].tolist(), st["hist_lines"].tolist()):
             ix.history.setdefault(p, []).append(tuple(line))
         cats = orjson.loads(st["cats"].tobytes())
         for name, vals in cats.items():
-            if name == "trace":
+            kind = _CAT_KINDS.get(name)
+            if kind is tuple:
                 vals = [tuple(v) for v in vals]
-            elif name == "semtags":
+            elif kind is frozenset:
                 vals = [frozenset(v) for v in vals]
-            elif name == "condtags":
+            elif kind is bytes:
                 vals = [v.encode("utf-8", "surrogatepass") for v in vals]
             interner = ix.cats[name]
             interner.values = list(vals)
