@@ -5,6 +5,7 @@
 
 Needs only grpcio and protobuf (plus orjson for fast JSON).
 """
+from .adapter import SkillDataPackAdapter, SkillValueMatrix
 from .builder import (BASELINES, Baseline, EconParams, EpisodeInfoSummary, build_datapack_meta_from_episode, delta_j,
                       derive_semantic_tags, infer_energy_driver_tags)
 from .client import DataPackClient, StreamAppender, connect
@@ -23,4 +24,5 @@ __all__ = [
     "NotFoundError", "ResourceExhaustedError", "UnavailableError", "FailedPreconditionError", "InternalError",
     "Violation", "EpisodeInfoSummary", "EconParams", "Baseline", "BASELINES", "build_datapack_meta_from_episode",
     "delta_j", "infer_energy_driver_tags", "derive_semantic_tags", "SkillID", "catalogue_for", "skill_name",
+    "SkillDataPackAdapter", "SkillValueMatrix",
 ]

@@ -95,6 +95,7 @@ class DataPackClient(RepositoryAPI):
                        else grpc.insecure_channel(target, options=channel_options()))
         self._channel = channel
         self._stub = spb_grpc.DataPackServiceStub(channel)
+        self._adapter_stub = None
 
     # -- plumbing
 
@@ -228,6 +229,25 @@ class DataPackClient(RepositoryAPI):
         resp = self._call(self._stub.UpdateTrainingUsage, req)
         return [{"pack_id": r.pack_id, "status": _REVISION_STATUS[r.status], "revision": r.revision}
                 for r in resp.results]
+
+    def _analyze(self, method: str, task_name: str, slice_spec, **args):
+        """One SkillAdapterService call (the remote half of SkillDataPackAdapter)."""
+        from . import adapter_wire
+        from .proto.datapack.v1 import skill_adapter_service_pb2_grpc as apb_grpc
+        check_task_name(task_name)
+        if self._adapter_stub is None:
+            self._adapter_stub = apb_grpc.SkillAdapterServiceStub(self._channel)
+        rpc, streaming, _spec = adapter_wire.METHODS[method]
+        req = adapter_wire.request_of(method, self.store, task_name,
+                                      filter_to_proto(slice_spec) if slice_spec is not None else None, args)
+        call = getattr(self._adapter_stub, rpc)
+        if streaming:
+            try:
+                return [adapter_wire.pack_from_proto(m)
+                        for resp in call(req, timeout=max(self.timeout, 300.0)) for m in resp.data_packs]
+            except grpc.RpcError as exc:
+                raise from_rpc_error(exc) from None
+        return adapter_wire.decode(method, self._call(call, req, max(self.timeout, 120.0)))
 
     def list_tasks(self) -> list[str]:
         return list(self._call(self._stub.ListTasks, spb.ListTasksRequest(store=self.store)).task_names)

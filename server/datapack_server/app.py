@@ -11,6 +11,8 @@ from grpc_reflection.v1alpha import reflection
 
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 
+from .adapter_servicer import SERVICE_NAME as ADAPTER_SERVICE_NAME
+from .adapter_servicer import SkillAdapterServicer, add_adapter_servicer
 from .interceptors import ErrorInterceptor
 from .service import DataPackService
 from .servicer import SERVICE_NAME, DataPackServicer, add_servicer
@@ -33,6 +35,8 @@ class ServerConfig:
     # Worker processes for decoding appends and parsing large files; 0 = none
     # (everything in the server process). The CLI defaults to the core count.
     workers: int = 0
+    # {task: {skill id: name}} replacing the default catalogue of those tasks.
+    skill_catalogues: dict | None = None
 
 
 @dataclass
@@ -58,7 +62,7 @@ class RunningServer:
 
 def build_server(config: ServerConfig) -> RunningServer:
     service = DataPackService(config.data_dir, fsync=config.fsync, cache_bytes=config.cache_bytes,
-                              workers=config.workers)
+                              workers=config.workers, skill_catalogues=config.skill_catalogues)
     try:
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="datapack-rpc"),
@@ -74,10 +78,11 @@ def build_server(config: ServerConfig) -> RunningServer:
             ],
         )
         add_servicer(server, DataPackServicer(service))
+        add_adapter_servicer(server, SkillAdapterServicer(service))
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
-            (spb.DESCRIPTOR.services_by_name["DataPackService"].full_name, health.SERVICE_NAME,
+            (spb.DESCRIPTOR.services_by_name["DataPackService"].full_name, ADAPTER_SERVICE_NAME, health.SERVICE_NAME,
              reflection.SERVICE_NAME), server)
         port = server.add_insecure_port(f"[{config.host}]:{config.port}" if ":" in config.host
                                         else f"{config.host}:{config.port}")
@@ -87,6 +92,6 @@ def build_server(config: ServerConfig) -> RunningServer:
     except BaseException:
         service.close()
         raise
-    for name in ("", SERVICE_NAME):
+    for name in ("", SERVICE_NAME, ADAPTER_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(server, port, service, health_servicer, config)

@@ -22,7 +22,7 @@ import orjson
 from .packids import PackIds
 
 BUCKET_CODES = {"positive": 0, "negative": 1}  # any other string -> 2
-SNAPSHOT_VERSION = 3  # bump when COLUMNS change: older snapshots are rebuilt
+SNAPSHOT_VERSION = 4  # bump when COLUMNS change: older snapshots are rebuilt
 
 
 class Interner:
@@ -64,6 +64,9 @@ COLUMNS = (
     ("w_econ", np.float64, 1), ("d_mpl", np.float64, 1), ("d_error", np.float64, 1), ("d_ep", np.float64, 1),
     ("total_wh", np.float64, 1), ("wh_per_unit", np.float64, 1),
     ("env_type", np.int32, 1), ("etags", np.int32, 1), ("contribs", np.int32, 1),
+    # Trace entries whose skill_id is not an integer >= 0 (the `trace` column drops
+    # them); adapter.md §3.6 counts them as the value matrix's skipped_entries.
+    ("bad_skill_entries", np.int32, 1),
 )
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 CATEGORIES = ("engine", "source", "wm_role", "wm_model", "trace", "semtags", "condtags", "c_task", "c_world", "c_light",
@@ -111,9 +114,11 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
     sima = rec.get("sima_annotation")
     trace = rec.get("skill_trace")
     skills = ()
+    bad_entries = 0
     if type(trace) is list and trace:
         skills = tuple([e["skill_id"] for e in trace if type(e) is dict and type(e.get("skill_id")) is int
                         and e["skill_id"] >= 0])
+        bad_entries = len(trace) - len(skills)
     tags = rec.get("semantic_tags")
     semtags = frozenset([t for t in tags if type(t) is str]) if type(tags) is list and tags else _EMPTY
     ctags = cond.get("tags")
@@ -163,6 +168,7 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
         _str(rec.get("env_type"), _str(rec.get("task_name"), "drawer_vase")),
         frozenset([t for t in etags if type(t) is str]) if type(etags) is list and etags else _EMPTY,
         _contribs_key(attr.get("skill_contribs")),
+        bad_entries,
         energy_breakdown(rec),  # trailing, not a fixed column: see TaskIndex.energy
     )
 

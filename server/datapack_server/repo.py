@@ -15,7 +15,9 @@ from datapack_client.model import DataPackMeta, copy_json
 from datapack_client.api import RepositoryAPI
 from datapack_client.query import make_filter
 from datapack_client.results import AppendResult
+from datapack_client.skills import catalogue_for
 
+from . import analytics
 from .store import Store, history_refs, position_of, query_refs, statistics as _statistics
 from .baselines import BaselineRegistry, baseline_from_episodes
 from .ingest import ingest
@@ -37,9 +39,12 @@ class DataPackRepo(RepositoryAPI):
     operating-system crash may then lose acknowledged appends.
     """
 
-    def __init__(self, base_dir: str = "data/datapacks", *, fsync: bool = True):
+    def __init__(self, base_dir: str = "data/datapacks", *, fsync: bool = True, skill_catalogues=None):
         os.makedirs(base_dir, exist_ok=True)
         self.base_dir = base_dir
+        # {task: {id: name}} replacing the default skill catalogue of those tasks (adapter.md §1.2).
+        self.skill_catalogues = ({t: dict(c) for t, c in skill_catalogues.items()}
+                                 if skill_catalogues is not None else None)
         self._store = Store(base_dir, fsync=fsync)
         self._baselines = BaselineRegistry(self._store.path, fsync=fsync)
 
@@ -81,6 +86,12 @@ class DataPackRepo(RepositoryAPI):
         with self._store.reading(task_name) as st:
             idx = match(st.index, spec) if spec is not None else None
             return _statistics(st.index, idx)
+
+    def _analyze(self, method: str, task_name: str, slice_spec, **args):
+        """One analysis of SkillDataPackAdapter (adapter.md §3), arguments
+        already validated, computed on the task's index in one consistent read."""
+        with self._store.reading(task_name) as st:
+            return analytics.analyze(st, method, slice_spec, catalogue_for(task_name, self.skill_catalogues), **args)
 
     def _ingest(self, episodes: list, econ_params, baseline, offset: int) -> list:
         results = ingest(self._store, self._baselines, episodes, econ_params, baseline)

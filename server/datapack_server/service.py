@@ -17,6 +17,9 @@ from datapack_client.ingest import baseline_values_from_proto, econ_from_proto, 
 from datapack_client.results import AppendResult, IngestResult
 from datapack_client.validation_rules import store_ok
 
+from datapack_client.skills import catalogue_for
+
+from . import analytics
 from .baselines import BaselineRegistry
 from .ingest import ingest, resolve_baseline
 from .store import RecordRef, Store, TaskState, history_refs, match, position_of, query_refs, statistics
@@ -119,13 +122,14 @@ class WriterMemo:
 
 class DataPackService:
     def __init__(self, data_root: str, *, fsync: bool = True, cache_bytes: int = 64 << 20,
-                 exclusive: bool = True, workers: int = 0):
+                 exclusive: bool = True, workers: int = 0, skill_catalogues: dict | None = None):
         self.root = os.path.abspath(data_root)
         os.makedirs(self.root, exist_ok=True)
         self._lock = DataRootLock(self.root) if exclusive else None
         self.fsync = fsync
         self._stores: dict[str, Store] = {}
         self._stores_lock = threading.Lock()
+        self.skill_catalogues = skill_catalogues  # {task: {id: name}} (adapter.md §1.2)
         self.cache = EncodedCache(cache_bytes)
         self.memo = WriterMemo()
         # workers > 0: a process pool for decoding appends and parsing large files
@@ -255,6 +259,11 @@ class DataPackService:
         if memo_key is not None:
             self.memo.put(memo_key, request.batch_sequence, results)
         return results
+
+    def analyze(self, store: str, task_name: str, method: str, slice_spec, **args):
+        """One adapter analysis (adapter.md) on a consistent read of the task."""
+        with self.store(store).reading(task_name) as st:
+            return analytics.analyze(st, method, slice_spec, catalogue_for(task_name, self.skill_catalogues), **args)
 
     def update_training_usage(self, store: str, task_name: str, update) -> list[dict]:
         return self.store(store).update_training_usage(task_name, update)

@@ -1,0 +1,68 @@
+"""SkillAdapterService over gRPC: each RPC runs the public SkillDataPackAdapter
+method (so arguments are validated and defaulted exactly as in-process) on a
+repository shim whose `_analyze` computes on the server's store, then encodes
+the result with the shared adapter_wire module. No business rules here."""
+from __future__ import annotations
+
+import grpc
+
+from datapack_client import adapter_wire
+from datapack_client.adapter import SkillDataPackAdapter
+from datapack_client.proto.datapack.v1 import skill_adapter_service_pb2 as apb
+from datapack_client.query import UNSET, filter_from_proto
+
+from .service import DataPackService
+
+SERVICE_NAME = "datapack.v1.SkillAdapterService"
+_PACKS_PER_MESSAGE = 256
+
+
+class _StoreRepo:
+    """The repository an adapter call sees on the server: one store, the
+    request's slice applied to every analysis."""
+
+    def __init__(self, service: DataPackService, store: str, slice_spec):
+        self._service, self._store, self._slice = service, store, slice_spec
+
+    def _analyze(self, method: str, task_name: str, slice_spec, **args):
+        return self._service.analyze(self._store, task_name, method, self._slice, **args)
+
+
+class SkillAdapterServicer:
+    def __init__(self, service: DataPackService):
+        self.service = service
+
+    def _run(self, method: str, request):
+        slice_spec = filter_from_proto(request.slice) if request.HasField("slice") else None
+        repo = _StoreRepo(self.service, request.store, slice_spec)
+        if method == "skill_report":
+            return repo._analyze("skill_report", request.task_name, slice_spec)
+        args = {k: v for k, v in adapter_wire.args_of(method, request, UNSET).items() if v is not UNSET}
+        return getattr(SkillDataPackAdapter(repo), method)(request.task_name, **args)
+
+    def unary(self, method: str):
+        def handler(request, context):
+            return adapter_wire.encode(method, self._run(method, request))
+        return handler
+
+    def streaming(self, method: str, response_cls):
+        def handler(request, context):
+            packs = self._run(method, request)
+            for i in range(0, len(packs), _PACKS_PER_MESSAGE):
+                yield response_cls(data_packs=[adapter_wire.pack_to_proto(p)
+                                               for p in packs[i:i + _PACKS_PER_MESSAGE]])
+        return handler
+
+
+def add_adapter_servicer(server: grpc.Server, servicer: SkillAdapterServicer) -> None:
+    handlers = {}
+    for method, (rpc, streaming, _args) in adapter_wire.METHODS.items():
+        req_cls = getattr(apb, rpc + "Request")
+        resp_cls = getattr(apb, rpc + "Response")
+        if streaming:
+            handlers[rpc] = grpc.unary_stream_rpc_method_handler(
+                servicer.streaming(method, resp_cls), req_cls.FromString, resp_cls.SerializeToString)
+        else:
+            handlers[rpc] = grpc.unary_unary_rpc_method_handler(
+                servicer.unary(method), req_cls.FromString, resp_cls.SerializeToString)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
