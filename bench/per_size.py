@@ -15,11 +15,11 @@ import numpy as np
 
 from datapack_client import connect
 
-from . import baselines, datagen, open_store, queries
+from . import adapter_timing, baselines, datagen, open_store, queries
 from .report import row
 from .util import progress
 
-SECTIONS = ("data", "open", "memory", "query", "statistics", "baseline")
+SECTIONS = ("data", "open", "memory", "query", "statistics", "adapter", "baseline")
 
 
 def _query_target(n: int) -> float:
@@ -89,6 +89,8 @@ def run(n: int, root: str, work: str, seed: int, reps: int, rss_empty: tuple[int
         with connect(srv.target, store=store, timeout=120) as c:
             warm = queries.warm(c, srv.target, store, reps)
             top = [(dp.pack_id, dp.attribution.delta_J) for dp in queries.run_query(c, "timed")]
+            progress(f"size {n}: adapter analyses")
+            adapter_times = adapter_timing.run(c, max(5, reps // 10))
             det["rss_after_queries"] = srv.rss()
     finally:
         srv.stop()
@@ -114,6 +116,14 @@ def run(n: int, root: str, work: str, seed: int, reps: int, rss_empty: tuple[int
         rows.append(row("query", f"{kind}{label} p50", n, p50, "ms", target))
         rows.append(row("query", f"{kind}{label} p99", n, p99, "ms", note=f"{cnt} reps"))
     det["warm"] = {f"{k}/{v}": x for (k, v), x in warm.items()}
+    det["adapter"] = adapter_times
+    for name, res in adapter_times.items():
+        if isinstance(res, str):
+            rows.append(row("adapter", f"{name} p50", n, None, "ms", ("<=", 50.0), note=res))
+            continue
+        p50, p99, cnt, size = res
+        rows.append(row("adapter", f"{name} p50", n, p50, "ms", ("<=", 50.0) if n >= 1_000_000 else None,
+                        note=f"p99 {p99:.1f} ms, {cnt} reps{'; ' + size if size else ''}"))
 
     # Server B: cold first run of each query kind (task loaded by get_statistics).
     progress(f"size {n}: server B (cold queries)")
