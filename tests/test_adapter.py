@@ -870,6 +870,18 @@ def test_env_type_statistics(adapter, gen):
     assert adapter.get_env_type_statistics("no_such_task") == {}
 
 
+def test_env_type_statistics_many_env_types(adapter, data_root):
+    recs = generate(120, seed=3)
+    for i, d in enumerate(recs):
+        d["env_type"] = f"env{(i * 7) % 6}"
+    recs[4]["attribution"]["delta_ep"] = None  # counts as 0.0
+    write_task(data_root, recs)
+    res = adapter.get_env_type_statistics(TASK)
+    assert list(res) == ["env0", "env1", "env2", "env3", "env4", "env5"]
+    same(res, b_env(recs))
+    assert sum(v["negative"] for v in res.values()) == sum(1 for d in recs if d["bucket"] != "positive")
+
+
 @pytest.mark.parametrize("sid,bucket", [(3, None), (3, "positive"), (5, "negative"), (7, None), (6, None)])
 def test_datapack_ids_for_skill(adapter, gen, sid, bucket):
     want = [d["pack_id"] for d in q(gen, bucket, sid)]
@@ -1179,6 +1191,8 @@ def test_argument_errors(adapter, gen):
     assert_invalid(lambda: a.get_env_type_statistics(TASK, slice={"bucket": "x"}), "ARGUMENT_INVALID", "bucket")
     assert_invalid(lambda: a.get_env_type_statistics(TASK, slice={"condition_filters": {"tags": {}}}),
                    "CONDITION_FILTER_INVALID")
+    for bad in (None, 3, "", b"x.json"):
+        assert_invalid(lambda: a.export_skill_report(TASK, bad), "ARGUMENT_INVALID", "output_path")
     # A valid but unknown skill id is allowed and gives empty results.
     assert a.get_skill_training_data(TASK, 99) == [] and a.get_skill_failure_modes(TASK, 99) == []
     assert a.get_datapack_ids_for_skill(TASK, 99) == [] and a.generate_skill_curriculum(TASK, 99) == []

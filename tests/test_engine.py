@@ -130,3 +130,34 @@ def test_embedded_rejects_non_finite_in_free_form(tmp_path):
     assert exc.value.violations[0].reason == "NUMBER_NOT_FINITE"
     assert exc.value.violations[0].field == "agent_profile.score"
     assert not (tmp_path / "s" / TASK_FILE).exists()
+
+
+def test_parallel_load_equals_sequential_load(tmp_path, monkeypatch):
+    """The worker-pool load (large files) builds exactly the sequential index,
+    including derived pack_id / created_at of lines that lack them."""
+    import json as _json
+    from datapack_server import store as store_mod
+    from datapack_server.workers import WorkerPool
+    d = tmp_path / "s"
+    d.mkdir()
+    lines = []
+    for i in range(400):
+        rec = make_pack(f"pl{i}", delta_j=float(i % 5) - 2, skills=(i % 6, 3)).to_dict()
+        if i % 50 == 7:
+            rec.pop("pack_id")
+            rec.pop("created_at")
+        lines.append(_json.dumps(rec))
+    (d / TASK_FILE).write_text("\n".join(lines) + "\n")
+    sequential = Store(str(d), snapshots=False).read_task("drawer_vase")
+    monkeypatch.setattr(store_mod, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(store_mod, "PARALLEL_CHUNK", 64 << 10)
+    pool = WorkerPool(2)
+    try:
+        parallel = Store(str(d), snapshots=False, pool=pool).read_task("drawer_vase")
+    finally:
+        pool.close()
+    assert parallel.index.n == sequential.index.n == 400
+    for name in ("line_off", "line_no", "bucket", "delta_j", "created", "trace", "total_wh"):
+        assert np.array_equal(parallel.index.view(name), sequential.index.view(name)), name
+    assert [parallel.index.pack_id(i) for i in range(400)] == [sequential.index.pack_id(i) for i in range(400)]
+    assert parallel.index.energy_view().keys() == sequential.index.energy_view().keys()

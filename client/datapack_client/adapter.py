@@ -249,7 +249,12 @@ class SkillDataPackAdapter:
 
     # §3.16: built by the repository (one consistent read), written here.
     def export_skill_report(self, task_name: str, output_path, *, slice=None) -> dict:
-        path = os.fspath(output_path)
+        try:
+            path = os.fspath(output_path)
+        except TypeError:
+            path = None
+        if type(path) is not str or not path:
+            raise invalid("output_path", "ARGUMENT_INVALID", f"output_path must be a file path, got {output_path!r}")
         report = self._run("skill_report", task_name, slice)
         write_json_atomic(path, report)
         return report

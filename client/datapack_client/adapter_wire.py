@@ -93,12 +93,6 @@ def encode(method: str, result: Any):
     if method == "extract_contrastive_pairs":
         return apb.ExtractContrastivePairsResponse(pairs=[
             apb.ContrastivePair(positive=pack_to_proto(p), negative=pack_to_proto(n)) for p, n in result])
-    if method == "generate_skill_curriculum":
-        return apb.GenerateSkillCurriculumResponse(levels=[apb.CurriculumLevel(
-            level=lv["level"], difficulty=lv["difficulty"], n_samples=lv["n_samples"],
-            datapacks=[pack_to_proto(p) for p in lv["datapacks"]],
-            avg_offset=lv["conditions_summary"]["avg_offset"], avg_friction=lv["conditions_summary"]["avg_friction"],
-            avg_occlusion=lv["conditions_summary"]["avg_occlusion"]) for lv in result])
     if method == "get_env_type_statistics":
         return apb.GetEnvTypeStatisticsResponse(env_types=[apb.EnvTypeStatistics(env_type=k, **v)
                                                            for k, v in result.items()])
@@ -115,6 +109,31 @@ def encode(method: str, result: Any):
     if method == "skill_report":
         return apb.ExportSkillReportResponse(report_json=_j(result))
     raise KeyError(method)
+
+
+def curriculum_messages(levels: list, chunk: int = 256):
+    """GenerateSkillCurriculum responses: each level in chunks of its packs."""
+    for lv in levels:
+        summary = lv["conditions_summary"]
+        packs = lv["datapacks"]
+        for start in range(0, max(len(packs), 1), chunk):
+            yield apb.GenerateSkillCurriculumResponse(level=apb.CurriculumLevel(
+                level=lv["level"], difficulty=lv["difficulty"], n_samples=lv["n_samples"],
+                datapacks=[pack_to_proto(p) for p in packs[start:start + chunk]], avg_offset=summary["avg_offset"],
+                avg_friction=summary["avg_friction"], avg_occlusion=summary["avg_occlusion"]))
+
+
+def curriculum_from_messages(messages) -> list:
+    levels: list = []
+    for msg in messages:
+        lv = msg.level
+        if not levels or levels[-1]["level"] != lv.level:
+            levels.append({"level": lv.level, "difficulty": lv.difficulty, "n_samples": lv.n_samples,
+                           "datapacks": [], "conditions_summary": {"avg_offset": lv.avg_offset,
+                                                                   "avg_friction": lv.avg_friction,
+                                                                   "avg_occlusion": lv.avg_occlusion}})
+        levels[-1]["datapacks"].extend(pack_from_proto(p) for p in lv.datapacks)
+    return levels
 
 
 def decode(method: str, msg) -> Any:
@@ -145,11 +164,6 @@ def decode(method: str, msg) -> Any:
         return [(r.skill_id, r.mean_delta_j) for r in msg.recommendations]
     if method == "extract_contrastive_pairs":
         return [(pack_from_proto(p.positive), pack_from_proto(p.negative)) for p in msg.pairs]
-    if method == "generate_skill_curriculum":
-        return [{"level": lv.level, "difficulty": lv.difficulty, "n_samples": lv.n_samples,
-                 "datapacks": [pack_from_proto(p) for p in lv.datapacks],
-                 "conditions_summary": {"avg_offset": lv.avg_offset, "avg_friction": lv.avg_friction,
-                                        "avg_occlusion": lv.avg_occlusion}} for lv in msg.levels]
     if method == "get_env_type_statistics":
         fields = [f.name for f in apb.EnvTypeStatistics.DESCRIPTOR.fields if f.name != "env_type"]
         return {e.env_type: {k: getattr(e, k) for k in fields} for e in msg.env_types}
@@ -182,7 +196,7 @@ METHODS: dict[str, tuple[str, bool, list[tuple[str, str]]]] = {
     "compute_skill_value_matrix": ("ComputeSkillValueMatrix", False, [("skill_ids", "ints?")]),
     "recommend_skill_for_condition": ("RecommendSkillForCondition", False, [("condition_tags", "strs")]),
     "extract_contrastive_pairs": ("ExtractContrastivePairs", False, [("skill_id", "int"), ("n_pairs", "limit")]),
-    "generate_skill_curriculum": ("GenerateSkillCurriculum", False, [("skill_id", "int"), ("n_levels", "int?")]),
+    "generate_skill_curriculum": ("GenerateSkillCurriculum", True, [("skill_id", "int"), ("n_levels", "int?")]),
     "query_by_energy_driver_tags": ("QueryByEnergyDriverTags", True,
                                     [("energy_tags", "strs"), ("bucket", "str?"), ("match_all", "bool"),
                                      ("limit", "limit")]),

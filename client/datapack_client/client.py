@@ -243,8 +243,10 @@ class DataPackClient(RepositoryAPI):
         call = getattr(self._adapter_stub, rpc)
         if streaming:
             try:
-                return [adapter_wire.pack_from_proto(m)
-                        for resp in call(req, timeout=max(self.timeout, 300.0)) for m in resp.data_packs]
+                responses = call(req, timeout=max(self.timeout, 300.0))
+                if method == "generate_skill_curriculum":
+                    return adapter_wire.curriculum_from_messages(responses)
+                return [adapter_wire.pack_from_proto(m) for resp in responses for m in resp.data_packs]
             except grpc.RpcError as exc:
                 raise from_rpc_error(exc) from None
         return adapter_wire.decode(method, self._call(call, req, max(self.timeout, 120.0)))

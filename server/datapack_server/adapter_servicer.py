@@ -47,6 +47,9 @@ class SkillAdapterServicer:
 
     def streaming(self, method: str, response_cls):
         def handler(request, context):
+            if method == "generate_skill_curriculum":
+                yield from adapter_wire.curriculum_messages(self._run(method, request))
+                return
             packs = self._run(method, request)
             for i in range(0, len(packs), _PACKS_PER_MESSAGE):
                 yield response_cls(data_packs=[adapter_wire.pack_to_proto(p)

@@ -48,6 +48,16 @@ def _base(ix, spec) -> np.ndarray:
     return mask
 
 
+def _rows(ix, spec):
+    """Positions of the slice in append order, or slice(None) for every row
+    (column[slice(None)] is a view: no copy)."""
+    return slice(None) if spec is None else match(ix, spec)
+
+
+def _count(ix, rows) -> int:
+    return ix.n if isinstance(rows, slice) else len(rows)
+
+
 def _bucket_mask(ix, bucket: str | None):
     return True if bucket is None else ix.view("bucket") == BUCKET_CODES[bucket]
 
@@ -75,8 +85,29 @@ def _first_seen(codes: np.ndarray) -> list[int]:
     """Distinct codes in order of first occurrence."""
     if not len(codes):
         return []
+    present = np.flatnonzero(np.bincount(codes))
+    if len(present) <= 16:  # a few values (env types): one scan each, no sort
+        first = [int(np.argmax(codes == c)) for c in present.tolist()]
+        return present[np.argsort(first, kind="stable")].tolist()
     uniq, first = np.unique(codes, return_index=True)
     return uniq[np.argsort(first, kind="stable")].tolist()
+
+
+_TRACE_RANKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _by_trace_value(ix, codes) -> np.ndarray:
+    """Interned trace codes reordered by their trace tuples. Sums combined over
+    traces in this order do not depend on the interning order, so a slice gives
+    the same floats as a store holding only the slice."""
+    values = ix.cats["trace"].values
+    got = _TRACE_RANKS.get(ix)
+    if got is None or len(got) != len(values):
+        rank = np.empty(len(values), dtype=np.int64)
+        rank[sorted(range(len(values)), key=values.__getitem__)] = np.arange(len(values))
+        got = _TRACE_RANKS[ix] = rank
+    codes = np.asarray(codes, dtype=np.int64)
+    return codes[np.argsort(got[codes], kind="stable")]
 
 
 def _known_skills(ix, rows: np.ndarray, catalogue: dict) -> list[int]:
@@ -155,7 +186,7 @@ class _ContribTables:
     def __init__(self) -> None:
         self.done = 0
         self.entries: dict = {}  # (key, field) -> ([code], [value], [ambiguous])
-        self.dense: dict = {}  # (key, field, size) -> (value, ok, ambiguous) arrays
+        self.dense: dict = {}  # (key, field, size) -> (value, state) arrays by code, or None
 
     def update(self, values: list) -> None:
         if self.done == len(values):
@@ -180,19 +211,22 @@ class _ContribTables:
         self.dense.clear()
 
     def table(self, key: str, field: str, size: int) -> tuple:
-        got = self.dense.get((key, field, size))
-        if got is None:
-            val = np.full(size, np.nan)
-            ok = np.zeros(size, dtype=np.bool_)
-            amb = np.zeros(size, dtype=np.bool_)
+        """(value, state) per interned code; state 0: no numeric value, 1: a
+        number, 2: a JSON null (stored null, NaN or ±Infinity). None when no
+        value has the entry."""
+        k = (key, field, size)
+        if k not in self.dense:
             lists = self.entries.get((key, field))
+            got = None
             if lists:
+                val = np.full(size, np.nan)
+                state = np.zeros(size, dtype=np.int8)
                 codes = np.array(lists[0], dtype=np.int64)
                 val[codes] = lists[1]
-                amb[codes] = lists[2]
-                ok[codes] = ~amb[codes]
-            got = self.dense[(key, field, size)] = (val, ok, amb)
-        return got
+                state[codes] = np.where(np.array(lists[2], dtype=np.bool_), 2, 1)
+                got = (val, state)
+            self.dense[k] = got
+        return self.dense[k]
 
 
 _CONTRIBS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -200,78 +234,143 @@ _CONTRIBS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 def _contrib_means(st, rows: np.ndarray, skill_id: int) -> tuple:
     """Means of skill_contribs[skill_id]["delta_mpl"/"delta_error"] over the packs
-    of `rows` (in that order) that have a numeric value; None when none has."""
+    `rows` (append order) that have a numeric value; None when none has."""
     ix = st.index
     values = ix.cats["contribs"].values
-    tables = _CONTRIBS.get(ix)
-    if tables is None:
-        tables = _CONTRIBS[ix] = _ContribTables()
-    tables.update(values)
+    tables = _contrib_tables(ix)
     codes = ix.view("contribs")[rows]
     key = str(skill_id)
     out = []
     for field in _CONTRIB_FIELDS:
-        val, ok, amb = tables.table(key, field, len(values))
-        row_val = val[codes]
-        row_ok = ok[codes]
-        for i in np.flatnonzero(amb[codes]).tolist():  # a stored null, NaN or ±Infinity
-            rec, _rev = _load(st, int(rows[i]))
+        got = tables.table(key, field, len(values))
+        if got is None:
+            out.append(None)
+            continue
+        val, state = got
+        row_state = state[codes]
+        have = np.flatnonzero(row_state)
+        row_val = val[codes[have]]
+        keep = row_state[have] == 1
+        for i in np.flatnonzero(~keep).tolist():  # a stored null, NaN or ±Infinity: read the pack
+            rec, _rev = _load(st, int(rows[have[i]]))
             attr = rec.get("attribution")
             contribs = attr.get("skill_contribs") if type(attr) is dict else None
             entry = contribs.get(key) if type(contribs) is dict else None
             x = entry.get(field) if type(entry) is dict else None
             if type(x) is float or type(x) is int:
-                row_val[i], row_ok[i] = float(x), True
-        sel = row_val[row_ok]
+                row_val[i], keep[i] = float(x), True
+        sel = row_val[keep]
         out.append(float(np.mean(sel)) if len(sel) else None)
     return tuple(out)
 
 
-def _skill_stats(st, eligible: np.ndarray, skill_id: int, catalogue: dict, uses: np.ndarray | None = None) -> dict:
-    """Statistics of one skill; `eligible` = slice ∧ trust ≥ 0.0 (the query's min_trust)."""
-    ix = st.index
+def _contrib_tables(ix) -> _ContribTables:
+    tables = _CONTRIBS.get(ix)
+    if tables is None:
+        tables = _CONTRIBS[ix] = _ContribTables()
+    tables.update(ix.cats["contribs"].values)
+    return tables
+
+
+class _TraceGroups:
+    """Per interned trace: packs, positives, ΔJ sum / centred sum of squares /
+    min / max, trust and w_econ sums over the packs of `mask` (the others go to
+    a spare bin). A skill's statistics combine the traces that contain it, so
+    every skill costs O(distinct traces) after one linear pass; the ΔJ variance
+    is combined from per-trace centred moments (Chan et al.), not from raw
+    sums of squares. Computed over all eligible packs or only over one skill's
+    packs, a trace containing the skill gets the same values (same packs, same
+    order), so both give identical floats."""
+
+    def __init__(self, ix, mask: np.ndarray):
+        v = ix.view
+        k = len(ix.cats["trace"].values)
+        codes = np.where(mask, v("trace"), k)
+        size = k + 1
+        dj = v("delta_j")
+        n = np.bincount(codes, minlength=size)
+        s1 = np.bincount(codes, weights=dj, minlength=size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = s1 / n
+            m2 = np.bincount(codes, weights=np.square(dj - mean[codes]), minlength=size)
+        self.n, self.s1, self.mean, self.m2 = n[:k], s1[:k], mean[:k], m2[:k]
+        self.pos = np.bincount(codes, weights=v("bucket") == POSITIVE, minlength=size)[:k]
+        self.lo = np.full(size, np.inf)
+        self.hi = np.full(size, -np.inf)
+        with np.errstate(invalid="ignore"):  # a stored NaN ΔJ makes its trace's min/max NaN
+            np.minimum.at(self.lo, codes, dj)
+            np.maximum.at(self.hi, codes, dj)
+        self.lo, self.hi = self.lo[:k], self.hi[:k]
+        self.trust = np.bincount(codes, weights=v("trust"), minlength=size)[:k]
+        self.w_econ = np.bincount(codes, weights=v("w_econ"), minlength=size)[:k]
+
+    def stats(self, st, skill_id: int, catalogue: dict, contrib_rows: np.ndarray) -> dict:
+        ix = st.index
+        name = _name(catalogue, skill_id)
+        table = _skill_table(ix, skill_id)
+        using = _by_trace_value(ix, np.flatnonzero(table & (self.n > 0)) if len(table) else [])
+        counts = self.n[using]
+        total = int(counts.sum())
+        if total == 0:
+            return {"skill_id": skill_id, "skill_name": name, "total_usage": 0, "positive_count": 0,
+                    "negative_count": 0}
+        n_pos = int(self.pos[using].sum())
+        mean = float(self.s1[using].sum() / total)
+        with np.errstate(invalid="ignore"):
+            m2 = float(self.m2[using].sum() + (counts * np.square(self.mean[using] - mean)).sum())
+        traces = ix.view("trace")[contrib_rows]
+        mpl, err = _contrib_means(st, contrib_rows[table[traces]] if len(table) else contrib_rows[:0], skill_id)
+        return {
+            "skill_id": skill_id,
+            "skill_name": name,
+            "total_usage": total,
+            "positive_count": n_pos,
+            "negative_count": total - n_pos,
+            "success_rate": n_pos / total,
+            "delta_j_mean": mean,
+            "delta_j_std": math.sqrt(m2 / total),
+            "delta_j_min": float(np.min(self.lo[using])),
+            "delta_j_max": float(np.max(self.hi[using])),
+            "trust_mean": float(self.trust[using].sum() / total),
+            "w_econ_mean": float(self.w_econ[using].sum() / total),
+            "skill_delta_mpl_mean": mpl,
+            "skill_delta_error_mean": err,
+        }
+
+
+def _eligible(ix, spec) -> np.ndarray:
+    """Packs a skill's statistics may use: the slice, bucket positive or
+    negative, trust ≥ 0.0 (the query's always-applied min_trust)."""
     v = ix.view
-    mask = eligible & (uses if uses is not None else _skill_mask(ix, skill_id))
-    bucket = v("bucket")
-    pos = np.flatnonzero(mask & (bucket == POSITIVE))
-    neg = np.flatnonzero(mask & (bucket == NEGATIVE))
-    name = _name(catalogue, skill_id)
-    total = len(pos) + len(neg)
-    if total == 0:
-        return {"skill_id": skill_id, "skill_name": name, "total_usage": 0, "positive_count": 0,
-                "negative_count": 0}
-    rows = np.concatenate([pos, neg])  # P followed by N
-    dj = v("delta_j")[rows]
-    mpl, err = _contrib_means(st, rows, skill_id)
-    return {
-        "skill_id": skill_id,
-        "skill_name": name,
-        "total_usage": int(total),
-        "positive_count": int(len(pos)),
-        "negative_count": int(len(neg)),
-        "success_rate": len(pos) / total,
-        "delta_j_mean": _mean(dj),
-        "delta_j_std": float(np.std(dj)),
-        "delta_j_min": float(np.min(dj)),
-        "delta_j_max": float(np.max(dj)),
-        "trust_mean": _mean(v("trust")[rows]),
-        "w_econ_mean": _mean(v("w_econ")[rows]),
-        "skill_delta_mpl_mean": mpl,
-        "skill_delta_error_mean": err,
-    }
+    return _base(ix, spec) & (v("bucket") <= NEGATIVE) & (v("trust") >= 0.0)
+
+
+def _with_contribs(ix, mask: np.ndarray) -> np.ndarray:
+    """Positions of `mask` whose skill_contribs is not empty (the only packs a
+    contribution mean can use)."""
+    values = ix.cats["contribs"].values
+    empty = ix.cats["contribs"].codes.get(b"{}")
+    if empty is None:
+        return np.flatnonzero(mask)
+    if len(values) == 1:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(mask & (ix.view("contribs") != empty))
 
 
 def get_skill_statistics(st, spec, catalogue, skill_id: int) -> dict:
+    """P / N = positive / negative packs of the slice using the skill with trust ≥ 0.0."""
     ix = st.index
-    eligible = _base(ix, spec) & (ix.view("trust") >= 0.0)
-    return _skill_stats(st, eligible, skill_id, catalogue)
+    mask = _eligible(ix, spec) & _skill_mask(ix, skill_id)
+    return _TraceGroups(ix, mask).stats(st, skill_id, catalogue, _with_contribs(ix, mask))
 
 
 def get_all_skills_performance(st, spec, catalogue) -> dict:
     ix = st.index
-    base = _base(ix, spec)
-    eligible = base & (ix.view("trust") >= 0.0)
-    return {sid: _skill_stats(st, eligible, sid, catalogue) for sid in _known_skills(ix, base, catalogue)}
+    mask = _eligible(ix, spec)
+    groups = _TraceGroups(ix, mask)
+    contrib_rows = _with_contribs(ix, mask)
+    rows = _rows(ix, spec)
+    return {sid: groups.stats(st, sid, catalogue, contrib_rows) for sid in _known_skills(ix, rows, catalogue)}
 
 
 # --------------------------------------------------------------------------- §3.3 – §3.5
@@ -378,7 +477,7 @@ def _column_of(tags: frozenset) -> int:
 def compute_skill_value_matrix(st, spec, catalogue, skill_ids: list | None) -> SkillValueMatrix:
     ix = st.index
     v = ix.view
-    rows = np.flatnonzero(_base(ix, spec))
+    rows = _rows(ix, spec)
     known = _known_skills(ix, rows, catalogue)
     if skill_ids is None:
         skill_ids = known
@@ -393,8 +492,8 @@ def compute_skill_value_matrix(st, spec, catalogue, skill_ids: list | None) -> S
     counts = np.zeros((len(skill_ids), ncol), dtype=np.int64)
     traces = ix.cats["trace"].values
     tcodes = v("trace")[rows]
-    present = _present_codes(tcodes, len(traces))
-    if len(rows) and skill_ids and present:
+    present = _by_trace_value(ix, _present_codes(tcodes, len(traces))).tolist()
+    if _count(ix, rows) and skill_ids and present:
         semtags = ix.cats["semtags"].values
         column_of = np.fromiter((_column_of(t) for t in semtags), dtype=np.int64, count=len(semtags))
         cols = column_of[v("semtags")[rows]]
@@ -559,27 +658,39 @@ def query_by_attribution_ranges(st, spec, catalogue, min_delta_mpl, max_delta_mp
 
 # --------------------------------------------------------------------------- §3.13 – §3.16
 
+_ENV_MEANS = (("mean_delta_j", "delta_j"), ("mean_delta_mpl", "d_mpl"), ("mean_delta_error", "d_error"),
+              ("mean_delta_ep", "d_ep"), ("mean_energy_wh", "total_wh"), ("mean_trust", "trust"))
+
+
 def get_env_type_statistics(st, spec, catalogue) -> dict:
     ix = st.index
     v = ix.view
-    rows = np.flatnonzero(_base(ix, spec))
-    if not len(rows):
+    rows = _rows(ix, spec)
+    if not _count(ix, rows):
         return {}
     names = ix.cats["env_type"].values
-    codes = v("env_type")[rows]
+    codes = v("env_type")[rows].astype(np.intp)  # bincount would convert on every call
+    positive = v("bucket")[rows] == POSITIVE
+    order_ = _first_seen(codes)
+    out = {}
+    if len(order_) <= 4:
+        # A few env types (usually one): pairwise sums over each group's packs.
+        for c in order_:
+            sel = slice(None) if len(order_) == 1 else codes == c
+            n = int(np.count_nonzero(codes == c)) if len(order_) > 1 else len(codes)
+            p = int(np.count_nonzero(positive[sel]))
+            stats = {"count": n, "positive": p, "negative": n - p}
+            stats.update((k, float(v(col)[rows][sel].sum() / n)) for k, col in _ENV_MEANS)
+            stats["positive_ratio"] = p / n
+            out[names[c]] = stats
+        return out
     size = len(names)
     count = np.bincount(codes, minlength=size)
-    positive = np.bincount(codes, weights=(v("bucket")[rows] == POSITIVE), minlength=size)
-
-    def mean_of(col):
-        return np.bincount(codes, weights=v(col)[rows], minlength=size) / np.maximum(count, 1)
-
-    means = {k: mean_of(c) for k, c in (("mean_delta_j", "delta_j"), ("mean_delta_mpl", "d_mpl"),
-                                         ("mean_delta_error", "d_error"), ("mean_delta_ep", "d_ep"),
-                                         ("mean_energy_wh", "total_wh"), ("mean_trust", "trust"))}
-    out = {}
-    for c in _first_seen(codes):
-        n, p = int(count[c]), int(positive[c])
+    pos = np.bincount(codes, weights=positive, minlength=size)
+    means = {k: np.bincount(codes, weights=v(col)[rows], minlength=size) / np.maximum(count, 1)
+             for k, col in _ENV_MEANS}
+    for c in order_:
+        n, p = int(count[c]), int(pos[c])
         stats = {"count": n, "positive": p, "negative": n - p}
         stats.update((k, float(m[c])) for k, m in means.items())
         stats["positive_ratio"] = p / n
@@ -611,9 +722,8 @@ def summarize_energy_usage(st, spec, catalogue) -> dict:
     ix = st.index
     v = ix.view
     sliced = spec is not None
-    base = _base(ix, spec)
-    rows = np.flatnonzero(base)
-    n = len(rows)
+    rows = _rows(ix, spec)
+    n = _count(ix, rows)
     if n == 0:
         return {"n_packs": 0}
     total, per_unit = v("total_wh")[rows], v("wh_per_unit")[rows]

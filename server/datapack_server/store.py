@@ -39,13 +39,14 @@ from datapack_client.validation_rules import task_name_ok
 
 from datapack_client import validation
 from .packids import id_hash
-from .index import BUCKET_CODES, SNAPSHOT_VERSION, TaskIndex, cosine_match
+from .index import BUCKET_CODES, COLUMN_NAMES, SNAPSHOT_VERSION, TaskIndex, cosine_match
 from .storage.lines import CorruptLine, is_legacy, parse_line, served_record
 from .storage.taskfile import AUX_DIR, SUFFIX, StoreWriteError, TaskFile
 
 READ_CHUNK = 4 << 20
 PARALLEL_MIN_BYTES = 32 << 20  # catch-ups larger than this are parsed by the worker pool
 PARALLEL_CHUNK = 8 << 20
+_CREATED = COLUMN_NAMES.index("created")
 SNAPSHOT_MIN_ROWS = 50_000  # smaller tasks index from scratch in well under a second
 log = logging.getLogger("datapack.store")
 
@@ -262,7 +263,7 @@ class TaskState:
                     pid = schema.derived_pack_id(file_name, line_no)
                     h = id_hash(pid)
                 if needs_created:
-                    row = row[:-1] + (schema.derived_created_at(line_no).encode(),)
+                    row = row[:_CREATED] + (schema.derived_created_at(line_no).encode(),) + row[_CREATED + 1:]
                 p = index.ids.get(pid, h)
                 if p is None:
                     index.add_raw(pid, row[:2] + (line_no,) + row[3:], h)

@@ -325,10 +325,10 @@ class CurriculumLevel(_message.Message):
     def __init__(self, level: _Optional[int] = ..., difficulty: _Optional[float] = ..., n_samples: _Optional[int] = ..., datapacks: _Optional[_Iterable[_Union[_datapack_pb2.DataPackMeta, _Mapping]]] = ..., avg_offset: _Optional[float] = ..., avg_friction: _Optional[float] = ..., avg_occlusion: _Optional[float] = ...) -> None: ...
 
 class GenerateSkillCurriculumResponse(_message.Message):
-    __slots__ = ("levels",)
-    LEVELS_FIELD_NUMBER: _ClassVar[int]
-    levels: _containers.RepeatedCompositeFieldContainer[CurriculumLevel]
-    def __init__(self, levels: _Optional[_Iterable[_Union[CurriculumLevel, _Mapping]]] = ...) -> None: ...
+    __slots__ = ("level",)
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    level: CurriculumLevel
+    def __init__(self, level: _Optional[_Union[CurriculumLevel, _Mapping]] = ...) -> None: ...
 
 class QueryByEnergyDriverTagsRequest(_message.Message):
     __slots__ = ("store", "task_name", "energy_tags", "bucket", "match_all", "limit", "unlimited", "slice")

@@ -75,7 +75,7 @@ class SkillAdapterServiceStub:
                 request_serializer=datapack_dot_v1_dot_skill__adapter__service__pb2.ExtractContrastivePairsRequest.SerializeToString,
                 response_deserializer=datapack_dot_v1_dot_skill__adapter__service__pb2.ExtractContrastivePairsResponse.FromString,
                 _registered_method=True)
-        self.GenerateSkillCurriculum = channel.unary_unary(
+        self.GenerateSkillCurriculum = channel.unary_stream(
                 '/datapack.v1.SkillAdapterService/GenerateSkillCurriculum',
                 request_serializer=datapack_dot_v1_dot_skill__adapter__service__pb2.GenerateSkillCurriculumRequest.SerializeToString,
                 response_deserializer=datapack_dot_v1_dot_skill__adapter__service__pb2.GenerateSkillCurriculumResponse.FromString,
@@ -174,6 +174,8 @@ class SkillAdapterServiceServicer:
 
     def GenerateSkillCurriculum(self, request, context):
         """Positive packs of a skill in levels of increasing difficulty (§3.9).
+        Streamed: the result holds every qualifying pack (no cap), which at scale
+        exceeds any message size; each level arrives as one or more messages.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -264,7 +266,7 @@ def add_SkillAdapterServiceServicer_to_server(servicer, server):
                     request_deserializer=datapack_dot_v1_dot_skill__adapter__service__pb2.ExtractContrastivePairsRequest.FromString,
                     response_serializer=datapack_dot_v1_dot_skill__adapter__service__pb2.ExtractContrastivePairsResponse.SerializeToString,
             ),
-            'GenerateSkillCurriculum': grpc.unary_unary_rpc_method_handler(
+            'GenerateSkillCurriculum': grpc.unary_stream_rpc_method_handler(
                     servicer.GenerateSkillCurriculum,
                     request_deserializer=datapack_dot_v1_dot_skill__adapter__service__pb2.GenerateSkillCurriculumRequest.FromString,
                     response_serializer=datapack_dot_v1_dot_skill__adapter__service__pb2.GenerateSkillCurriculumResponse.SerializeToString,
@@ -538,7 +540,7 @@ class SkillAdapterService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/datapack.v1.SkillAdapterService/GenerateSkillCurriculum',
