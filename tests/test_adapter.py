@@ -1082,9 +1082,6 @@ def test_slice_energy_names_of_other_packs_are_left_out(open_repo, data_root):
     same(full.summarize_energy_usage(TASK), b_energy([a, b]))
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation: the index keeps per-name energy as Wh per pack, so a "
-                                       "name present only with 0 Wh cannot be told apart from an absent one "
-                                       "inside a slice (analytics.summarize_energy_usage)")
 def test_slice_energy_names_present_only_with_zero_wh(open_repo, data_root):
     a = pack("a", 1.0, engine="pybullet")
     a["energy"]["energy_per_limb"] = {"shoulder": {"Wh": 1.0}}

@@ -712,28 +712,26 @@ def get_datapack_ids_for_skill(st, spec, catalogue, skill_id: int, bucket: str |
 
 
 def summarize_energy_usage(st, spec, catalogue) -> dict:
-    """Per-name totals come from the index's per-name energy columns, which hold
-    each pack's Wh (0 when the pack lacks the name). Without a slice every name
-    of the task is listed, in order of first appearance. With a slice a name is
-    listed when some pack of the slice has non-zero Wh for it, or when its Wh is
-    zero in every pack of the task (names carried as 0 Wh, e.g. an idle limb);
-    names keep the task's first-appearance order. (The index does not record
-    the presence of a 0-Wh entry per pack.)"""
+    """Per-name totals from the index's per-name Wh columns; the names listed are
+    those present in the packs of the slice (interned `enames` column), in order
+    of first appearance among them."""
     ix = st.index
     v = ix.view
-    sliced = spec is not None
     rows = _rows(ix, spec)
     n = _count(ix, rows)
     if n == 0:
         return {"n_packs": 0}
     total, per_unit = v("total_wh")[rows], v("wh_per_unit")[rows]
+    columns = ix.energy_view()
+    names = ix.cats["enames"].values
+    present: dict = {}
+    for code in _first_seen(v("enames")[rows]):
+        for key in names[code]:
+            present.setdefault(key, None)
     limbs: dict = {}
     skills: dict = {}
-    for (kind, name), col in ix.energy_view().items():
-        sel = col[rows]
-        if sliced and not (np.any(sel != 0.0) or not np.any(col != 0.0)):
-            continue
-        (limbs if kind == "limb" else skills)[name] = float(np.sum(sel))
+    for kind, name in present:
+        (limbs if kind == "limb" else skills)[name] = float(np.sum(columns[(kind, name)][rows]))
     return {
         "n_packs": int(n),
         "total_wh_mean": _mean(total),

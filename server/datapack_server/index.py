@@ -22,7 +22,7 @@ import orjson
 from .packids import PackIds
 
 BUCKET_CODES = {"positive": 0, "negative": 1}  # any other string -> 2
-SNAPSHOT_VERSION = 4  # bump when COLUMNS change: older snapshots are rebuilt
+SNAPSHOT_VERSION = 5  # bump when COLUMNS change: older snapshots are rebuilt
 
 
 class Interner:
@@ -64,13 +64,16 @@ COLUMNS = (
     ("w_econ", np.float64, 1), ("d_mpl", np.float64, 1), ("d_error", np.float64, 1), ("d_ep", np.float64, 1),
     ("total_wh", np.float64, 1), ("wh_per_unit", np.float64, 1),
     ("env_type", np.int32, 1), ("etags", np.int32, 1), ("contribs", np.int32, 1),
+    # The (kind, name) energy entries a row has, in stored order: presence is
+    # not visible in the per-name Wh columns (a 0-Wh entry looks absent).
+    ("enames", np.int32, 1),
     # Trace entries whose skill_id is not an integer >= 0 (the `trace` column drops
     # them); adapter.md §3.6 counts them as the value matrix's skipped_entries.
     ("bad_skill_entries", np.int32, 1),
 )
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 CATEGORIES = ("engine", "source", "wm_role", "wm_model", "trace", "semtags", "condtags", "c_task", "c_world", "c_light",
-              "c_preset", "env_type", "etags", "contribs")
+              "c_preset", "env_type", "etags", "contribs", "enames")
 
 _DEFAULT_OFFSET = (0.0, 0.0, 0.0)
 _ZERO4 = (0.0, 0.0, 0.0, 0.0)
@@ -88,7 +91,8 @@ def _str(v: Any, default: str) -> str:
 
 
 # Python type of the interned values that are not plain strings (for snapshots).
-_CAT_KINDS = {"trace": tuple, "semtags": frozenset, "etags": frozenset, "condtags": bytes, "contribs": bytes}
+_CAT_KINDS = {"trace": tuple, "semtags": frozenset, "etags": frozenset, "condtags": bytes, "contribs": bytes,
+              "enames": "pairs"}
 
 # Positions of interned (categorical) values in a row tuple, and their tables.
 _CAT_POSITIONS = tuple((COLUMN_NAMES.index(name), name) for name in CATEGORIES)
@@ -106,6 +110,7 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
     energy = rec.get("energy")
     if type(energy) is not dict:
         energy = {}
+    breakdown = energy_breakdown(rec)
     etags = rec.get("energy_driver_tags")
     bucket = rec.get("bucket")
     role = attr.get("wm_role")
@@ -168,8 +173,9 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
         _str(rec.get("env_type"), _str(rec.get("task_name"), "drawer_vase")),
         frozenset([t for t in etags if type(t) is str]) if type(etags) is list and etags else _EMPTY,
         _contribs_key(attr.get("skill_contribs")),
+        tuple([(kind, name) for kind, name, _wh in breakdown]),
         bad_entries,
-        energy_breakdown(rec),  # trailing, not a fixed column: see TaskIndex.energy
+        breakdown,  # trailing, not a fixed column: see TaskIndex.energy
     )
 
 
@@ -350,7 +356,7 @@ class TaskIndex:
         for name, interner in self.cats.items():
             kind = _CAT_KINDS.get(name)
             vals = interner.values
-            if kind is tuple:
+            if kind is tuple or kind == "pairs":
                 vals = [list(v) for v in vals]
             elif kind is frozenset:
                 vals = [sorted(v) for v in vals]
@@ -389,6 +395,8 @@ class TaskIndex:
             kind = _CAT_KINDS.get(name)
             if kind is tuple:
                 vals = [tuple(v) for v in vals]
+            elif kind == "pairs":
+                vals = [tuple(tuple(p) for p in v) for v in vals]
             elif kind is frozenset:
                 vals = [frozenset(v) for v in vals]
             elif kind is bytes:
