@@ -36,19 +36,28 @@ CREATED = "2025-06-01T12:00:00.000000+00:00"
 
 # =========================================================================== fixtures
 
-@pytest.fixture
-def open_repo(data_root):
-    """open_repo(store=STORE, skill_catalogues=None) -> a repository on <data_root>/<store>."""
+@pytest.fixture(params=["embedded", "remote"])
+def open_repo(request, data_root):
+    """open_repo(store=STORE, skill_catalogues=None) -> a repository on <data_root>/<store>:
+    the embedded DataPackRepo, or a client of a real server on that data root."""
     opened = []
 
     def _open(store: str = STORE, skill_catalogues=None):
-        r = DataPackRepo(str(data_root / store), fsync=False, skill_catalogues=skill_catalogues)
-        opened.append(r)
-        return r
+        if request.param == "embedded":
+            r = DataPackRepo(str(data_root / store), fsync=False, skill_catalogues=skill_catalogues)
+            opened.append(r.close)
+            return r
+        from datapack_client import connect
+        from datapack_server.app import ServerConfig, build_server
+        running = build_server(ServerConfig(data_dir=str(data_root), port=0, fsync=False,
+                                            skill_catalogues=skill_catalogues, exclusive=False))
+        c = connect(f"127.0.0.1:{running.port}", store=store, timeout=60)
+        opened.append(lambda: (c.close(), running.stop(0)))
+        return c
 
     yield _open
-    for r in opened:
-        r.close()
+    for close in opened:
+        close()
 
 
 @pytest.fixture

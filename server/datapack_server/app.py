@@ -37,6 +37,9 @@ class ServerConfig:
     workers: int = 0
     # {task: {skill id: name}} replacing the default catalogue of those tasks.
     skill_catalogues: dict | None = None
+    # One server per data root (a second is refused). False lets several share
+    # one (writes still serialise on the task locks); tests use it.
+    exclusive: bool = True
 
 
 @dataclass
@@ -62,7 +65,8 @@ class RunningServer:
 
 def build_server(config: ServerConfig) -> RunningServer:
     service = DataPackService(config.data_dir, fsync=config.fsync, cache_bytes=config.cache_bytes,
-                              workers=config.workers, skill_catalogues=config.skill_catalogues)
+                              workers=config.workers, skill_catalogues=config.skill_catalogues,
+                              exclusive=config.exclusive)
     try:
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="datapack-rpc"),
