@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import pathlib
 import uuid
 
 import pytest
+
+from .jsoncheck import assert_json_same
 
 try:
     from .conftest import FIXTURES, STORE, copy_fixture, make_pack
@@ -33,26 +34,6 @@ DATAPACK_NS = uuid.UUID("9b9ead8b-d525-553f-a45f-749563df224f")
 
 
 # --------------------------------------------------------------------------- helpers
-
-def assert_json_same(a, b, path="$"):
-    """Equal JSON values including key order and literal kinds (type() checked)."""
-    assert type(a) is type(b), f"{path}: {type(a).__name__} {a!r:.80} != {type(b).__name__} {b!r:.80}"
-    if type(a) is dict:
-        assert list(a) == list(b), f"{path}: keys {list(a)} != {list(b)}"
-        for k in a:
-            assert_json_same(a[k], b[k], f"{path}.{k}")
-    elif type(a) is list:
-        assert len(a) == len(b), f"{path}: length {len(a)} != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_json_same(x, y, f"{path}[{i}]")
-    elif type(a) is float:
-        if math.isnan(a):
-            assert math.isnan(b), f"{path}: NaN != {b!r}"
-        else:
-            assert a == b and math.copysign(1.0, a) == math.copysign(1.0, b), f"{path}: {a!r} != {b!r}"
-    else:
-        assert a == b, f"{path}: {a!r:.80} != {b!r:.80}"
-
 
 def task_path(data_root, task=TASK, store=STORE):
     return pathlib.Path(data_root) / store / f"{task}_datapacks.jsonl"

@@ -15,6 +15,8 @@ import pathlib
 
 import pytest
 
+from .jsoncheck import assert_json_same
+
 try:
     from .conftest import STORE, make_pack
 except ImportError:  # tests/ not a package
@@ -51,26 +53,6 @@ def tree(root: pathlib.Path) -> dict[str, tuple]:
             with open(p, "rb") as fh:
                 out[os.path.relpath(p, root)] = ("file", hashlib.sha256(fh.read()).hexdigest())
     return out
-
-
-def assert_json_same(a, b, path="$"):
-    """Equal JSON values including key order and literal kinds (int vs float)."""
-    assert type(a) is type(b), f"{path}: {type(a).__name__} {a!r} != {type(b).__name__} {b!r}"
-    if type(a) is dict:
-        assert list(a) == list(b), f"{path}: keys {list(a)} != {list(b)}"
-        for k in a:
-            assert_json_same(a[k], b[k], f"{path}.{k}")
-    elif type(a) is list:
-        assert len(a) == len(b), f"{path}: length {len(a)} != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_json_same(x, y, f"{path}[{i}]")
-    elif type(a) is float:
-        if math.isnan(a):
-            assert math.isnan(b), f"{path}: NaN != {b!r}"
-        else:
-            assert a == b and math.copysign(1.0, a) == math.copysign(1.0, b), f"{path}: {a!r} != {b!r}"
-    else:
-        assert a == b, f"{path}: {a!r} != {b!r}"
 
 
 def stored_lines(path: pathlib.Path) -> list[dict]:
