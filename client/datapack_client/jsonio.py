@@ -22,11 +22,6 @@ def loads(data: bytes | str) -> Any:
         return json.loads(data)
 
 
-def _loads_strict_doc(data: bytes | str) -> Any:  # pragma: no cover - documentation of loads_strict
-    """Parse strict JSON (no NaN/Infinity); raises orjson.JSONDecodeError."""
-    return orjson.loads(data)
-
-
 def dumps(value: Any) -> bytes:
     """Compact JSON. Non-finite floats are written as NaN/Infinity tokens (never
     silently as null), which only values read from old lines can contain."""

@@ -33,10 +33,6 @@ COUNTERFACTUAL_SOURCES = ("scripted_teacher", "hrl_teacher", "vla_planner", "sim
 DATAPACK_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:datapack-service")
 
 
-def _f(default: Any) -> Any:
-    return default
-
-
 CONDITION = (
     ("task_name", "str", "drawer_vase"),
     ("engine_type", "str", "pybullet"),

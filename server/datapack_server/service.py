@@ -216,18 +216,6 @@ class DataPackService:
     def baselines(self, store: str) -> BaselineRegistry:
         return BaselineRegistry(self.store(store).path, fsync=self.fsync)
 
-    def ingest(self, store: str, episodes: list[dict], econ_params: dict, baseline, writer_id: str = "",
-               batch_sequence: int = 0) -> list:
-        memo_key = (store, "ingest:" + writer_id) if writer_id else None
-        if memo_key is not None:
-            seen = self.memo.get(memo_key, batch_sequence)
-            if seen is not None:
-                return seen
-        results = ingest(self.store(store), self.baselines(store), episodes, econ_params, baseline)
-        if memo_key is not None:
-            self.memo.put(memo_key, batch_sequence, results)
-        return results
-
     def ingest_request(self, request) -> list:
         """IngestEpisodes batch from the wire: built in the worker pool when there
         is one (the builder is pure Python and CPU-bound), else in-process."""
