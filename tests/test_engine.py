@@ -147,6 +147,12 @@ def test_parallel_load_equals_sequential_load(tmp_path, monkeypatch):
             rec.pop("pack_id")
             rec.pop("created_at")
         lines.append(_json.dumps(rec))
+        if i == 300:  # a revision of an early pack (forces the in-order fallback for its chunk)
+            rev = make_pack("pl3", delta_j=1.0, skills=(3, 3)).to_dict()
+            rev["attribution"]["wm_role"] = "wm_train"
+            lines.append(_json.dumps(rev))
+        if i == 120:
+            lines.append("{not json")  # a corrupt line next to a bulk-added chunk
     (d / TASK_FILE).write_text("\n".join(lines) + "\n")
     sequential = Store(str(d), snapshots=False).read_task("drawer_vase")
     monkeypatch.setattr(store_mod, "PARALLEL_MIN_BYTES", 1)
@@ -161,3 +167,8 @@ def test_parallel_load_equals_sequential_load(tmp_path, monkeypatch):
         assert np.array_equal(parallel.index.view(name), sequential.index.view(name)), name
     assert [parallel.index.pack_id(i) for i in range(400)] == [sequential.index.pack_id(i) for i in range(400)]
     assert parallel.index.energy_view().keys() == sequential.index.energy_view().keys()
+    for key, col in sequential.index.energy_view().items():
+        assert np.array_equal(parallel.index.energy_view()[key], col), key
+    assert parallel.index.history == sequential.index.history and 3 in parallel.index.history
+    assert parallel.corrupt == sequential.corrupt and len(parallel.corrupt) == 1
+    assert parallel.lines == sequential.lines == 402

@@ -254,6 +254,38 @@ class TaskIndex:
             self.flush()
         return pos
 
+    def add_block(self, pids: list, hashes: list, line_no, block: dict) -> None:
+        """Append many new packs at once from a worker's columnar block (all
+        pack_ids absent and distinct; see workers.parse_range_columns)."""
+        self.flush()
+        m = len(pids)
+        a, b = self.n, self.n + m
+        if b > self.cap:
+            self._grow(b)
+        for pid, h in zip(pids, hashes):
+            self.ids.add(pid, h)
+        cols = self.cols
+        cols["line_off"][a:b] = block["off"]
+        cols["line_len"][a:b] = block["len"]
+        cols["line_no"][a:b] = line_no
+        cols["revision"][a:b] = 1
+        for name, arr in block["cols"].items():
+            if name in ("line_off", "line_len", "line_no", "revision"):
+                continue
+            if name == "created" and arr.dtype.itemsize > cols[name].dtype.itemsize:
+                cols[name] = cols[name].astype(f"S{max(arr.dtype.itemsize, 2 * cols[name].dtype.itemsize)}")
+            cols[name][a:b] = arr
+        for name, (codes, table) in block["cats"].items():
+            interner = self.cats[name]
+            mapping = np.array([interner.code(v) for v in table], dtype=np.int32)
+            cols[name][a:b] = mapping[codes]
+        for key, arr in block["energy"].items():
+            col = self.energy.get(key)
+            if col is None:
+                col = self.energy[key] = np.zeros(self.cap, dtype=np.float64)
+            col[a:b] = arr
+        self.n = self.flushed = b
+
     def revise(self, pos: int, rec: dict, off: int, length: int, line_no: int) -> int:
         """Record a new revision line of the pack at pos; returns its revision number."""
         self.flush()

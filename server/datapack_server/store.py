@@ -242,13 +242,44 @@ class TaskState:
         while nxt < len(chunks) or pending:
             while nxt < len(chunks) and len(pending) < window:
                 a, b = chunks[nxt]
-                pending.append((b, executor.submit(workers.parse_range, path, a, b, file_name, task)))
+                pending.append((a, b, executor.submit(workers.parse_range_columns, path, a, b, file_name, task)))
                 nxt += 1
-            chunk_end, fut = pending.pop(0)
-            count, entries = fut.result()
-            self._apply_parsed(entries)
+            chunk_start, chunk_end, fut = pending.pop(0)
+            count, others, block = fut.result()
+            if block == "sequential" or (block is not None and not self._apply_block(block, others)):
+                # A legacy line or a repeated pack_id: this chunk is indexed in order by this process.
+                self._ingest_sequential(chunk_start, chunk_end)
+                continue
+            self._apply_parsed(others)
             self.lines += count
             self.scanned = chunk_end
+
+    def _apply_block(self, block: dict, others: list) -> bool:
+        """Add a chunk's records in bulk; False (nothing changed) when a pack_id
+        repeats (within the chunk or against the index): the caller falls back."""
+        base = self.lines
+        file_name = self.file.file_name
+        pids, hashes = list(block["pids"]), list(block["hashes"])
+        rels = block["rel"]
+        for i, pid in enumerate(pids):
+            if pid is None:
+                pids[i] = schema.derived_pack_id(file_name, int(base + rels[i]))
+                hashes[i] = id_hash(pids[i])
+        if len(set(pids)) != len(pids):
+            return False
+        ids = self.index.ids
+        if any(ids.get(p, h) is not None for p, h in zip(pids, hashes)):
+            return False
+        created = block["cols"]["created"]
+        for i, needs in enumerate(block["needs_created"]):
+            if needs:
+                value = schema.derived_created_at(int(base + rels[i])).encode()
+                if len(value) > created.dtype.itemsize:
+                    created = created.astype(f"S{len(value)}")
+                created[i] = value
+        block["cols"]["created"] = created
+        self.index.add_block(pids, hashes, base + rels, block)
+        return True
 
     def _apply_parsed(self, entries: list) -> None:
         from .workers import CORRUPT, LEGACY, RECORD
