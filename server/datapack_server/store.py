@@ -39,14 +39,13 @@ from datapack_client.validation_rules import task_name_ok
 
 from datapack_client import validation
 from .packids import id_hash
-from .index import BUCKET_CODES, COLUMN_NAMES, SNAPSHOT_VERSION, TaskIndex, cosine_match
+from .index import BUCKET_CODES, SNAPSHOT_VERSION, TaskIndex, cosine_match
 from .storage.lines import CorruptLine, is_legacy, parse_line, served_record
 from .storage.taskfile import AUX_DIR, SUFFIX, StoreWriteError, TaskFile
 
 READ_CHUNK = 4 << 20
 PARALLEL_MIN_BYTES = 32 << 20  # catch-ups larger than this are parsed by the worker pool
 PARALLEL_CHUNK = 8 << 20
-_CREATED = COLUMN_NAMES.index("created")
 SNAPSHOT_MIN_ROWS = 50_000  # smaller tasks index from scratch in well under a second
 log = logging.getLogger("datapack.store")
 
@@ -282,30 +281,14 @@ class TaskState:
         return True
 
     def _apply_parsed(self, entries: list) -> None:
-        from .workers import CORRUPT, LEGACY, RECORD
+        """Record a chunk's corrupt lines (blank lines only count as lines)."""
+        from .workers import CORRUPT
         base = self.lines
-        index = self.index
-        file_name = self.file.file_name
         for kind, rel, off, length, payload in entries:
-            line_no = base + rel
-            if kind == RECORD:
-                pid, h, row, needs_created = payload
-                if pid is None:
-                    pid = schema.derived_pack_id(file_name, line_no)
-                    h = id_hash(pid)
-                if needs_created:
-                    row = row[:_CREATED] + (schema.derived_created_at(line_no).encode(),) + row[_CREATED + 1:]
-                p = index.ids.get(pid, h)
-                if p is None:
-                    index.add_raw(pid, row[:2] + (line_no,) + row[3:], h)
-                else:
-                    self._ingest_record(parse_line(self.read_raw(off, length)), off, length, line_no)
-            elif kind == LEGACY:
-                self._ingest_record(parse_line(self.read_raw(off, length)), off, length, line_no)
-            elif kind == CORRUPT:
+            if kind == CORRUPT:
+                line_no = base + rel
                 self.corrupt.append((line_no, off, length, payload))
                 self.store.on_corrupt(self.task, line_no, off, payload)
-            # BLANK: counted, nothing to index
 
     def _ingest_sequential(self, start: int, end: int) -> None:
         off = start
