@@ -15,6 +15,29 @@ from .proto.datapack.v1 import datapack_pb2 as pb
 _MISSING = object()
 
 
+def _field_lines(lines: list, key: str, kind: int, fname: str, dflt: str) -> bool:
+    """Append the code decoding one plain field (default `dflt` when absent);
+    False for kinds the caller must handle itself."""
+    if kind == codec._SCALAR:
+        lines.append(f"    d[{key!r}] = m.{fname} if m.HasField({fname!r}) else {dflt}")
+    elif kind == codec._JSON:
+        lines.append(f"    d[{key!r}] = loads(m.{fname}) if m.HasField({fname!r}) else {dflt}")
+    elif kind == codec._RSCALAR:
+        lines.append(f"    v = m.{fname}")
+        lines.append(f"    d[{key!r}] = list(v) if v else {dflt}")
+    elif kind == codec._LIST:
+        lines.append(f"    d[{key!r}] = list(m.{fname}.values) if m.HasField({fname!r}) else {dflt}")
+    elif kind == codec._NAMED_NUM:
+        lines.append(f"    v = m.{fname}")
+        lines.append(f"    d[{key!r}] = {{e.name: e.value for e in v}} if v else {{}}")
+    elif kind == codec._CONTRIBS:
+        lines.append(f"    v = m.{fname}")
+        lines.append(f"    d[{key!r}] = {{str(e.skill_id): loads(e.metrics_json) for e in v}} if v else {{}}")
+    else:
+        return False
+    return True
+
+
 def _gen_profile(name: str, table: tuple) -> str:
     """Source of `dec_<name>(m, loads)` returning the normalised profile dict."""
     plan = codec._plan(name)
@@ -26,22 +49,7 @@ def _gen_profile(name: str, table: tuple) -> str:
         op = plan.by_key[key]
         k, _key, fname, _ftype, sub = op
         dflt = repr(default)  # a literal: lists/dicts are fresh objects on every evaluation
-        if k == codec._SCALAR:
-            lines.append(f"    d[{key!r}] = m.{fname} if m.HasField({fname!r}) else {dflt}")
-        elif k == codec._JSON:
-            lines.append(f"    d[{key!r}] = loads(m.{fname}) if m.HasField({fname!r}) else {dflt}")
-        elif k == codec._RSCALAR:
-            lines.append(f"    v = m.{fname}")
-            lines.append(f"    d[{key!r}] = list(v) if v else {dflt}")
-        elif k == codec._LIST:
-            lines.append(f"    d[{key!r}] = list(m.{fname}.values) if m.HasField({fname!r}) else {dflt}")
-        elif k == codec._NAMED_NUM:
-            lines.append(f"    v = m.{fname}")
-            lines.append(f"    d[{key!r}] = {{e.name: e.value for e in v}} if v else {{}}")
-        elif k == codec._CONTRIBS:
-            lines.append(f"    v = m.{fname}")
-            lines.append(f"    d[{key!r}] = {{str(e.skill_id): loads(e.metrics_json) for e in v}} if v else {{}}")
-        else:
+        if not _field_lines(lines, key, k, fname, dflt):
             raise AssertionError((name, key, k))
     lines.append("    return d")
     return "\n".join(lines)
@@ -82,16 +90,7 @@ def _gen_top() -> str:
             lines.append("    d['created_at'] = v if v else created_at")
         elif key == "pack_id":
             lines.append("    d['pack_id'] = m.pack_id if m.HasField('pack_id') else None")
-        elif k == codec._SCALAR:
-            lines.append(f"    d[{key!r}] = m.{fname} if m.HasField({fname!r}) else {dflt}")
-        elif k == codec._JSON:
-            lines.append(f"    d[{key!r}] = loads(m.{fname}) if m.HasField({fname!r}) else {dflt}")
-        elif k == codec._RSCALAR:
-            lines.append(f"    v = m.{fname}")
-            lines.append(f"    d[{key!r}] = list(v) if v else {dflt}")
-        elif k == codec._LIST:
-            lines.append(f"    d[{key!r}] = list(m.{fname}.values) if m.HasField({fname!r}) else None")
-        else:
+        elif not _field_lines(lines, key, k, fname, dflt):
             raise AssertionError((key, k))
         head.extend(lines)
         per_key.append("\n".join([f"def key_{key}(m, loads, created_at):", "    d = {}", *lines,
