@@ -12,7 +12,7 @@ from .client import DataPackClient, StreamAppender, connect
 from .errors import (AlreadyExistsError, DataPackError, FailedPreconditionError, InternalError,
                      InvalidArgumentError, NotFoundError, ResourceExhaustedError, UnavailableError, Violation)
 from .model import (AttributionProfile, ConditionProfile, DataPackMeta, EmbodimentProfileSummary, EnergyProfile,
-                    GuidanceProfile, ObjectiveProfile, ProcessRewardProfile, SimaAnnotation)
+                    FieldOmittedError, GuidanceProfile, ObjectiveProfile, ProcessRewardProfile, SimaAnnotation)
 from .query import UNSET
 from .results import AppendResult
 from .skills import SkillID, catalogue_for, skill_name
@@ -24,5 +24,5 @@ __all__ = [
     "NotFoundError", "ResourceExhaustedError", "UnavailableError", "FailedPreconditionError", "InternalError",
     "Violation", "EpisodeInfoSummary", "EconParams", "Baseline", "BASELINES", "build_datapack_meta_from_episode",
     "delta_j", "infer_energy_driver_tags", "derive_semantic_tags", "SkillID", "catalogue_for", "skill_name",
-    "SkillDataPackAdapter", "SkillValueMatrix",
+    "SkillDataPackAdapter", "SkillValueMatrix", "FieldOmittedError",
 ]

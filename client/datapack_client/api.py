@@ -17,11 +17,22 @@ class RepositoryAPI:
               min_delta_j=None, max_delta_j=None, min_mvd_score=None, source_type=None,
               objective_vector=None, objective_similarity_threshold=0.9, condition_filters=None,
               include_sima=False, include_counterfactual=False, sort_by=None, sort_descending=True,
-              limit=UNSET, wm_model_id=None, wm_role=None) -> list[DataPackMeta]:
+              limit=UNSET, wm_model_id=None, wm_role=None, schema_version=None, is_occluded=None,
+              is_dynamic=None, is_static=None, occlusion_bucket=None, motion_bucket=None,
+              include_artifacts=False) -> list[DataPackMeta]:
         """repository.md §7: the current revision of every matching pack,
         filtered, sorted (stable; None = append order) and limited (unset = 100,
-        None = all). Returned records are copies. wm_model_id / wm_role also
-        select world-model packs (attribution fields; beyond repository.md §7)."""
+        None = all). Returned records are copies.
+
+        Beyond repository.md §7: wm_model_id / wm_role select world-model packs;
+        schema_version ("2.0-energy", "2.1-portable", "2.2-repr") and the slice
+        labels of portable packs (is_occluded, is_dynamic, is_static: bool;
+        occlusion_bucket, motion_bucket: "low" | "mid" | "high") select slices.
+
+        The heavy portable artifacts (scene_tracks_v1, rgb_features_v1,
+        repr_tokens) are left out unless include_artifacts=True: such a pack
+        lists them in `omitted_fields`, reading one raises FieldOmittedError and
+        to_dict() leaves the key out. get() and load_all() return everything."""
         spec = make_query(
             bucket=bucket, engine_type=engine_type, skill_id=skill_id, min_trust=min_trust,
             min_delta_j=min_delta_j, max_delta_j=max_delta_j, min_mvd_score=min_mvd_score,
@@ -29,7 +40,9 @@ class RepositoryAPI:
             objective_similarity_threshold=objective_similarity_threshold,
             condition_filters=condition_filters, include_sima=include_sima,
             include_counterfactual=include_counterfactual, sort_by=sort_by,
-            sort_descending=sort_descending, limit=limit, wm_model_id=wm_model_id, wm_role=wm_role)
+            sort_descending=sort_descending, limit=limit, wm_model_id=wm_model_id, wm_role=wm_role,
+            schema_version=schema_version, is_occluded=is_occluded, is_dynamic=is_dynamic, is_static=is_static,
+            occlusion_bucket=occlusion_bucket, motion_bucket=motion_bucket, include_artifacts=include_artifacts)
         return self._query(task_name, spec)
 
     def get_positive_for_skill(self, task_name: str, skill_id: int, objective_vector=None,
@@ -53,7 +66,7 @@ class RepositoryAPI:
         return iter(self.load_all(task_name))
 
     def load_all(self, task_name: str) -> list[DataPackMeta]:
-        return self.query(task_name, limit=None)
+        return self.query(task_name, limit=None, include_artifacts=True)
 
     def update_training_usage(self, task_name: str, pack_ids, *, wm_role=UNSET, add_training_runs=()) -> list[dict]:
         """repository.md §3.4: mark packs as used by the world model / training.

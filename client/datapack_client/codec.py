@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import jsonio, schema
+from . import jsonio, packed, schema
 from .proto.datapack.v1 import datapack_pb2 as pb
 
 # Operation kinds of a field plan.
-_SCALAR, _JSON, _MSG, _LIST, _RSCALAR, _RMSG, _NAMED_NUM, _CONTRIBS, _EXTRA, _VERBATIM, _SKIP = range(11)
+(_SCALAR, _JSON, _MSG, _LIST, _RSCALAR, _RMSG, _NAMED_NUM, _CONTRIBS, _EXTRA, _VERBATIM, _SKIP,
+ _PACKED) = range(12)
 
 _TABLE_OF_MESSAGE = {
     "DataPackMeta": schema.TOP,
@@ -53,12 +54,14 @@ def _kind_of(fd) -> int:
         return _EXTRA
     if fd.name == "verbatim_json":
         return _VERBATIM
-    if fd.name == "revision" and fd.containing_type.name == "DataPackMeta":
-        return _SKIP
+    if fd.name in ("revision", "omitted_fields") and fd.containing_type.name == "DataPackMeta":
+        return _SKIP  # output-only, not part of the line
     repeated = fd.is_repeated
     if fd.type == fd.TYPE_MESSAGE:
         sub = fd.message_type.name
         if not repeated:
+            if sub == "PackedObject":
+                return _PACKED
             return _LIST if sub in _WRAPPERS else _MSG
         return {"NamedNumber": _NAMED_NUM, "SkillContribution": _CONTRIBS}.get(sub, _RMSG)
     if repeated:
@@ -134,6 +137,8 @@ def _to_dict(msg, plan: _Plan, strict: bool, prefix: str) -> dict:
             out[key] = _loads(value, strict, prefix + key)
         elif kind == _MSG:
             out[key] = _to_dict(value, _plan(sub), strict, f"{prefix}{key}.")
+        elif kind == _PACKED:
+            out[key] = unpack(value, strict, prefix + key)
         elif kind == _RSCALAR or kind == _LIST:
             out[key] = list(value) if kind == _RSCALAR else list(value.values)
         elif kind == _RMSG:
@@ -161,6 +166,19 @@ def _to_dict(msg, plan: _Plan, strict: bool, prefix: str) -> dict:
             if k not in out:
                 out[k] = v
     return out
+
+
+def unpack(value, strict: bool, path: str) -> dict:
+    """A PackedObject field as its JSON object; strict refuses non-finite
+    numbers and JSON text that is not strict JSON (JsonTextError)."""
+    if not strict:
+        return packed.unpack_object(value)
+    try:
+        return packed.unpack_object(value, jsonio.loads_strict, True, path + ".")
+    except packed.NonFiniteArray as exc:
+        raise JsonTextError(exc.path, f"{exc.path}: not a finite number (NaN/Infinity are refused)") from None
+    except jsonio.JSONDecodeError as exc:
+        raise JsonTextError(path, f"{path}: not valid JSON ({exc})") from None
 
 
 # --------------------------------------------------------------------------- encode
@@ -222,6 +240,11 @@ def _kwargs(d: dict, plan: _Plan) -> dict:
         elif kind == _MSG:
             if type(v) is dict:
                 kw[fname] = _kwargs(v, _plan(sub))
+            else:
+                ok = False
+        elif kind == _PACKED:
+            if type(v) is dict:
+                kw[fname] = packed.pack_object(v)
             else:
                 ok = False
         elif kind == _RSCALAR:

@@ -30,6 +30,8 @@ def _field_lines(lines: list, key: str, kind: int, fname: str, dflt: str) -> boo
     elif kind == codec._NAMED_NUM:
         lines.append(f"    v = m.{fname}")
         lines.append(f"    d[{key!r}] = {{e.name: e.value for e in v}} if v else {{}}")
+    elif kind == codec._PACKED:
+        lines.append(f"    d[{key!r}] = unpack(m.{fname}, loads is _strict, {key!r}) if m.HasField({fname!r}) else {dflt}")
     elif kind == codec._CONTRIBS:
         lines.append(f"    v = m.{fname}")
         lines.append(f"    d[{key!r}] = {{str(e.skill_id): loads(e.metrics_json) for e in v}} if v else {{}}")
@@ -144,7 +146,7 @@ def _build():
         "_dv": schema.default_value, "_dp": schema.default_profile, "codec": codec,
         "_D": {n: {k: d for k, _, d in t} for n, t in schema.PROFILES.items()},
         "_DT": {k: d for k, _, d in schema.TOP}, "_slow": _slow, "_slow_top": _slow_top,
-        "_strict": _strict, "_trace": _trace,
+        "_strict": _strict, "_trace": _trace, "unpack": codec.unpack,
     }
     src = [_gen_profile(n, t) for n, t in schema.PROFILES.items()] + [_gen_top()]
     source = "\n\n".join(src)

@@ -12,7 +12,7 @@ import dataclasses
 import math
 from typing import Any
 
-from . import codec, jsonio
+from . import codec, jsonio, packed
 from .errors import invalid
 from .proto.datapack.v1 import datapack_pb2 as pb
 from .proto.datapack.v1 import datapack_service_pb2 as spb
@@ -137,8 +137,8 @@ def baseline_values_from_proto(v: pb.BaselineValues) -> dict:
 # --------------------------------------------------------------------------- episodes
 
 # Builder keyword arguments carried by EpisodeInput besides the summary, by kind.
-_JSON_ARGS = ("condition_profile", "agent_profile", "vla_plan", "scene_tracks_v1", "rgb_features_v1",
-              "slice_labels_v1", "repr_tokens", "counterfactual_plan")
+_JSON_ARGS = ("condition_profile", "agent_profile", "vla_plan", "slice_labels_v1", "counterfactual_plan")
+_PACKED_ARGS = ("scene_tracks_v1", "rgb_features_v1", "repr_tokens")
 _SCALAR_ARGS = ("env_type", "pack_id", "brick_id", "semantic_quality", "raw_data_path", "schema_version",
                 "trust_score", "w_econ", "lambda_budget", "mvd_score", "source_type", "wm_model_id", "wm_role",
                 "wm_horizon_used", "wm_branch_depth", "world_model_horizon", "success", "failure_reason",
@@ -148,7 +148,7 @@ _LIST_ARGS = ("semantic_energy_drivers", "econ_semantic_tags", "wm_trust_over_ho
 _PROFILE_ARGS = {"sima_annotation": "SimaAnnotation", "objective_profile": "ObjectiveProfile",
                  "embodiment_profile": "EmbodimentProfileSummary"}
 EPISODE_ARGS = frozenset(("episode_info", "extra_tags", "skill_trace", "world_model_trust_over_horizon",
-                          *_JSON_ARGS, *_SCALAR_ARGS, *_BOOL_ARGS, *_LIST_ARGS, *_PROFILE_ARGS))
+                          *_JSON_ARGS, *_PACKED_ARGS, *_SCALAR_ARGS, *_BOOL_ARGS, *_LIST_ARGS, *_PROFILE_ARGS))
 
 
 def episode_to_proto(args: dict) -> spb.EpisodeInput:
@@ -163,6 +163,12 @@ def episode_to_proto(args: dict) -> spb.EpisodeInput:
     for key in _JSON_ARGS:
         if args.get(key) is not None:
             setattr(msg, key + "_json", jsonio.dumps_str(_as_dict(args[key]) if key != "vla_plan" else args[key]))
+    for key in _PACKED_ARGS:
+        if args.get(key) is not None:
+            value = _as_dict(args[key])
+            if type(value) is not dict:
+                raise invalid(f"episodes.{key}", "ARGUMENT_INVALID", f"{key} must be a JSON object")
+            getattr(msg, key).CopyFrom(pb.PackedObject(**packed.pack_object(value)))
     for key in _SCALAR_ARGS:
         if args.get(key) is not None:
             setattr(msg, key, args[key])
@@ -189,6 +195,9 @@ def episode_from_proto(msg: spb.EpisodeInput) -> dict:
     for key in _JSON_ARGS:
         if msg.HasField(key + "_json"):
             args[key] = jsonio.loads_strict(getattr(msg, key + "_json"))
+    for key in _PACKED_ARGS:
+        if msg.HasField(key):
+            args[key] = codec.unpack(getattr(msg, key), True, key)
     for key in _SCALAR_ARGS:
         if msg.HasField(key):
             args[key] = getattr(msg, key)

@@ -23,6 +23,16 @@ from . import jsonio, schema
 _MISSING = object()
 
 
+class FieldOmittedError(LookupError):
+    """A field that the query left out of this record was read (the portable
+    artifacts, unless the query passed include_artifacts=True)."""
+
+    def __init__(self, key: str):
+        super().__init__(f"{key} was left out of this query result (it is stored); query with "
+                         f"include_artifacts=True or get() the pack to read it")
+        self.key = key
+
+
 def copy_json(v: Any) -> Any:
     """Exact deep copy of a JSON value (keeps int/float kinds, NaN, key order)."""
     t = type(v)
@@ -173,7 +183,9 @@ json_equal = _json_equal
 class DataPackMeta:
     """One datapack (schema.md §3), a view over the JSON object of its line."""
 
-    __slots__ = ("_d", "_profiles", "_revision", "_load", "_msg", "_partial")
+    # _omitted: keys the read left out (schema.ARTIFACT_KEYS of a basic-view
+    # query), or None while a lazily loaded record has not been parsed yet.
+    __slots__ = ("_d", "_profiles", "_revision", "_load", "_msg", "_partial", "_omitted")
 
     _KEYS = frozenset(schema.TOP_KEYS)
 
@@ -187,6 +199,8 @@ class DataPackMeta:
             if partial:  # keys decoded earlier stay the same objects (views handed out)
                 for k, v in partial.items():
                     d[k] = v
+            for k in self._omitted or ():
+                d.pop(k, None)
             self._d = d
             self._load = self._msg = self._partial = None
             return d
@@ -221,6 +235,7 @@ class DataPackMeta:
         self._d = d
         self._profiles = None
         self._revision = 1
+        self._omitted = ()
 
     # -- construction from and to the line layout
 
@@ -231,6 +246,7 @@ class DataPackMeta:
         obj._d = d
         obj._profiles = None
         obj._revision = revision
+        obj._omitted = ()
         return obj
 
     @classmethod
@@ -242,6 +258,22 @@ class DataPackMeta:
         obj._msg = obj._partial = None
         obj._profiles = None
         obj._revision = revision
+        obj._omitted = ()
+        return obj
+
+    @classmethod
+    def _lazy_basic(cls, load, revision: int = 1) -> "DataPackMeta":
+        """Like _lazy, for a basic-view query: the stored non-null artifacts
+        (schema.ARTIFACT_KEYS) are left out when the record is parsed."""
+        obj = cls._lazy(None, revision)
+        obj._omitted = None
+
+        def load_basic():
+            d = load()
+            obj._omitted = tuple(k for k in schema.ARTIFACT_KEYS if d.get(k) is not None)
+            return d
+
+        obj._load = load_basic
         return obj
 
     @classmethod
@@ -252,6 +284,7 @@ class DataPackMeta:
         obj = cls._lazy(lambda: decode_record(msg), revision)
         obj._msg = msg
         obj._partial = {}
+        obj._omitted = tuple(msg.omitted_fields)
         return obj
 
     def _get_raw(self, key: str):
@@ -294,7 +327,8 @@ class DataPackMeta:
             value, pack_id=str(uuid.uuid4()), created_at=schema.utc_now()))
 
     def to_dict(self) -> dict:
-        """The JSON object of the line: 41 keys in schema order, then unmodelled keys."""
+        """The JSON object of the line: 41 keys in schema order, then unmodelled
+        keys (without the keys listed in omitted_fields)."""
         out = copy_json(self._d)
         attribution = out.get("attribution")
         if type(attribution) is dict and "skill_contribs" in attribution:
@@ -306,7 +340,16 @@ class DataPackMeta:
         return jsonio.dumps(self.to_dict()).decode()
 
     def copy(self) -> "DataPackMeta":
-        return DataPackMeta._wrap(copy_json(self._d), self._revision)
+        c = DataPackMeta._wrap(copy_json(self._d), self._revision)
+        c._omitted = self._omitted
+        return c
+
+    @property
+    def omitted_fields(self) -> tuple:
+        """Keys whose stored value this read left out (see query(include_artifacts=...))."""
+        if self._omitted is None:
+            self._d  # noqa: B018 - parsing the record determines them
+        return self._omitted
 
     # -- profile attributes
 
@@ -397,6 +440,20 @@ def _top_property(key: str, kind: str) -> property:
             self._set_profile(key, value)
 
         return property(get, set_, doc=f"Profile `{key}` ({cls.__name__}).")
+
+    if key in schema.ARTIFACT_KEYS:
+        def get(self):
+            v = self._get_raw(key)
+            if v is None and key in self.omitted_fields:
+                raise FieldOmittedError(key)
+            return v
+
+        def set_(self, value):
+            if self.omitted_fields:
+                self._omitted = tuple(k for k in self._omitted if k != key)
+            self._d[key] = value
+
+        return property(get, set_, doc=f"JSON key `{key}` ({kind}); see omitted_fields.")
 
     def get(self):
         return self._get_raw(key)

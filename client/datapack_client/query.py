@@ -149,6 +149,17 @@ class FilterSpec:
     include_counterfactual: bool = False
     wm_model_id: str | None = None
     wm_role: str | None = None
+    schema_version: str | None = None
+    is_occluded: bool | None = None
+    is_dynamic: bool | None = None
+    is_static: bool | None = None
+    occlusion_bucket: str | None = None
+    motion_bucket: str | None = None
+
+
+# Filters added to repository.md §7 by the portable issue: name -> wire field.
+SLICE_LABEL_FLAGS = ("is_occluded", "is_dynamic", "is_static")
+SLICE_LABEL_BUCKETS = ("occlusion_bucket", "motion_bucket")
 
 
 @dataclass(frozen=True)
@@ -157,12 +168,16 @@ class QuerySpec:
     sort_by: str | None = None
     sort_descending: bool = True
     limit: int | None = DEFAULT_LIMIT
+    # False: leave schema.ARTIFACT_KEYS out of the results (DATA_PACK_VIEW_BASIC).
+    include_artifacts: bool = False
 
 
 def make_filter(bucket=None, engine_type=None, skill_id=None, min_trust=0.0, min_delta_j=None,
                 max_delta_j=None, min_mvd_score=None, source_type=None, objective_vector=None,
                 objective_similarity_threshold=0.9, condition_filters=None, include_sima=False,
-                include_counterfactual=False, wm_model_id=None, wm_role=None) -> FilterSpec:
+                include_counterfactual=False, wm_model_id=None, wm_role=None, schema_version=None,
+                is_occluded=None, is_dynamic=None, is_static=None, occlusion_bucket=None,
+                motion_bucket=None) -> FilterSpec:
     bucket = _choice("bucket", bucket, schema.BUCKETS)
     engine_type = _choice("engine_type", engine_type, schema.ENGINE_TYPES)
     source_type = _choice("source_type", source_type, schema.SOURCE_TYPES)
@@ -198,19 +213,30 @@ def make_filter(bucket=None, engine_type=None, skill_id=None, min_trust=0.0, min
     wm_role = _choice("wm_role", wm_role, schema.WM_ROLES)
     if wm_model_id is not None and (type(wm_model_id) is not str or not wm_model_id):
         raise invalid("wm_model_id", "ARGUMENT_INVALID", f"wm_model_id must be a non-empty string, got {wm_model_id!r}")
+    schema_version = _choice("schema_version", schema_version, schema.SCHEMA_VERSIONS)
+    flags = {"is_occluded": is_occluded, "is_dynamic": is_dynamic, "is_static": is_static}
+    for name, v in flags.items():
+        if v is not None and type(v) is not bool:
+            raise invalid(name, "ARGUMENT_INVALID", f"{name} must be None or a boolean, got {v!r}")
+    occlusion_bucket = _choice("occlusion_bucket", occlusion_bucket, schema.SLICE_BUCKETS)
+    motion_bucket = _choice("motion_bucket", motion_bucket, schema.SLICE_BUCKETS)
     return FilterSpec(bucket, engine_type, skill_id, min_trust, min_delta_j, max_delta_j, min_mvd_score,
                       source_type, objective_vector, threshold, ops, include_sima, include_counterfactual,
-                      wm_model_id, wm_role)
+                      wm_model_id, wm_role, schema_version, is_occluded, is_dynamic, is_static,
+                      occlusion_bucket, motion_bucket)
 
 
-def make_query(sort_by=None, sort_descending=True, limit=UNSET, **filters) -> QuerySpec:
+def make_query(sort_by=None, sort_descending=True, limit=UNSET, include_artifacts=False, **filters) -> QuerySpec:
     spec = make_filter(**filters)
+    if type(include_artifacts) is not bool:
+        raise invalid("include_artifacts", "ARGUMENT_INVALID",
+                      f"include_artifacts must be a boolean, got {include_artifacts!r}")
     if sort_by is not None and (type(sort_by) is not str or sort_by not in SORT_FIELDS):
         raise invalid("sort_by", "SORT_BY_INVALID",
                       f"sort_by must be None or one of {', '.join(SORT_FIELDS)}, got {sort_by!r}")
     if type(sort_descending) is not bool:
         raise invalid("sort_descending", "ARGUMENT_INVALID", f"sort_descending must be a boolean, got {sort_descending!r}")
-    return QuerySpec(spec, sort_by, sort_descending, check_limit(limit))
+    return QuerySpec(spec, sort_by, sort_descending, check_limit(limit), include_artifacts)
 
 
 # --------------------------------------------------------------------------- wire form
@@ -218,7 +244,7 @@ def make_query(sort_by=None, sort_descending=True, limit=UNSET, **filters) -> Qu
 def filter_to_proto(f: FilterSpec) -> spb.DataPackFilter:
     msg = spb.DataPackFilter(include_sima=f.include_sima, include_counterfactual=f.include_counterfactual)
     for name in ("bucket", "engine_type", "skill_id", "min_delta_j", "max_delta_j", "min_mvd_score", "source_type",
-                 "wm_model_id", "wm_role"):
+                 "wm_model_id", "wm_role", "schema_version", *SLICE_LABEL_FLAGS, *SLICE_LABEL_BUCKETS):
         v = getattr(f, name)
         if v is not None:
             setattr(msg, name, v)
@@ -264,12 +290,15 @@ def filter_from_proto(msg: spb.DataPackFilter) -> FilterSpec:
         objective_similarity_threshold=(msg.objective_similarity_threshold
                                         if msg.HasField("objective_similarity_threshold") else 0.9),
         condition_filters=cond, include_sima=msg.include_sima,
-        include_counterfactual=msg.include_counterfactual, wm_model_id=opt("wm_model_id"), wm_role=opt("wm_role"))
+        include_counterfactual=msg.include_counterfactual, wm_model_id=opt("wm_model_id"), wm_role=opt("wm_role"),
+        schema_version=opt("schema_version"), is_occluded=opt("is_occluded"), is_dynamic=opt("is_dynamic"),
+        is_static=opt("is_static"), occlusion_bucket=opt("occlusion_bucket"), motion_bucket=opt("motion_bucket"))
 
 
 def query_to_proto(store: str, task_name: str, q: QuerySpec) -> spb.QueryDataPacksRequest:
     req = spb.QueryDataPacksRequest(store=store, task_name=task_name, filter=filter_to_proto(q.filter),
-                                    sort_descending=q.sort_descending)
+                                    sort_descending=q.sort_descending,
+                                    view=spb.DATA_PACK_VIEW_FULL if q.include_artifacts else spb.DATA_PACK_VIEW_BASIC)
     if q.sort_by is not None:
         req.sort_by = q.sort_by
     if q.limit is None:
@@ -287,7 +316,9 @@ def query_from_proto(req: spb.QueryDataPacksRequest) -> QuerySpec:
     sort_by = req.sort_by if req.HasField("sort_by") else None
     q = make_query(sort_by=sort_by, sort_descending=req.sort_descending if req.HasField("sort_descending") else True,
                    limit=limit)
-    return QuerySpec(f, q.sort_by, q.sort_descending, q.limit)
+    if req.view not in (spb.DATA_PACK_VIEW_UNSPECIFIED, spb.DATA_PACK_VIEW_BASIC, spb.DATA_PACK_VIEW_FULL):
+        raise invalid("view", "ARGUMENT_INVALID", f"view {req.view} is not a DataPackView")
+    return QuerySpec(f, q.sort_by, q.sort_descending, q.limit, req.view == spb.DATA_PACK_VIEW_FULL)
 
 
 __all__ = ["UNSET", "FilterSpec", "QuerySpec", "CondOp", "make_filter", "make_query", "check_limit",

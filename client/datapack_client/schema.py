@@ -27,6 +27,10 @@ BUCKETS = ("positive", "negative")
 ENGINE_TYPES = ("pybullet", "isaac", "ue5")
 SOURCE_TYPES = ("real", "synthetic", "hybrid")
 WM_ROLES = ("wm_train", "wm_eval", "wm_synth_source", "wm_synth_target")
+# The embedded portable artifacts that reads leave out unless asked (they are
+# 30-500 KB per pack; slice_labels_v1 is small and always served).
+ARTIFACT_KEYS = ("scene_tracks_v1", "rgb_features_v1", "repr_tokens")
+SLICE_BUCKETS = ("low", "mid", "high")
 COUNTERFACTUAL_SOURCES = ("scripted_teacher", "hrl_teacher", "vla_planner", "sima_teacher")
 
 # UUID5(URL namespace, "urn:datapack-service"), schema.md §7.4.

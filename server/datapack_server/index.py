@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 import orjson
 
+from datapack_client.schema import ARTIFACT_KEYS
+
 from .packids import PackIds
 
 BUCKET_CODES = {"positive": 0, "negative": 1}  # any other string -> 2
-SNAPSHOT_VERSION = 5  # bump when COLUMNS change: older snapshots are rebuilt
+SNAPSHOT_VERSION = 6  # bump when COLUMNS change: older snapshots are rebuilt
 
 
 class Interner:
@@ -70,10 +72,16 @@ COLUMNS = (
     # Trace entries whose skill_id is not an integer >= 0 (the `trace` column drops
     # them); adapter.md §3.6 counts them as the value matrix's skipped_entries.
     ("bad_skill_entries", np.int32, 1),
+    # Portable packs (portable.md): the schema version, whether a heavy artifact
+    # is stored (reads in the basic view leave those out), and the stored slice
+    # labels: flags as 1 / 0 / -1 (no label or not a boolean), buckets interned.
+    ("schema", np.int32, 1), ("has_artifacts", np.bool_, 1),
+    ("sl_occluded", np.int8, 1), ("sl_dynamic", np.int8, 1), ("sl_static", np.int8, 1),
+    ("sl_occ_bucket", np.int32, 1), ("sl_motion_bucket", np.int32, 1),
 )
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 CATEGORIES = ("engine", "source", "wm_role", "wm_model", "trace", "semtags", "condtags", "c_task", "c_world", "c_light",
-              "c_preset", "env_type", "etags", "contribs", "enames")
+              "c_preset", "env_type", "etags", "contribs", "enames", "schema", "sl_occ_bucket", "sl_motion_bucket")
 
 _DEFAULT_OFFSET = (0.0, 0.0, 0.0)
 _ZERO4 = (0.0, 0.0, 0.0, 0.0)
@@ -86,8 +94,12 @@ def _num(v: Any, default: float) -> float:
     return v if t is float else (float(v) if t is int else default)
 
 
-def _str(v: Any, default: str) -> str:
+def _str(v: Any, default: str | None) -> str | None:
     return v if type(v) is str else default
+
+
+def _flag(v: Any) -> int:
+    return (1 if v else 0) if type(v) is bool else -1
 
 
 # Python type of the interned values that are not plain strings (for snapshots).
@@ -137,6 +149,9 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
         [type(x) is float or type(x) is int for x in ov]) else -1
     ov_ok = ov_len == 3 or ov_len == 4
     created = rec.get("created_at")
+    labels = rec.get("slice_labels_v1")
+    if type(labels) is not dict:
+        labels = {}
     return (
         off, length, line_no, revision,
         BUCKET_CODES.get(bucket, 2) if type(bucket) is str else 2,
@@ -175,6 +190,10 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
         _contribs_key(attr.get("skill_contribs")),
         tuple([(kind, name) for kind, name, _wh in breakdown]),
         bad_entries,
+        _str(rec.get("schema_version"), "2.0-energy"),
+        any([rec.get(k) is not None for k in ARTIFACT_KEYS]),
+        _flag(labels.get("is_occluded")), _flag(labels.get("is_dynamic")), _flag(labels.get("is_static")),
+        _str(labels.get("occlusion_bucket"), None), _str(labels.get("motion_bucket"), None),
         breakdown,  # trailing, not a fixed column: see TaskIndex.energy
     )
 

@@ -58,7 +58,8 @@ class DataPackRepo(RepositoryAPI):
     def _query(self, task_name: str, spec) -> list[DataPackMeta]:
         with self._store.reading(task_name) as st:
             # Read the lines under the task lock; parse each one when it is first used.
-            return [DataPackMeta._lazy(_line_loader(st, ref, st.read_raw(ref.offset, ref.length)), ref.revision)
+            lazy = DataPackMeta._lazy if spec.include_artifacts else DataPackMeta._lazy_basic
+            return [lazy(_line_loader(st, ref, st.read_raw(ref.offset, ref.length)), ref.revision)
                     for ref in query_refs(st, spec)]
 
     def get(self, task_name: str, pack_id: str) -> DataPackMeta:

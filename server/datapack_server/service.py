@@ -22,7 +22,7 @@ from datapack_client.skills import catalogue_for
 from . import analytics
 from .baselines import BaselineRegistry
 from .ingest import ingest, resolve_baseline
-from .store import RecordRef, Store, TaskState, history_refs, match, position_of, query_refs, statistics
+from .store import RecordRef, Store, TaskState, history_refs, match, position_of, query_positions, statistics
 from .storage.taskfile import AUX_DIR
 from .workers import WorkerPool, prepare_ingest, prepare_records
 
@@ -197,9 +197,31 @@ class DataPackService:
             self.cache.put(key, b)
         return b
 
+    def _encoded_basic(self, st: TaskState, ref: RecordRef) -> bytes:
+        """The basic view of a pack that stores heavy artifacts: those fields
+        unset and named in omitted_fields."""
+        key = (st.file.path, ref.file_ident, ref.offset, "basic")
+        b = self.cache.get(key)
+        if b is None:
+            rec = st.load(ref)
+            omitted = [k for k in schema.ARTIFACT_KEYS if rec.get(k) is not None]
+            for k in omitted:
+                rec[k] = None
+            msg = codec.dict_to_message(rec)
+            msg.revision = ref.revision
+            msg.omitted_fields.extend(omitted)
+            b = msg.SerializeToString()
+            self.cache.put(key, b)
+        return b
+
     def query(self, store: str, task_name: str, q: QuerySpec) -> list[bytes]:
         with self.store(store).reading(task_name) as st:
-            return [self._encoded(st, ref) for ref in query_refs(st, q)]
+            positions = query_positions(st, q)
+            if q.include_artifacts:
+                return [self._encoded(st, st.ref(p)) for p in positions.tolist()]
+            heavy = st.index.view("has_artifacts")[positions].tolist()
+            return [(self._encoded_basic if h else self._encoded)(st, st.ref(p))
+                    for p, h in zip(positions.tolist(), heavy)]
 
     def get(self, store: str, task_name: str, pack_id: str) -> bytes:
         with self.store(store).reading(task_name) as st:

@@ -873,9 +873,13 @@ def history_refs(st: TaskState, pack_id: Any) -> list[tuple[RecordRef, dict | No
     return out
 
 
+def query_positions(st: TaskState, q: QuerySpec) -> np.ndarray:
+    """Positions of the matching packs in result order."""
+    return order(st.index, match(st.index, q.filter), q.sort_by, q.sort_descending, q.limit)
+
+
 def query_refs(st: TaskState, q: QuerySpec) -> list[RecordRef]:
-    idx = order(st.index, match(st.index, q.filter), q.sort_by, q.sort_descending, q.limit)
-    return [st.ref(p) for p in idx.tolist()]
+    return [st.ref(p) for p in query_positions(st, q).tolist()]
 
 
 # ---------------------------------------------------------------------- query evaluation
@@ -918,10 +922,14 @@ def match(ix: TaskIndex, f: FilterSpec) -> np.ndarray:
     if f.condition_filters:
         for op in f.condition_filters:
             mask &= _condition_mask(ix, op)
-    for value, col in ((f.wm_model_id, "wm_model"), (f.wm_role, "wm_role")):
+    for value, col in ((f.wm_model_id, "wm_model"), (f.wm_role, "wm_role"), (f.schema_version, "schema"),
+                       (f.occlusion_bucket, "sl_occ_bucket"), (f.motion_bucket, "sl_motion_bucket")):
         if value is not None:
             code = ix.cats[col].codes.get(value)
             mask &= (v(col) == code) if code is not None else False
+    for value, col in ((f.is_occluded, "sl_occluded"), (f.is_dynamic, "sl_dynamic"), (f.is_static, "sl_static")):
+        if value is not None:
+            mask &= v(col) == (1 if value else 0)
     if f.include_sima:
         mask &= v("has_sima")
     if f.include_counterfactual:

@@ -1,10 +1,26 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class PackedArrayKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PACKED_ARRAY_KIND_UNSPECIFIED: _ClassVar[PackedArrayKind]
+    PACKED_ARRAY_KIND_FLOAT32: _ClassVar[PackedArrayKind]
+    PACKED_ARRAY_KIND_FLOAT64: _ClassVar[PackedArrayKind]
+    PACKED_ARRAY_KIND_INT64: _ClassVar[PackedArrayKind]
+    PACKED_ARRAY_KIND_BOOL: _ClassVar[PackedArrayKind]
+    PACKED_ARRAY_KIND_STRING: _ClassVar[PackedArrayKind]
+PACKED_ARRAY_KIND_UNSPECIFIED: PackedArrayKind
+PACKED_ARRAY_KIND_FLOAT32: PackedArrayKind
+PACKED_ARRAY_KIND_FLOAT64: PackedArrayKind
+PACKED_ARRAY_KIND_INT64: PackedArrayKind
+PACKED_ARRAY_KIND_BOOL: PackedArrayKind
+PACKED_ARRAY_KIND_STRING: PackedArrayKind
 
 class StringList(_message.Message):
     __slots__ = ("values",)
@@ -23,6 +39,42 @@ class Int64List(_message.Message):
     VALUES_FIELD_NUMBER: _ClassVar[int]
     values: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, values: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class PackedObject(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[PackedEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[PackedEntry, _Mapping]]] = ...) -> None: ...
+
+class PackedEntry(_message.Message):
+    __slots__ = ("key", "array", "object", "json")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ARRAY_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    array: PackedArray
+    object: PackedObject
+    json: str
+    def __init__(self, key: _Optional[str] = ..., array: _Optional[_Union[PackedArray, _Mapping]] = ..., object: _Optional[_Union[PackedObject, _Mapping]] = ..., json: _Optional[str] = ...) -> None: ...
+
+class PackedArray(_message.Message):
+    __slots__ = ("kind", "shape", "float_values", "double_values", "int_values", "bool_values", "string_values")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    FLOAT_VALUES_FIELD_NUMBER: _ClassVar[int]
+    DOUBLE_VALUES_FIELD_NUMBER: _ClassVar[int]
+    INT_VALUES_FIELD_NUMBER: _ClassVar[int]
+    BOOL_VALUES_FIELD_NUMBER: _ClassVar[int]
+    STRING_VALUES_FIELD_NUMBER: _ClassVar[int]
+    kind: PackedArrayKind
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    float_values: _containers.RepeatedScalarFieldContainer[float]
+    double_values: _containers.RepeatedScalarFieldContainer[float]
+    int_values: _containers.RepeatedScalarFieldContainer[int]
+    bool_values: _containers.RepeatedScalarFieldContainer[bool]
+    string_values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[_Union[PackedArrayKind, str]] = ..., shape: _Optional[_Iterable[int]] = ..., float_values: _Optional[_Iterable[float]] = ..., double_values: _Optional[_Iterable[float]] = ..., int_values: _Optional[_Iterable[int]] = ..., bool_values: _Optional[_Iterable[bool]] = ..., string_values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class NamedNumber(_message.Message):
     __slots__ = ("name", "value")
@@ -365,7 +417,7 @@ class SkillTraceEntry(_message.Message):
     def __init__(self, t: _Optional[int] = ..., skill_id: _Optional[int] = ..., params_json: _Optional[str] = ..., duration: _Optional[int] = ..., local_metrics_json: _Optional[str] = ..., extra_json: _Optional[str] = ..., verbatim_json: _Optional[str] = ...) -> None: ...
 
 class DataPackMeta(_message.Message):
-    __slots__ = ("schema_version", "pack_id", "task_name", "env_type", "brick_id", "bucket", "semantic_tags", "econ_semantic_tags", "semantic_quality", "energy_driver_tags", "condition", "attribution", "energy", "agent_profile_json", "skill_trace", "episode_metrics_json", "sima_annotation", "vla_plan_json", "objective_profile", "process_reward_profile", "embodiment_profile", "counterfactual_plan_json", "counterfactual_source", "created_at", "episode_id", "episode_index", "raw_data_path", "scene_tracks_v1_json", "rgb_features_v1_json", "slice_labels_v1_json", "repr_tokens_json", "guidance_profile", "vla_action_summary_json", "episode_embedding", "epiplexity_json", "epiplexity_summary_json", "signal_bundle_json", "graph_summary_v1_json", "econ_tensor_v1_json", "regal_annotations_json", "regal_annotations_sha", "extra_json", "verbatim_json", "revision")
+    __slots__ = ("schema_version", "pack_id", "task_name", "env_type", "brick_id", "bucket", "semantic_tags", "econ_semantic_tags", "semantic_quality", "energy_driver_tags", "condition", "attribution", "energy", "agent_profile_json", "skill_trace", "episode_metrics_json", "sima_annotation", "vla_plan_json", "objective_profile", "process_reward_profile", "embodiment_profile", "counterfactual_plan_json", "counterfactual_source", "created_at", "episode_id", "episode_index", "raw_data_path", "scene_tracks_v1", "rgb_features_v1", "slice_labels_v1_json", "repr_tokens", "guidance_profile", "vla_action_summary_json", "episode_embedding", "epiplexity_json", "epiplexity_summary_json", "signal_bundle_json", "graph_summary_v1_json", "econ_tensor_v1_json", "regal_annotations_json", "regal_annotations_sha", "extra_json", "verbatim_json", "revision", "omitted_fields")
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     PACK_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -393,10 +445,10 @@ class DataPackMeta(_message.Message):
     EPISODE_ID_FIELD_NUMBER: _ClassVar[int]
     EPISODE_INDEX_FIELD_NUMBER: _ClassVar[int]
     RAW_DATA_PATH_FIELD_NUMBER: _ClassVar[int]
-    SCENE_TRACKS_V1_JSON_FIELD_NUMBER: _ClassVar[int]
-    RGB_FEATURES_V1_JSON_FIELD_NUMBER: _ClassVar[int]
+    SCENE_TRACKS_V1_FIELD_NUMBER: _ClassVar[int]
+    RGB_FEATURES_V1_FIELD_NUMBER: _ClassVar[int]
     SLICE_LABELS_V1_JSON_FIELD_NUMBER: _ClassVar[int]
-    REPR_TOKENS_JSON_FIELD_NUMBER: _ClassVar[int]
+    REPR_TOKENS_FIELD_NUMBER: _ClassVar[int]
     GUIDANCE_PROFILE_FIELD_NUMBER: _ClassVar[int]
     VLA_ACTION_SUMMARY_JSON_FIELD_NUMBER: _ClassVar[int]
     EPISODE_EMBEDDING_FIELD_NUMBER: _ClassVar[int]
@@ -410,6 +462,7 @@ class DataPackMeta(_message.Message):
     EXTRA_JSON_FIELD_NUMBER: _ClassVar[int]
     VERBATIM_JSON_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    OMITTED_FIELDS_FIELD_NUMBER: _ClassVar[int]
     schema_version: str
     pack_id: str
     task_name: str
@@ -437,10 +490,10 @@ class DataPackMeta(_message.Message):
     episode_id: str
     episode_index: int
     raw_data_path: str
-    scene_tracks_v1_json: str
-    rgb_features_v1_json: str
+    scene_tracks_v1: PackedObject
+    rgb_features_v1: PackedObject
     slice_labels_v1_json: str
-    repr_tokens_json: str
+    repr_tokens: PackedObject
     guidance_profile: GuidanceProfile
     vla_action_summary_json: str
     episode_embedding: DoubleList
@@ -454,7 +507,8 @@ class DataPackMeta(_message.Message):
     extra_json: str
     verbatim_json: str
     revision: int
-    def __init__(self, schema_version: _Optional[str] = ..., pack_id: _Optional[str] = ..., task_name: _Optional[str] = ..., env_type: _Optional[str] = ..., brick_id: _Optional[str] = ..., bucket: _Optional[str] = ..., semantic_tags: _Optional[_Iterable[str]] = ..., econ_semantic_tags: _Optional[_Union[StringList, _Mapping]] = ..., semantic_quality: _Optional[float] = ..., energy_driver_tags: _Optional[_Iterable[str]] = ..., condition: _Optional[_Union[ConditionProfile, _Mapping]] = ..., attribution: _Optional[_Union[AttributionProfile, _Mapping]] = ..., energy: _Optional[_Union[EnergyProfile, _Mapping]] = ..., agent_profile_json: _Optional[str] = ..., skill_trace: _Optional[_Iterable[_Union[SkillTraceEntry, _Mapping]]] = ..., episode_metrics_json: _Optional[str] = ..., sima_annotation: _Optional[_Union[SimaAnnotation, _Mapping]] = ..., vla_plan_json: _Optional[str] = ..., objective_profile: _Optional[_Union[ObjectiveProfile, _Mapping]] = ..., process_reward_profile: _Optional[_Union[ProcessRewardProfile, _Mapping]] = ..., embodiment_profile: _Optional[_Union[EmbodimentProfileSummary, _Mapping]] = ..., counterfactual_plan_json: _Optional[str] = ..., counterfactual_source: _Optional[str] = ..., created_at: _Optional[str] = ..., episode_id: _Optional[str] = ..., episode_index: _Optional[int] = ..., raw_data_path: _Optional[str] = ..., scene_tracks_v1_json: _Optional[str] = ..., rgb_features_v1_json: _Optional[str] = ..., slice_labels_v1_json: _Optional[str] = ..., repr_tokens_json: _Optional[str] = ..., guidance_profile: _Optional[_Union[GuidanceProfile, _Mapping]] = ..., vla_action_summary_json: _Optional[str] = ..., episode_embedding: _Optional[_Union[DoubleList, _Mapping]] = ..., epiplexity_json: _Optional[str] = ..., epiplexity_summary_json: _Optional[str] = ..., signal_bundle_json: _Optional[str] = ..., graph_summary_v1_json: _Optional[str] = ..., econ_tensor_v1_json: _Optional[str] = ..., regal_annotations_json: _Optional[str] = ..., regal_annotations_sha: _Optional[str] = ..., extra_json: _Optional[str] = ..., verbatim_json: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
+    omitted_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, schema_version: _Optional[str] = ..., pack_id: _Optional[str] = ..., task_name: _Optional[str] = ..., env_type: _Optional[str] = ..., brick_id: _Optional[str] = ..., bucket: _Optional[str] = ..., semantic_tags: _Optional[_Iterable[str]] = ..., econ_semantic_tags: _Optional[_Union[StringList, _Mapping]] = ..., semantic_quality: _Optional[float] = ..., energy_driver_tags: _Optional[_Iterable[str]] = ..., condition: _Optional[_Union[ConditionProfile, _Mapping]] = ..., attribution: _Optional[_Union[AttributionProfile, _Mapping]] = ..., energy: _Optional[_Union[EnergyProfile, _Mapping]] = ..., agent_profile_json: _Optional[str] = ..., skill_trace: _Optional[_Iterable[_Union[SkillTraceEntry, _Mapping]]] = ..., episode_metrics_json: _Optional[str] = ..., sima_annotation: _Optional[_Union[SimaAnnotation, _Mapping]] = ..., vla_plan_json: _Optional[str] = ..., objective_profile: _Optional[_Union[ObjectiveProfile, _Mapping]] = ..., process_reward_profile: _Optional[_Union[ProcessRewardProfile, _Mapping]] = ..., embodiment_profile: _Optional[_Union[EmbodimentProfileSummary, _Mapping]] = ..., counterfactual_plan_json: _Optional[str] = ..., counterfactual_source: _Optional[str] = ..., created_at: _Optional[str] = ..., episode_id: _Optional[str] = ..., episode_index: _Optional[int] = ..., raw_data_path: _Optional[str] = ..., scene_tracks_v1: _Optional[_Union[PackedObject, _Mapping]] = ..., rgb_features_v1: _Optional[_Union[PackedObject, _Mapping]] = ..., slice_labels_v1_json: _Optional[str] = ..., repr_tokens: _Optional[_Union[PackedObject, _Mapping]] = ..., guidance_profile: _Optional[_Union[GuidanceProfile, _Mapping]] = ..., vla_action_summary_json: _Optional[str] = ..., episode_embedding: _Optional[_Union[DoubleList, _Mapping]] = ..., epiplexity_json: _Optional[str] = ..., epiplexity_summary_json: _Optional[str] = ..., signal_bundle_json: _Optional[str] = ..., graph_summary_v1_json: _Optional[str] = ..., econ_tensor_v1_json: _Optional[str] = ..., regal_annotations_json: _Optional[str] = ..., regal_annotations_sha: _Optional[str] = ..., extra_json: _Optional[str] = ..., verbatim_json: _Optional[str] = ..., revision: _Optional[int] = ..., omitted_fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EpisodeInfoSummary(_message.Message):
     __slots__ = ("termination_reason", "mpl_episode", "ep_episode", "error_rate_episode", "throughput_units_per_hour", "energy_wh", "energy_wh_per_unit", "energy_wh_per_hour", "limb_energy_wh", "skill_energy_wh", "energy_per_limb_json", "energy_per_skill_json", "energy_per_joint_json", "energy_per_effector_json", "coordination_metrics", "profit", "episode_id", "media_refs_json", "wage_parity")

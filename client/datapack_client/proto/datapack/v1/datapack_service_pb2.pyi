@@ -15,6 +15,12 @@ class AppendStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     APPEND_STATUS_ALREADY_PRESENT: _ClassVar[AppendStatus]
     APPEND_STATUS_REJECTED: _ClassVar[AppendStatus]
 
+class DataPackView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DATA_PACK_VIEW_UNSPECIFIED: _ClassVar[DataPackView]
+    DATA_PACK_VIEW_BASIC: _ClassVar[DataPackView]
+    DATA_PACK_VIEW_FULL: _ClassVar[DataPackView]
+
 class RevisionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     REVISION_STATUS_UNSPECIFIED: _ClassVar[RevisionStatus]
@@ -24,6 +30,9 @@ APPEND_STATUS_UNSPECIFIED: AppendStatus
 APPEND_STATUS_CREATED: AppendStatus
 APPEND_STATUS_ALREADY_PRESENT: AppendStatus
 APPEND_STATUS_REJECTED: AppendStatus
+DATA_PACK_VIEW_UNSPECIFIED: DataPackView
+DATA_PACK_VIEW_BASIC: DataPackView
+DATA_PACK_VIEW_FULL: DataPackView
 REVISION_STATUS_UNSPECIFIED: RevisionStatus
 REVISION_STATUS_REVISED: RevisionStatus
 REVISION_STATUS_UNCHANGED: RevisionStatus
@@ -55,7 +64,7 @@ class ErrorDetail(_message.Message):
     def __init__(self, code: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., violations: _Optional[_Iterable[_Union[FieldViolation, _Mapping]]] = ...) -> None: ...
 
 class DataPackFilter(_message.Message):
-    __slots__ = ("bucket", "engine_type", "skill_id", "min_trust", "min_delta_j", "max_delta_j", "min_mvd_score", "source_type", "objective_vector", "objective_similarity_threshold", "condition_filters", "include_sima", "include_counterfactual", "wm_model_id", "wm_role")
+    __slots__ = ("bucket", "engine_type", "skill_id", "min_trust", "min_delta_j", "max_delta_j", "min_mvd_score", "source_type", "objective_vector", "objective_similarity_threshold", "condition_filters", "include_sima", "include_counterfactual", "wm_model_id", "wm_role", "schema_version", "is_occluded", "is_dynamic", "is_static", "occlusion_bucket", "motion_bucket")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     ENGINE_TYPE_FIELD_NUMBER: _ClassVar[int]
     SKILL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +80,12 @@ class DataPackFilter(_message.Message):
     INCLUDE_COUNTERFACTUAL_FIELD_NUMBER: _ClassVar[int]
     WM_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     WM_ROLE_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    IS_OCCLUDED_FIELD_NUMBER: _ClassVar[int]
+    IS_DYNAMIC_FIELD_NUMBER: _ClassVar[int]
+    IS_STATIC_FIELD_NUMBER: _ClassVar[int]
+    OCCLUSION_BUCKET_FIELD_NUMBER: _ClassVar[int]
+    MOTION_BUCKET_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     engine_type: str
     skill_id: int
@@ -86,7 +101,13 @@ class DataPackFilter(_message.Message):
     include_counterfactual: bool
     wm_model_id: str
     wm_role: str
-    def __init__(self, bucket: _Optional[str] = ..., engine_type: _Optional[str] = ..., skill_id: _Optional[int] = ..., min_trust: _Optional[float] = ..., min_delta_j: _Optional[float] = ..., max_delta_j: _Optional[float] = ..., min_mvd_score: _Optional[float] = ..., source_type: _Optional[str] = ..., objective_vector: _Optional[_Union[_datapack_pb2.DoubleList, _Mapping]] = ..., objective_similarity_threshold: _Optional[float] = ..., condition_filters: _Optional[_Iterable[_Union[ConditionFilter, _Mapping]]] = ..., include_sima: _Optional[bool] = ..., include_counterfactual: _Optional[bool] = ..., wm_model_id: _Optional[str] = ..., wm_role: _Optional[str] = ...) -> None: ...
+    schema_version: str
+    is_occluded: bool
+    is_dynamic: bool
+    is_static: bool
+    occlusion_bucket: str
+    motion_bucket: str
+    def __init__(self, bucket: _Optional[str] = ..., engine_type: _Optional[str] = ..., skill_id: _Optional[int] = ..., min_trust: _Optional[float] = ..., min_delta_j: _Optional[float] = ..., max_delta_j: _Optional[float] = ..., min_mvd_score: _Optional[float] = ..., source_type: _Optional[str] = ..., objective_vector: _Optional[_Union[_datapack_pb2.DoubleList, _Mapping]] = ..., objective_similarity_threshold: _Optional[float] = ..., condition_filters: _Optional[_Iterable[_Union[ConditionFilter, _Mapping]]] = ..., include_sima: _Optional[bool] = ..., include_counterfactual: _Optional[bool] = ..., wm_model_id: _Optional[str] = ..., wm_role: _Optional[str] = ..., schema_version: _Optional[str] = ..., is_occluded: _Optional[bool] = ..., is_dynamic: _Optional[bool] = ..., is_static: _Optional[bool] = ..., occlusion_bucket: _Optional[str] = ..., motion_bucket: _Optional[str] = ...) -> None: ...
 
 class ConditionFilter(_message.Message):
     __slots__ = ("key", "bool_value", "number_value", "string_value", "number_list")
@@ -155,7 +176,7 @@ class AppendDataPacksBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[AppendResult, _Mapping]]] = ...) -> None: ...
 
 class QueryDataPacksRequest(_message.Message):
-    __slots__ = ("store", "task_name", "filter", "sort_by", "sort_descending", "limit", "unlimited")
+    __slots__ = ("store", "task_name", "filter", "sort_by", "sort_descending", "limit", "unlimited", "view")
     STORE_FIELD_NUMBER: _ClassVar[int]
     TASK_NAME_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +184,7 @@ class QueryDataPacksRequest(_message.Message):
     SORT_DESCENDING_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     UNLIMITED_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     store: str
     task_name: str
     filter: DataPackFilter
@@ -170,7 +192,8 @@ class QueryDataPacksRequest(_message.Message):
     sort_descending: bool
     limit: int
     unlimited: bool
-    def __init__(self, store: _Optional[str] = ..., task_name: _Optional[str] = ..., filter: _Optional[_Union[DataPackFilter, _Mapping]] = ..., sort_by: _Optional[str] = ..., sort_descending: _Optional[bool] = ..., limit: _Optional[int] = ..., unlimited: _Optional[bool] = ...) -> None: ...
+    view: DataPackView
+    def __init__(self, store: _Optional[str] = ..., task_name: _Optional[str] = ..., filter: _Optional[_Union[DataPackFilter, _Mapping]] = ..., sort_by: _Optional[str] = ..., sort_descending: _Optional[bool] = ..., limit: _Optional[int] = ..., unlimited: _Optional[bool] = ..., view: _Optional[_Union[DataPackView, str]] = ...) -> None: ...
 
 class QueryDataPacksResponse(_message.Message):
     __slots__ = ("data_packs",)
@@ -277,7 +300,7 @@ class GetStatisticsResponse(_message.Message):
     def __init__(self, total: _Optional[int] = ..., positive: _Optional[int] = ..., negative: _Optional[int] = ..., positive_ratio: _Optional[float] = ..., delta_j_mean: _Optional[float] = ..., delta_j_std: _Optional[float] = ..., delta_j_min: _Optional[float] = ..., delta_j_max: _Optional[float] = ..., trust_mean: _Optional[float] = ..., trust_std: _Optional[float] = ..., unique_skills: _Optional[_Iterable[int]] = ..., engine_types: _Optional[_Iterable[_Union[NamedCount, _Mapping]]] = ..., source_types: _Optional[_Iterable[_Union[NamedCount, _Mapping]]] = ..., with_sima: _Optional[int] = ..., with_counterfactual: _Optional[int] = ...) -> None: ...
 
 class EpisodeInput(_message.Message):
-    __slots__ = ("summary", "condition_profile_json", "agent_profile_json", "env_type", "pack_id", "brick_id", "extra_tags", "semantic_energy_drivers", "skill_trace", "sima_annotation", "vla_plan_json", "objective_profile", "embodiment_profile", "econ_semantic_tags", "semantic_quality", "raw_data_path", "scene_tracks_v1_json", "rgb_features_v1_json", "slice_labels_v1_json", "repr_tokens_json", "schema_version", "trust_score", "w_econ", "lambda_budget", "mvd_score", "source_type", "wm_model_id", "wm_role", "wm_horizon_used", "wm_branch_depth", "wm_trust_over_horizon", "world_model_horizon", "world_model_trust_over_horizon", "vase_broken", "drawer_stuck", "success", "failure_reason", "counterfactual_plan_json", "counterfactual_source", "episode_index", "created_at")
+    __slots__ = ("summary", "condition_profile_json", "agent_profile_json", "env_type", "pack_id", "brick_id", "extra_tags", "semantic_energy_drivers", "skill_trace", "sima_annotation", "vla_plan_json", "objective_profile", "embodiment_profile", "econ_semantic_tags", "semantic_quality", "raw_data_path", "scene_tracks_v1", "rgb_features_v1", "slice_labels_v1_json", "repr_tokens", "schema_version", "trust_score", "w_econ", "lambda_budget", "mvd_score", "source_type", "wm_model_id", "wm_role", "wm_horizon_used", "wm_branch_depth", "wm_trust_over_horizon", "world_model_horizon", "world_model_trust_over_horizon", "vase_broken", "drawer_stuck", "success", "failure_reason", "counterfactual_plan_json", "counterfactual_source", "episode_index", "created_at")
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     CONDITION_PROFILE_JSON_FIELD_NUMBER: _ClassVar[int]
     AGENT_PROFILE_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -294,10 +317,10 @@ class EpisodeInput(_message.Message):
     ECON_SEMANTIC_TAGS_FIELD_NUMBER: _ClassVar[int]
     SEMANTIC_QUALITY_FIELD_NUMBER: _ClassVar[int]
     RAW_DATA_PATH_FIELD_NUMBER: _ClassVar[int]
-    SCENE_TRACKS_V1_JSON_FIELD_NUMBER: _ClassVar[int]
-    RGB_FEATURES_V1_JSON_FIELD_NUMBER: _ClassVar[int]
+    SCENE_TRACKS_V1_FIELD_NUMBER: _ClassVar[int]
+    RGB_FEATURES_V1_FIELD_NUMBER: _ClassVar[int]
     SLICE_LABELS_V1_JSON_FIELD_NUMBER: _ClassVar[int]
-    REPR_TOKENS_JSON_FIELD_NUMBER: _ClassVar[int]
+    REPR_TOKENS_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     TRUST_SCORE_FIELD_NUMBER: _ClassVar[int]
     W_ECON_FIELD_NUMBER: _ClassVar[int]
@@ -335,10 +358,10 @@ class EpisodeInput(_message.Message):
     econ_semantic_tags: _datapack_pb2.StringList
     semantic_quality: float
     raw_data_path: str
-    scene_tracks_v1_json: str
-    rgb_features_v1_json: str
+    scene_tracks_v1: _datapack_pb2.PackedObject
+    rgb_features_v1: _datapack_pb2.PackedObject
     slice_labels_v1_json: str
-    repr_tokens_json: str
+    repr_tokens: _datapack_pb2.PackedObject
     schema_version: str
     trust_score: float
     w_econ: float
@@ -360,7 +383,7 @@ class EpisodeInput(_message.Message):
     counterfactual_source: str
     episode_index: int
     created_at: str
-    def __init__(self, summary: _Optional[_Union[_datapack_pb2.EpisodeInfoSummary, _Mapping]] = ..., condition_profile_json: _Optional[str] = ..., agent_profile_json: _Optional[str] = ..., env_type: _Optional[str] = ..., pack_id: _Optional[str] = ..., brick_id: _Optional[str] = ..., extra_tags: _Optional[_Iterable[str]] = ..., semantic_energy_drivers: _Optional[_Union[_datapack_pb2.StringList, _Mapping]] = ..., skill_trace: _Optional[_Iterable[_Union[_datapack_pb2.SkillTraceEntry, _Mapping]]] = ..., sima_annotation: _Optional[_Union[_datapack_pb2.SimaAnnotation, _Mapping]] = ..., vla_plan_json: _Optional[str] = ..., objective_profile: _Optional[_Union[_datapack_pb2.ObjectiveProfile, _Mapping]] = ..., embodiment_profile: _Optional[_Union[_datapack_pb2.EmbodimentProfileSummary, _Mapping]] = ..., econ_semantic_tags: _Optional[_Union[_datapack_pb2.StringList, _Mapping]] = ..., semantic_quality: _Optional[float] = ..., raw_data_path: _Optional[str] = ..., scene_tracks_v1_json: _Optional[str] = ..., rgb_features_v1_json: _Optional[str] = ..., slice_labels_v1_json: _Optional[str] = ..., repr_tokens_json: _Optional[str] = ..., schema_version: _Optional[str] = ..., trust_score: _Optional[float] = ..., w_econ: _Optional[float] = ..., lambda_budget: _Optional[float] = ..., mvd_score: _Optional[float] = ..., source_type: _Optional[str] = ..., wm_model_id: _Optional[str] = ..., wm_role: _Optional[str] = ..., wm_horizon_used: _Optional[int] = ..., wm_branch_depth: _Optional[int] = ..., wm_trust_over_horizon: _Optional[_Union[_datapack_pb2.DoubleList, _Mapping]] = ..., world_model_horizon: _Optional[int] = ..., world_model_trust_over_horizon: _Optional[_Iterable[float]] = ..., vase_broken: _Optional[bool] = ..., drawer_stuck: _Optional[bool] = ..., success: _Optional[bool] = ..., failure_reason: _Optional[str] = ..., counterfactual_plan_json: _Optional[str] = ..., counterfactual_source: _Optional[str] = ..., episode_index: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
+    def __init__(self, summary: _Optional[_Union[_datapack_pb2.EpisodeInfoSummary, _Mapping]] = ..., condition_profile_json: _Optional[str] = ..., agent_profile_json: _Optional[str] = ..., env_type: _Optional[str] = ..., pack_id: _Optional[str] = ..., brick_id: _Optional[str] = ..., extra_tags: _Optional[_Iterable[str]] = ..., semantic_energy_drivers: _Optional[_Union[_datapack_pb2.StringList, _Mapping]] = ..., skill_trace: _Optional[_Iterable[_Union[_datapack_pb2.SkillTraceEntry, _Mapping]]] = ..., sima_annotation: _Optional[_Union[_datapack_pb2.SimaAnnotation, _Mapping]] = ..., vla_plan_json: _Optional[str] = ..., objective_profile: _Optional[_Union[_datapack_pb2.ObjectiveProfile, _Mapping]] = ..., embodiment_profile: _Optional[_Union[_datapack_pb2.EmbodimentProfileSummary, _Mapping]] = ..., econ_semantic_tags: _Optional[_Union[_datapack_pb2.StringList, _Mapping]] = ..., semantic_quality: _Optional[float] = ..., raw_data_path: _Optional[str] = ..., scene_tracks_v1: _Optional[_Union[_datapack_pb2.PackedObject, _Mapping]] = ..., rgb_features_v1: _Optional[_Union[_datapack_pb2.PackedObject, _Mapping]] = ..., slice_labels_v1_json: _Optional[str] = ..., repr_tokens: _Optional[_Union[_datapack_pb2.PackedObject, _Mapping]] = ..., schema_version: _Optional[str] = ..., trust_score: _Optional[float] = ..., w_econ: _Optional[float] = ..., lambda_budget: _Optional[float] = ..., mvd_score: _Optional[float] = ..., source_type: _Optional[str] = ..., wm_model_id: _Optional[str] = ..., wm_role: _Optional[str] = ..., wm_horizon_used: _Optional[int] = ..., wm_branch_depth: _Optional[int] = ..., wm_trust_over_horizon: _Optional[_Union[_datapack_pb2.DoubleList, _Mapping]] = ..., world_model_horizon: _Optional[int] = ..., world_model_trust_over_horizon: _Optional[_Iterable[float]] = ..., vase_broken: _Optional[bool] = ..., drawer_stuck: _Optional[bool] = ..., success: _Optional[bool] = ..., failure_reason: _Optional[str] = ..., counterfactual_plan_json: _Optional[str] = ..., counterfactual_source: _Optional[str] = ..., episode_index: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
 
 class IngestEpisodesRequest(_message.Message):
     __slots__ = ("store", "econ_params", "baseline", "episodes", "writer_id", "batch_sequence")
