@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from .model import DataPackMeta
-from .query import UNSET, QuerySpec, check_limit, check_skill_id, make_query, make_usage_update
+from .errors import invalid
+from .export import make_export_args
+from .query import (UNSET, QuerySpec, check_limit, check_skill_id, check_task_name, make_query,
+                    make_usage_update)
 
 
 class RepositoryAPI:
@@ -77,6 +80,34 @@ class RepositoryAPI:
         return self._update_training_usage(task_name, make_usage_update(pack_ids, wm_role, add_training_runs))
 
     def _update_training_usage(self, task_name: str, update) -> list[dict]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def export_portable(self, task_name: str, *, output_store=None, max_episodes=None, stride_seconds=1.0,
+                        source_fps=None, store_temporal=False, token_dim=64, pool_size=(4, 4),
+                        include_repr_tokens=(), progress=None) -> dict:
+        """Embed the portable artifacts (portable.md) into the task's packs from
+        their raw episode data (raw_data_path; on a server, read there).
+
+        output_store=None: each pack gets a revision with the artifacts,
+        schema_version 2.1-portable (2.2-repr with include_repr_tokens) and
+        raw_data_path null. Otherwise the portable records are appended to that
+        store (embedded: a folder; remote: a store path on the server) and the
+        source is unchanged. Packs without usable raw data are counted, not
+        failed; a re-run with the same options writes nothing.
+        progress(summary_dict) is called after each written batch. Returns the
+        summary: task, source, output, total, processed and the counters
+        (exported, created, revised, already_present, reused_existing,
+        skipped_missing_raw, skipped_missing_inputs, skipped_bad_inputs,
+        unstrided_no_fps, conflicts, rejected_invalid, repr_tokens_computed).
+        Raises NotFoundError (TASK_EMPTY) for a task without records."""
+        check_task_name(task_name)
+        args = make_export_args(output_store, max_episodes, stride_seconds, source_fps, store_temporal, token_dim,
+                                pool_size, include_repr_tokens)
+        if progress is not None and not callable(progress):
+            raise invalid("progress", "ARGUMENT_INVALID", "progress must be callable or None")
+        return self._export_portable(task_name, args, progress)
+
+    def _export_portable(self, task_name: str, args, progress) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def ingest_episodes(self, episodes, econ_params, baseline, *, batch_size: int = 256) -> list:

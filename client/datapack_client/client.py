@@ -23,6 +23,7 @@ import grpc
 from . import codec
 from .api import RepositoryAPI
 from .errors import DataPackError, UnavailableError
+from .export import export_to_proto, summary_from_proto
 from .model import DataPackMeta
 from .proto.datapack.v1 import datapack_pb2 as pb
 from .proto.datapack.v1 import datapack_service_pb2 as spb
@@ -187,6 +188,19 @@ class DataPackClient(RepositoryAPI):
             out["with_sima"] = s.with_sima
             out["with_counterfactual"] = s.with_counterfactual
         return out
+
+    def _export_portable(self, task_name: str, args, progress) -> dict:
+        req = export_to_proto(self.store, task_name, args)
+        summary = None
+        try:
+            # No overall deadline: a large export runs for minutes while progress streams in.
+            for resp in self._stub.ExportPortable(req):
+                summary = summary_from_proto(resp, task_name, self.store, args.output_store, args.repr_names)
+                if progress is not None:
+                    progress(summary)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        return summary
 
     def _ingest(self, episodes: list, econ_params, baseline, offset: int) -> list:
         req = spb.IngestEpisodesRequest(store=self.store, econ_params=econ_to_proto(econ_params),

@@ -13,6 +13,7 @@ be written; 2 when an episode was rejected by the builder or a pack id conflicte
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 from dataclasses import dataclass, field
@@ -68,6 +69,10 @@ def add_build_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--store", default="", metavar="NAME",
                    help="store on the server (with --target; default: the data root)")
     p.add_argument("--quiet", action="store_true", help="print only errors (no summary, no progress bar)")
+    p.add_argument("--raw-dir", default=None, metavar="DIR",
+                   help="with --generate-synthetic: also write a small raw episode per pack (RGB frames with "
+                        "moving coloured objects, scene tracks, occlusion) under DIR and set raw_data_path, "
+                        "so `datapack export-portable` works without a simulator")
     return p
 
 
@@ -256,6 +261,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             packs.append(pack)
         progress.update(i + 1)
     progress.close()
+    if args.raw_dir is not None:
+        _write_raw_episodes(args, packs)
     report.packs_built = len(packs)
     report.positive = sum(1 for p in packs if p.bucket == "positive")
     report.negative = sum(1 for p in packs if p.bucket == "negative")
@@ -284,6 +291,22 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             _print_verbose(out, packs)
         _print_summary(out, args.task, report)
     return report.exit_status()
+
+
+def _write_raw_episodes(args: argparse.Namespace, packs: list) -> None:
+    """Deterministic raw episodes (so a re-run builds identical packs): every
+    third episode still, every fourth a single .npz instead of a folder."""
+    from .portable.synthetic_raw import write_raw_episode
+
+    if not args.generate_synthetic:
+        raise UsageError("--raw-dir needs --generate-synthetic")
+    os.makedirs(args.raw_dir, exist_ok=True)
+    for i, pack in enumerate(packs):
+        occlusion = pack.condition.occlusion_level
+        path = write_raw_episode(args.raw_dir, pack.pack_id, seed=args.seed * 1_000_003 + i,
+                                 occlusion_level=occlusion if type(occlusion) is float else 0.0,
+                                 moving=i % 3 != 0, layout="npz" if i % 4 == 3 else "dir")
+        pack.raw_data_path = os.path.abspath(path)
 
 
 def _isatty(stream: TextIO) -> bool:

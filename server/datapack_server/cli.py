@@ -3,7 +3,8 @@
     datapack serve [--data-dir DIR] [--host H] [--port P] [--no-fsync]
     datapack build [--generate-synthetic N] [--seed S] [--data-dir DIR] [--output-dir DIR]
                    [--task T] [--engine E] [--baseline SPEC] [--verbose]
-                   [--target HOST:PORT] [--store NAME] [--quiet]
+                   [--target HOST:PORT] [--store NAME] [--quiet] [--raw-dir DIR]
+    datapack export-portable --datapack-dir DIR --task T [--target HOST:PORT] [...]
 
 `serve` prints `datapack: serving on HOST:PORT` once the port is bound and the
 service is healthy, and stops gracefully on SIGTERM/SIGINT: health turns
@@ -11,6 +12,8 @@ NOT_SERVING at once, in-flight calls finish within the grace period.
 Exit codes: 0 ok, 1 runtime failure, 2 usage error.
 `build` (build_cli.py, building.md §8) has the builder script's exit codes:
 0 ok, 1 usage error or no episodes, 2 an episode rejected or a pack id conflict.
+`export-portable` (export_cli.py, portable.md §7): 0 ok, 1 usage error or no
+records, 2 conflicts or rejected records.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import threading
 from datapack_client.errors import DataPackError
 
 from .build_cli import register as register_build
+from .export_cli import register as register_export
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -70,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes that decode appends and parse large files (default: one per core; 0: none)")
     s.set_defaults(func=_serve)
     register_build(sub)
+    register_export(sub)
     return p
 
 

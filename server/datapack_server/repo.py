@@ -22,6 +22,7 @@ from .store import Store, history_refs, position_of, query_refs, statistics as _
 from .baselines import BaselineRegistry, baseline_from_episodes
 from .ingest import ingest
 from .store import match
+from .portable.exporter import export_steps, options_of
 from .storage.lines import parse_line, served_record
 
 
@@ -99,6 +100,25 @@ class DataPackRepo(RepositoryAPI):
         for r in results:
             r.index += offset
         return results
+
+    def _export_portable(self, task_name: str, args, progress) -> dict:
+        output = None
+        if args.output_store is not None:
+            output = Store(args.output_store, fsync=self._store.fsync)
+        try:
+            # In this process: a worker pool would re-import the caller's main
+            # module (forkserver), which a library must not impose. The
+            # `datapack export-portable` command and the server use one.
+            summary = None
+            for summary in export_steps(self._store, task_name, options_of(args), output=output,
+                                        max_episodes=args.max_episodes, source_name=self.base_dir,
+                                        output_name=args.output_store):
+                if progress is not None:
+                    progress(summary.as_dict())
+            return summary.as_dict()
+        finally:
+            if output is not None:
+                output.close()
 
     def put_baseline(self, name: str, values=None, *, episodes=None) -> dict:
         """Register a named baseline: explicit values {mpl, error, ep[, wage_parity]}

@@ -9,9 +9,11 @@ import fcntl
 import os
 import threading
 from collections import OrderedDict
+from typing import Iterator
 
 from datapack_client import codec, schema
 from datapack_client.errors import FailedPreconditionError, InvalidArgumentError, invalid
+from datapack_client.export import ExportArgs
 from datapack_client.query import FilterSpec, QuerySpec
 from datapack_client.ingest import baseline_values_from_proto, econ_from_proto, episode_from_proto
 from datapack_client.results import AppendResult, IngestResult
@@ -22,6 +24,7 @@ from datapack_client.skills import catalogue_for
 from . import analytics
 from .baselines import BaselineRegistry
 from .ingest import ingest, resolve_baseline
+from .portable.exporter import export_steps, options_of
 from .store import RecordRef, Store, TaskState, history_refs, match, position_of, query_positions, statistics
 from .storage.taskfile import AUX_DIR
 from .workers import WorkerPool, prepare_ingest, prepare_records
@@ -230,6 +233,20 @@ class DataPackService:
     def history(self, store: str, task_name: str, pack_id: str) -> list[tuple[int, dict | None, bytes]]:
         with self.store(store).reading(task_name) as st:
             return [(ref.revision, meta, self._encoded(st, ref)) for ref, meta in history_refs(st, pack_id)]
+
+    def export_portable(self, store: str, task_name: str, args: ExportArgs) -> Iterator[dict]:
+        """The running summaries of a portable export (portable/exporter.py),
+        raw data read relative to the server's working directory."""
+        source = self.store(store)
+        output = None
+        if args.output_store is not None:
+            output = self.store(args.output_store)
+            if output is source:
+                raise invalid("output_store", "ARGUMENT_INVALID", "output_store must differ from store")
+        for summary in export_steps(source, task_name, options_of(args), output=output,
+                                    max_episodes=args.max_episodes, pool=self.pool, source_name=store,
+                                    output_name=args.output_store):
+            yield summary.as_dict()
 
     def statistics(self, store: str, task_name: str, spec: FilterSpec | None) -> dict:
         with self.store(store).reading(task_name) as st:

@@ -12,6 +12,7 @@ from datapack_client.errors import DataPackError
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.errors import invalid
+from datapack_client.export import export_from_proto, summary_to_proto
 from datapack_client.query import UNSET, filter_from_proto, make_usage_update, query_from_proto
 
 from datapack_client.ingest import baseline_values_from_proto, summary_from_proto
@@ -174,6 +175,13 @@ class DataPackServicer:
     def ListTasks(self, request, context):
         return spb.ListTasksResponse(task_names=self.service.list_tasks(request.store))
 
+    def ExportPortable(self, request, context):
+        args = export_from_proto(request)
+        last = None
+        for last in self.service.export_portable(request.store, request.task_name, args):
+            yield summary_to_proto(last, done=False)
+        yield summary_to_proto(last, done=True)
+
 
 def _raw(x) -> bytes:
     return x if isinstance(x, bytes) else x.SerializeToString()
@@ -205,5 +213,7 @@ def add_servicer(server: grpc.Server, servicer: DataPackServicer) -> None:
             servicer.UpdateTrainingUsage, spb.UpdateTrainingUsageRequest.FromString, _raw),
         "ListTasks": grpc.unary_unary_rpc_method_handler(
             servicer.ListTasks, spb.ListTasksRequest.FromString, _raw),
+        "ExportPortable": grpc.unary_stream_rpc_method_handler(
+            servicer.ExportPortable, spb.ExportPortableRequest.FromString, _raw),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))

@@ -788,10 +788,38 @@ class Store:
         """repository.md §3.4: append one revision line per pack whose wm_role or
         used_in_training_runs changes; all or nothing (any unknown id -> NOT_FOUND,
         nothing written). Returns {pack_id, status, revision} per pack."""
+
+        def change(_pid: str, rec: dict) -> list[str]:
+            attr = rec.get("attribution")
+            attr = dict(attr) if type(attr) is dict else schema.default_profile("AttributionProfile")
+            changed = []
+            if update.set_role and attr.get("wm_role") != update.wm_role:
+                attr["wm_role"] = update.wm_role
+                changed.append("attribution.wm_role")
+            runs = attr.get("used_in_training_runs")
+            runs = list(runs) if type(runs) is list else []
+            new_runs = [r for r in update.add_training_runs if r not in runs]
+            if new_runs:
+                attr["used_in_training_runs"] = runs + new_runs
+                changed.append("attribution.used_in_training_runs")
+            if changed:
+                rec["attribution"] = attr
+            return changed
+
+        return self.revise(task_name, update.pack_ids, change, "training_usage")
+
+    def revise(self, task_name: str, pack_ids, change, reason: str) -> list[dict]:
+        """Append a revision line (repository.md §3.3) for every pack that
+        change(pack_id, record) modifies in place; it returns the changed dotted
+        paths ([] = unchanged, nothing written). The change is applied to the
+        current revision under the task's write lock, so concurrent revisions of
+        other fields are never undone. All packs must exist (else NOT_FOUND,
+        nothing written); the lines of one call are made durable together.
+        Returns {pack_id, status: "revised" | "unchanged", revision} per pack."""
         st = self.task(check_task(task_name))
         with st.file.write_lock(), st.lock:
             st.refresh()
-            missing = [pid for pid in update.pack_ids if st.index.position(pid) is None]
+            missing = [pid for pid in pack_ids if st.index.position(pid) is None]
             if missing:
                 raise NotFoundError(f"{len(missing)} pack(s) not found in task {task_name!r}: {missing[:5]}",
                                     "PACK_NOT_FOUND",
@@ -801,28 +829,16 @@ class Store:
             now = schema.utc_now()
             planned: list[tuple[int, dict, bytes]] = []
             results = []
-            for pid in update.pack_ids:
+            for pid in pack_ids:
                 p = st.index.position(pid)
                 ref = st.ref(p)
                 rec = st.load(ref)
-                attr = rec.get("attribution")
-                attr = dict(attr) if type(attr) is dict else schema.default_profile("AttributionProfile")
-                changed = []
-                if update.set_role and attr.get("wm_role") != update.wm_role:
-                    attr["wm_role"] = update.wm_role
-                    changed.append("attribution.wm_role")
-                runs = attr.get("used_in_training_runs")
-                runs = list(runs) if type(runs) is list else []
-                new_runs = [r for r in update.add_training_runs if r not in runs]
-                if new_runs:
-                    attr["used_in_training_runs"] = runs + new_runs
-                    changed.append("attribution.used_in_training_runs")
+                changed = change(pid, rec)
                 if not changed:
                     results.append({"pack_id": pid, "status": "unchanged", "revision": ref.revision})
                     continue
-                rec["attribution"] = attr
-                rec["_revision"] = {"number": ref.revision + 1, "reason": "training_usage", "revised_at": now,
-                                    "changed_fields": changed}
+                rec["_revision"] = {"number": ref.revision + 1, "reason": reason, "revised_at": now,
+                                    "changed_fields": list(changed)}
                 planned.append((p, rec, jsonio.dumps(rec) + b"\n"))
                 results.append({"pack_id": pid, "status": "revised", "revision": ref.revision + 1})
             if planned:

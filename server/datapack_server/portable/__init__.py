@@ -1,3 +1,4 @@
-"""Portable datapack artifacts (shared/spec/portable.md): deterministic RGB
-features, scene tracks, slice labels. Work in progress for the portable issue:
-only the RGB feature encoder exists so far."""
+"""Portable datapacks (shared/spec/portable.md): raw episode inputs, the
+`rgb_features_v1` encoder, `scene_tracks_v1`, `slice_labels_v1`, `repr_tokens`,
+the per-record export computation (export.py), the export of a task
+(exporter.py) and small synthetic raw episodes (synthetic_raw.py)."""

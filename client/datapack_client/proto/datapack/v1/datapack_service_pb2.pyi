@@ -520,3 +520,67 @@ class ListTasksResponse(_message.Message):
     TASK_NAMES_FIELD_NUMBER: _ClassVar[int]
     task_names: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, task_names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ExportPortableRequest(_message.Message):
+    __slots__ = ("store", "task_name", "output_store", "max_episodes", "stride_seconds", "source_fps", "store_temporal", "token_dim", "pool_size", "repr_tokens")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    TASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_STORE_FIELD_NUMBER: _ClassVar[int]
+    MAX_EPISODES_FIELD_NUMBER: _ClassVar[int]
+    STRIDE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FPS_FIELD_NUMBER: _ClassVar[int]
+    STORE_TEMPORAL_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_DIM_FIELD_NUMBER: _ClassVar[int]
+    POOL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    REPR_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    task_name: str
+    output_store: str
+    max_episodes: int
+    stride_seconds: float
+    source_fps: float
+    store_temporal: bool
+    token_dim: int
+    pool_size: _containers.RepeatedScalarFieldContainer[int]
+    repr_tokens: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, store: _Optional[str] = ..., task_name: _Optional[str] = ..., output_store: _Optional[str] = ..., max_episodes: _Optional[int] = ..., stride_seconds: _Optional[float] = ..., source_fps: _Optional[float] = ..., store_temporal: _Optional[bool] = ..., token_dim: _Optional[int] = ..., pool_size: _Optional[_Iterable[int]] = ..., repr_tokens: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ExportCounters(_message.Message):
+    __slots__ = ("exported", "created", "revised", "already_present", "reused_existing", "skipped_missing_raw", "skipped_missing_inputs", "skipped_bad_inputs", "unstrided_no_fps", "conflicts", "rejected_invalid", "repr_tokens_computed")
+    EXPORTED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    REVISED_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_PRESENT_FIELD_NUMBER: _ClassVar[int]
+    REUSED_EXISTING_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_MISSING_RAW_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_MISSING_INPUTS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_BAD_INPUTS_FIELD_NUMBER: _ClassVar[int]
+    UNSTRIDED_NO_FPS_FIELD_NUMBER: _ClassVar[int]
+    CONFLICTS_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_INVALID_FIELD_NUMBER: _ClassVar[int]
+    REPR_TOKENS_COMPUTED_FIELD_NUMBER: _ClassVar[int]
+    exported: int
+    created: int
+    revised: int
+    already_present: int
+    reused_existing: int
+    skipped_missing_raw: int
+    skipped_missing_inputs: int
+    skipped_bad_inputs: int
+    unstrided_no_fps: int
+    conflicts: int
+    rejected_invalid: int
+    repr_tokens_computed: int
+    def __init__(self, exported: _Optional[int] = ..., created: _Optional[int] = ..., revised: _Optional[int] = ..., already_present: _Optional[int] = ..., reused_existing: _Optional[int] = ..., skipped_missing_raw: _Optional[int] = ..., skipped_missing_inputs: _Optional[int] = ..., skipped_bad_inputs: _Optional[int] = ..., unstrided_no_fps: _Optional[int] = ..., conflicts: _Optional[int] = ..., rejected_invalid: _Optional[int] = ..., repr_tokens_computed: _Optional[int] = ...) -> None: ...
+
+class ExportPortableResponse(_message.Message):
+    __slots__ = ("processed", "total", "counters", "done")
+    PROCESSED_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    COUNTERS_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    processed: int
+    total: int
+    counters: ExportCounters
+    done: bool
+    def __init__(self, processed: _Optional[int] = ..., total: _Optional[int] = ..., counters: _Optional[_Union[ExportCounters, _Mapping]] = ..., done: _Optional[bool] = ...) -> None: ...

@@ -90,6 +90,11 @@ class DataPackServiceStub:
                 request_serializer=datapack_dot_v1_dot_datapack__service__pb2.ListTasksRequest.SerializeToString,
                 response_deserializer=datapack_dot_v1_dot_datapack__service__pb2.ListTasksResponse.FromString,
                 _registered_method=True)
+        self.ExportPortable = channel.unary_stream(
+                '/datapack.v1.DataPackService/ExportPortable',
+                request_serializer=datapack_dot_v1_dot_datapack__service__pb2.ExportPortableRequest.SerializeToString,
+                response_deserializer=datapack_dot_v1_dot_datapack__service__pb2.ExportPortableResponse.FromString,
+                _registered_method=True)
 
 
 class DataPackServiceServicer:
@@ -211,6 +216,26 @@ class DataPackServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportPortable(self, request, context):
+        """Embeds the portable artifacts (portable.md: scene_tracks_v1,
+        rgb_features_v1, slice_labels_v1, optionally repr_tokens) into every
+        current pack of a task whose raw episode data (raw_data_path, read on the
+        server, relative paths against the server's working directory) is usable.
+        In place (no output_store): each changed pack gets a revision line, reason
+        "portable_export", with the artifacts, schema_version "2.1-portable" (or
+        "2.2-repr") and raw_data_path null. With output_store: the portable records
+        are appended there (portable.md §7) and the source is not touched. Packs
+        without usable raw data are counted, not failed. Idempotent: a re-run with
+        the same options writes nothing. Streams the running counters after each
+        written batch; the last message has done = true. Cancelling stops the
+        export between batches (what was written stays; re-running resumes).
+        Errors: INVALID_ARGUMENT (ARGUMENT_INVALID naming the option,
+        TASK_NAME_INVALID, STORE_INVALID), NOT_FOUND (TASK_EMPTY: no records).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataPackServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -268,6 +293,11 @@ def add_DataPackServiceServicer_to_server(servicer, server):
                     servicer.ListTasks,
                     request_deserializer=datapack_dot_v1_dot_datapack__service__pb2.ListTasksRequest.FromString,
                     response_serializer=datapack_dot_v1_dot_datapack__service__pb2.ListTasksResponse.SerializeToString,
+            ),
+            'ExportPortable': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportPortable,
+                    request_deserializer=datapack_dot_v1_dot_datapack__service__pb2.ExportPortableRequest.FromString,
+                    response_serializer=datapack_dot_v1_dot_datapack__service__pb2.ExportPortableResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -568,6 +598,33 @@ class DataPackService:
             '/datapack.v1.DataPackService/ListTasks',
             datapack_dot_v1_dot_datapack__service__pb2.ListTasksRequest.SerializeToString,
             datapack_dot_v1_dot_datapack__service__pb2.ListTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportPortable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/datapack.v1.DataPackService/ExportPortable',
+            datapack_dot_v1_dot_datapack__service__pb2.ExportPortableRequest.SerializeToString,
+            datapack_dot_v1_dot_datapack__service__pb2.ExportPortableResponse.FromString,
             options,
             channel_credentials,
             insecure,
