@@ -275,3 +275,25 @@ def test_export_script_writes_an_output_store_and_reports_conflicts(tmp_path):
     assert r.returncode == 2 and '"conflicts": 5' in r.stdout
     assert out_file.read_bytes() == before
     assert b'"schema_version":"2.2-repr"' in before
+
+
+# ---------------------------------------------------------------------------- ingest with artifacts
+
+def test_ingest_carries_packed_artifacts_and_refuses_non_finite_arrays(repo):
+    from .test_ingest_flows import drawer_episode, econ
+
+    tracks = {"scene_tracks_v1/version": ["v1"], "scene_tracks_v1/poses_t": [[[0.5, 0.25, 0.0]], [[0.625, 0.25, 0.0]]],
+              "scene_tracks_v1/converged": [[True], [True]]}
+    ep = dict(drawer_episode(1), pack_id="ingested-portable", scene_tracks_v1=tracks,
+              rgb_features_v1={"encoder": "vision_rgb::deterministic_pool_v1", "features": [0.1, -0.2]})
+    (r,) = repo.ingest_episodes([ep], econ(), {"mpl": 10.0, "error": 0.05, "ep": 2.0})
+    p = repo.get(TASK, r.pack_id)
+    assert p.schema_version == "2.1-portable"
+    assert bits(p.scene_tracks_v1) == bits(tracks) and p.rgb_features_v1["features"] == [0.1, -0.2]
+    bad = dict(drawer_episode(2), pack_id="nan-portable",
+               rgb_features_v1={"features": [0.1, float("nan")]})
+    with pytest.raises(InvalidArgumentError) as err:
+        repo.ingest_episodes([bad], econ(), {"mpl": 10.0, "error": 0.05, "ep": 2.0})
+    assert "rgb_features_v1" in err.value.violations[0].field
+    with pytest.raises(NotFoundError):
+        repo.get(TASK, "nan-portable")

@@ -3,8 +3,11 @@
     python tools/seed_sample_data.py data/datapacks
 
 Copies the reference files of the earlier library (tests/fixtures/reference)
-into <root>/phase_c (drawer_vase) and <root>/phase_b (dishwashing), only when
-the target task file does not exist yet. Never overwrites data.
+into <root>/phase_c (drawer_vase) and <root>/phase_b (dishwashing), and builds
+<root>/portable (drawer_vase): 60 seeded synthetic packs with small raw
+episodes (under <root>/../raw/portable), exported in place to 2.1-portable so
+slice queries have something to find. Only when the target task file does not
+exist yet; never overwrites data.
 """
 from __future__ import annotations
 
@@ -28,6 +31,18 @@ def main(root: str) -> int:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / src, dest)
         print(f"seeded {dest} from {src}")
+    portable = base / "portable"
+    if not (portable / "drawer_vase_datapacks.jsonl").exists():
+        from datapack_server.build_cli import main as build
+        from datapack_server.export_cli import main as export
+
+        raw = base.parent / "raw" / "portable"
+        rc = build(["--generate-synthetic", "60", "--seed", "11", "--output-dir", str(portable),
+                    "--raw-dir", str(raw), "--quiet"])
+        rc = rc or export(["--datapack-dir", str(portable), "--task", "drawer_vase", "--workers", "0", "--quiet"])
+        if rc:
+            return rc
+        print(f"seeded {portable} (60 portable drawer_vase packs, raw episodes in {raw})")
     return 0
 
 

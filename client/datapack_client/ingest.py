@@ -189,6 +189,21 @@ def episode_to_proto(args: dict) -> spb.EpisodeInput:
     return msg
 
 
+def episodes_from_proto(episodes) -> list[dict]:
+    """episode_from_proto of each wire episode; JSON text that is not strict
+    JSON or a non-finite packed number -> InvalidArgumentError naming
+    episodes[i].<field>."""
+    out = []
+    for i, e in enumerate(episodes):
+        try:
+            out.append(episode_from_proto(e))
+        except codec.JsonTextError as exc:
+            raise invalid(f"episodes[{i}].{exc.field}", "FIELD_TYPE", str(exc)) from None
+        except jsonio.JSONDecodeError as exc:
+            raise invalid(f"episodes[{i}]", "FIELD_TYPE", f"a JSON field is not valid JSON: {exc}") from None
+    return out
+
+
 def episode_from_proto(msg: spb.EpisodeInput) -> dict:
     """Builder keyword arguments (plus episode_info) of a wire episode."""
     args: dict = {"episode_info": summary_from_proto(msg.summary)}

@@ -15,7 +15,7 @@ from datapack_client import codec, schema
 from datapack_client.errors import FailedPreconditionError, InvalidArgumentError, invalid
 from datapack_client.export import ExportArgs
 from datapack_client.query import FilterSpec, QuerySpec
-from datapack_client.ingest import baseline_values_from_proto, econ_from_proto, episode_from_proto
+from datapack_client.ingest import baseline_values_from_proto, econ_from_proto, episodes_from_proto
 from datapack_client.results import AppendResult, IngestResult
 from datapack_client.validation_rules import store_ok
 
@@ -268,7 +268,7 @@ class DataPackService:
         named = request.baseline.name if which == "name" else None
         values = (baseline_values_from_proto(request.baseline.values) if which == "values" else None)
         if self.pool is None or len(request.episodes) < POOL_MIN_BATCH:
-            episodes = [episode_from_proto(e) for e in request.episodes]
+            episodes = episodes_from_proto(request.episodes)
             results = ingest(s, self.baselines(request.store), episodes, econ_from_proto(request.econ_params),
                              named if named is not None else values)
         else:

@@ -227,14 +227,14 @@ def prepare_ingest(raw_request: bytes, now: str, baseline: dict) -> tuple[list, 
     IngestEpisodesRequest (baseline already resolved to values). Returns
     (prepared as in prepare_records, violations, [(bucket, delta_J)])."""
     from datapack_client.builder import Baseline
-    from datapack_client.ingest import econ_from_proto, episode_from_proto
+    from datapack_client.ingest import econ_from_proto, episodes_from_proto
     from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 
     from .ingest import build_episodes
 
     req = spb.IngestEpisodesRequest.FromString(raw_request)
     try:
-        episodes = [episode_from_proto(e) for e in req.episodes]
+        episodes = episodes_from_proto(req.episodes)
         packs = build_episodes(episodes, econ_from_proto(req.econ_params),
                                Baseline(baseline["mpl"], baseline["error"], baseline["ep"], baseline.get("wage_parity"),
                                         name=baseline.get("name")))
