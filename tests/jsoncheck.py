@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import struct
 
 
 def assert_json_same(a, b, path="$"):
@@ -22,3 +23,15 @@ def assert_json_same(a, b, path="$"):
             assert a == b and math.copysign(1.0, a) == math.copysign(1.0, b), f"{path}: {a!r} != {b!r}"
     else:
         assert a == b, f"{path}: {a!r:.80} != {b!r:.80}"
+
+
+def float_bits(v):
+    """A JSON value with every float replaced by its exact 8 bytes (so -0.0,
+    NaN payloads and the last bit of float32-widened doubles all count)."""
+    if type(v) is float:
+        return struct.pack("<d", v)
+    if type(v) is list:
+        return [float_bits(x) for x in v]
+    if type(v) is dict:
+        return {k: float_bits(x) for k, x in v.items()}
+    return (type(v).__name__, v)

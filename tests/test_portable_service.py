@@ -4,7 +4,6 @@ output store) with its counters, idempotence and errors."""
 from __future__ import annotations
 
 import os
-import struct
 import subprocess
 import sys
 
@@ -14,19 +13,12 @@ from datapack_client import FieldOmittedError, NotFoundError, InvalidArgumentErr
 from datapack_client.model import json_equal
 from datapack_server.portable.synthetic_raw import write_raw_episode
 
+from .jsoncheck import float_bits as bits
 from .conftest import ROOT, STORE, make_pack
 
 TASK = "drawer_vase"
 
 
-def bits(v):
-    if type(v) is float:
-        return struct.pack("<d", v)
-    if type(v) is list:
-        return [bits(x) for x in v]
-    if type(v) is dict:
-        return {k: bits(x) for k, x in v.items()}
-    return (type(v).__name__, v)
 
 
 def raw_packs(raw_dir, n: int, *, without_raw=(), occlusion=lambda i: 0.2 * (i % 5), moving=lambda i: i % 3 != 0):

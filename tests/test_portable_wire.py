@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import struct
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from datapack_server.portable.scene_tracks import scene_tracks_payload
 from datapack_server.portable.synthetic_raw import write_raw_episode
 from datapack_server.portable.raw_inputs import load_raw_inputs
 
+from .jsoncheck import float_bits as bits
 from .conftest import make_pack
 
 
@@ -23,15 +23,6 @@ def roundtrip(d: dict) -> dict:
     return unpack_object(pb.PackedObject.FromString(msg.SerializeToString()))
 
 
-def bits(v):
-    """Exact bit patterns of every float in a JSON value (NaN payloads and -0.0 included)."""
-    if type(v) is float:
-        return struct.pack("<d", v)
-    if type(v) is list:
-        return [bits(x) for x in v]
-    if type(v) is dict:
-        return {k: bits(x) for k, x in v.items()}
-    return (type(v).__name__, v)
 
 
 @pytest.mark.parametrize("value, kind", [
