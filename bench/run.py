@@ -1,13 +1,16 @@
 """DataPack service benchmark.
 
     python -m bench.run [--sizes 100000,1000000] [--quick] [--keep] [--reps N] [--append-packs N]
+                        [--only SECTIONS] [--portable-export N] [--portable-store N]
 
 Prints one table (stdout) and writes bench/out/results.json. Servers run as
 subprocesses on 127.0.0.1 (port 0) and are always stopped; generated data
 lives in a temporary folder under bench/out/ and is deleted unless --keep
 (which keeps it in bench/out/data/ and reuses it on the next run).
 See the modules for what each figure means: append.py, queries.py,
-open_store.py, baselines.py, per_size.py.
+open_store.py, baselines.py, per_size.py, portable.py.
+`--only portable` (or append, ingest, sizes; comma-separated) runs only those
+sections.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import tempfile
 import time
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
+SECTIONS = ("append", "ingest", "sizes", "portable")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -34,7 +38,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=20251125)
     p.add_argument("--no-append", action="store_true", help="skip the append benchmark")
     p.add_argument("--no-baselines", action="store_true", help="skip DuckDB and the naive baseline")
+    p.add_argument("--only", default=None, metavar="SECTIONS",
+                   help=f"run only these sections, comma-separated: {','.join(SECTIONS)}")
+    p.add_argument("--no-portable", action="store_true", help="skip the portable export/query benchmark")
+    p.add_argument("--portable-export", type=int, default=None, metavar="N",
+                   help="raw episodes exported per way (default 2000, quick 300)")
+    p.add_argument("--portable-store", type=int, default=None, metavar="N",
+                   help="portable packs in the query store (default 10000, quick 2000)")
     a = p.parse_args(argv)
+    only = set(SECTIONS) if a.only is None else {s.strip() for s in a.only.split(",") if s.strip()}
+    if only - set(SECTIONS):
+        p.error(f"--only: unknown section(s) {','.join(sorted(only - set(SECTIONS)))}; choose from {','.join(SECTIONS)}")
+    a.run_append = "append" in only and not a.no_append
+    a.run_ingest = "ingest" in only and not a.no_append
+    a.run_sizes = "sizes" in only
+    a.run_portable = "portable" in only and not a.no_portable
+    a.portable_export = a.portable_export or (300 if a.quick else 2000)
+    a.portable_store = a.portable_store or (2000 if a.quick else 10_000)
     a.sizes = [int(s) for s in (a.sizes or ("20000" if a.quick else "100000,1000000")).split(",") if s.strip()]
     a.reps = a.reps or (50 if a.quick else 200)
     a.append_packs = a.append_packs or (10_000 if a.quick else 50_000)
@@ -67,13 +87,13 @@ def main(argv=None) -> int:
     root = os.path.join(OUT, "data") if args.keep else os.path.join(work, "data")
     os.makedirs(root, exist_ok=True)
 
-    from . import append, ingest, open_store, per_size, report, server
+    from . import append, ingest, open_store, per_size, portable, report, server
     from .util import progress
 
     rows, details = [], {}
     completed = False
     try:
-        if not args.no_append:
+        if args.run_append:
             progress("append benchmark")
             results = append.run(args.append_packs, work, args.seed + 1000)
             details["append"] = results
@@ -86,7 +106,7 @@ def main(argv=None) -> int:
                                             f"{r['server_cpu_us_per_pack']:.0f}, clients "
                                             f"{r['client_cpu_us_per_pack']:.0f}; count "
                                             f"{'ok' if r['count_ok'] else 'WRONG ' + str(r['stored_total'])}"))
-        if not args.no_append:
+        if args.run_ingest:
             progress("ingest benchmark")
             results = ingest.run(args.append_packs // 2, work, args.seed + 2000)
             details["ingest"] = results
@@ -95,16 +115,23 @@ def main(argv=None) -> int:
                                        r["episodes_per_s"], "episodes/s", None,
                                        note=f"{r['episodes']:,} episodes in {r['seconds']:.2f} s; count "
                                             f"{'ok' if r['count_ok'] else 'WRONG ' + str(r['stored_total'])}"))
-        progress("empty-store server RSS")
-        rss_empty = open_store.empty_rss(work)
-        details["rss_empty"] = rss_empty
-        for n in args.sizes:
-            naive = 1 if (args.quick or n >= 1_000_000) else 2
-            duck = 2 if args.quick else 3
-            size_rows, det = per_size.run(n, root, work, args.seed, args.reps, rss_empty,
-                                          {"duckdb": duck, "naive": naive}, not args.no_baselines)
-            rows += size_rows
-            details[f"size_{n}"] = det
+        if args.run_sizes:
+            progress("empty-store server RSS")
+            rss_empty = open_store.empty_rss(work)
+            details["rss_empty"] = rss_empty
+            for n in args.sizes:
+                naive = 1 if (args.quick or n >= 1_000_000) else 2
+                duck = 2 if args.quick else 3
+                size_rows, det = per_size.run(n, root, work, args.seed, args.reps, rss_empty,
+                                              {"duckdb": duck, "naive": naive}, not args.no_baselines)
+                rows += size_rows
+                details[f"size_{n}"] = det
+        if args.run_portable:
+            progress("portable benchmark")
+            port_rows, det = portable.run(work, args.portable_export, args.portable_store, args.seed + 3000,
+                                          30, args.quick)
+            rows += port_rows
+            details["portable"] = det
         completed = True
     finally:
         server.stop_all()
@@ -119,6 +146,8 @@ def main(argv=None) -> int:
     if code_version() != version:
         version += f" (changed during the run to {code_version()})"
     meta = {"argv": sys.argv[1:], "sizes": args.sizes, "reps": args.reps, "append_packs": args.append_packs,
+            "portable_export": args.portable_export if args.run_portable else None,
+            "portable_store": args.portable_store if args.run_portable else None,
             "seed": args.seed, "code": version, "wall_seconds": wall, "python": platform.python_version(),
             "cpus": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     print(report.table(rows))
