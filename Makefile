@@ -9,7 +9,7 @@ PROTOS := $(wildcard protos/datapack/v1/*.proto)
 PORT   ?= 50051
 DATA   ?= data/datapacks
 
-.PHONY: all venv install proto check-protos lint run serve test bench clean
+.PHONY: all venv install proto check-protos lint run serve test bench reliability clean
 
 all: test
 
@@ -46,6 +46,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Long reliability checks (kill -9 storms, power loss, fuzzing, a 30-minute soak);
+# their fast variants are part of `make test`. RELIABILITY_ARGS=--quick for ~5 minutes.
+reliability: $(STAMP)
+	$(PY) -m reliability.run $(RELIABILITY_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
