@@ -10,7 +10,8 @@ from .builder import (BASELINES, Baseline, EconParams, EpisodeInfoSummary, build
                       derive_semantic_tags, infer_energy_driver_tags)
 from .client import DataPackClient, StreamAppender, connect
 from .errors import (AlreadyExistsError, DataPackError, FailedPreconditionError, InternalError,
-                     InvalidArgumentError, NotFoundError, ResourceExhaustedError, UnavailableError, Violation)
+                     InvalidArgumentError, NotFoundError, PermissionDeniedError, ResourceExhaustedError,
+                     UnauthenticatedError, UnavailableError, Violation)
 from .model import (AttributionProfile, ConditionProfile, DataPackMeta, EmbodimentProfileSummary, EnergyProfile,
                     FieldOmittedError, GuidanceProfile, ObjectiveProfile, ProcessRewardProfile, SimaAnnotation)
 from .query import UNSET
@@ -22,7 +23,7 @@ __all__ = [
     "EnergyProfile", "SimaAnnotation", "ObjectiveProfile", "ProcessRewardProfile", "EmbodimentProfileSummary",
     "GuidanceProfile", "AppendResult", "UNSET", "DataPackError", "InvalidArgumentError", "AlreadyExistsError",
     "NotFoundError", "ResourceExhaustedError", "UnavailableError", "FailedPreconditionError", "InternalError",
-    "Violation", "EpisodeInfoSummary", "EconParams", "Baseline", "BASELINES", "build_datapack_meta_from_episode",
+    "UnauthenticatedError", "PermissionDeniedError", "Violation", "EpisodeInfoSummary", "EconParams", "Baseline", "BASELINES", "build_datapack_meta_from_episode",
     "delta_j", "infer_energy_driver_tags", "derive_semantic_tags", "SkillID", "catalogue_for", "skill_name",
     "SkillDataPackAdapter", "SkillValueMatrix", "FieldOmittedError",
 ]

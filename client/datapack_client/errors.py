@@ -84,9 +84,24 @@ class InternalError(DataPackError):
     code = "INTERNAL"
 
 
+class UnauthenticatedError(DataPackError):
+    """The server requires a token and the call had none, or an unknown one
+    (reason TOKEN_MISSING, TOKEN_INVALID). Only a server raises it."""
+
+    code = "UNAUTHENTICATED"
+
+
+class PermissionDeniedError(DataPackError):
+    """The call's token may not do this (reason PERMISSION_READ_ONLY: a
+    read-only token on a writing RPC). Only a server raises it."""
+
+    code = "PERMISSION_DENIED"
+
+
 ERROR_CLASSES = {c.code: c for c in (
     InvalidArgumentError, AlreadyExistsError, NotFoundError, ResourceExhaustedError,
-    UnavailableError, FailedPreconditionError, DeadlineExceededError, InternalError)}
+    UnavailableError, FailedPreconditionError, DeadlineExceededError, InternalError,
+    UnauthenticatedError, PermissionDeniedError)}
 
 
 def invalid(field_: str, reason: str, message: str, index: int = 0, pack_id: str | None = None) -> InvalidArgumentError:

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import schema
 from .errors import invalid
-from .validation_rules import task_name_ok
+from .validation_rules import shown, task_name_ok
 from .proto.datapack.v1 import datapack_pb2 as pb
 from .proto.datapack.v1 import datapack_service_pb2 as spb
 
@@ -47,7 +47,7 @@ def _choice(name: str, v: Any, allowed: tuple) -> str | None:
 def check_task_name(task_name: Any, field: str = "task_name") -> str:
     if not task_name_ok(task_name):
         raise invalid(field, "TASK_NAME_INVALID",
-                      f"{field} {task_name!r} must be 1-128 characters of [A-Za-z0-9_.-] without '..'")
+                      f"{field} {shown(task_name)} must be 1-128 characters of [A-Za-z0-9_.-] without '..'")
     return task_name
 
 

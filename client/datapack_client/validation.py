@@ -12,7 +12,7 @@ from . import schema
 from .errors import Violation
 from .jsonio import nonfinite_path
 
-from .validation_rules import task_name_ok
+from .validation_rules import PACK_ID_MAX_CHARS, pack_id_ok, task_name_ok
 
 
 def _is_num(v: Any) -> bool:
@@ -163,6 +163,11 @@ def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False
             "task_name must be 1-128 characters of [A-Za-z0-9_.-] without '..'")
     if type(pid) is not str or pid == "":
         bad("pack_id", "PACK_ID_REQUIRED", "pack_id must be a non-empty string")
+    elif not pack_id_ok(pid):
+        # Ids are printed by tools and logs: no control or bidi characters.
+        bad("pack_id", "PACK_ID_INVALID",
+            f"pack_id must be at most {PACK_ID_MAX_CHARS} printable characters (no control, format or "
+            "separator characters other than the space)")
 
     types = type_violations(rec, index, pack_id, check_free_finite, typed)
     # Fields with a dedicated reason are reported by it, not as FIELD_TYPE.

@@ -15,7 +15,7 @@ from typing import Any
 
 from datapack_client import jsonio
 from datapack_client.errors import invalid
-from datapack_client.validation_rules import task_name_ok
+from datapack_client.validation_rules import shown, task_name_ok
 
 from .storage.taskfile import AUX_DIR, fsync_dir
 
@@ -62,7 +62,7 @@ class BaselineRegistry:
 
     def put(self, name: str, values: dict) -> dict:
         if not task_name_ok(name):
-            raise invalid("name", "ARGUMENT_INVALID", f"baseline name {name!r} must be 1-128 of [A-Za-z0-9_.-]")
+            raise invalid("name", "ARGUMENT_INVALID", f"baseline name {shown(name)} must be 1-128 of [A-Za-z0-9_.-]")
         if name in BUILTIN:
             raise invalid("name", "ARGUMENT_INVALID", f"{name!r} is a built-in baseline and cannot be replaced")
         values = check_values(values)

@@ -17,7 +17,7 @@ from datapack_client.export import ExportArgs
 from datapack_client.query import FilterSpec, QuerySpec
 from datapack_client.ingest import baseline_values_from_proto, econ_from_proto, episodes_from_proto
 from datapack_client.results import AppendResult, IngestResult
-from datapack_client.validation_rules import store_ok
+from datapack_client.validation_rules import shown, store_ok
 
 from datapack_client.skills import catalogue_for
 
@@ -152,12 +152,20 @@ class DataPackService:
         if s is None:
             if not store_ok(path):
                 raise invalid("store", "STORE_INVALID",
-                              f"store {path!r} must be '' or '/'-separated names of [A-Za-z0-9_.-] without '..'")
+                              f"store {shown(path)} must be '' or '/'-separated names of [A-Za-z0-9_.-] (at most "
+                              "256 characters; no segment starting with '.' or naming a Windows device)")
+            folder = os.path.join(self.root, *path.split("/")) if path else self.root
+            # The names are checked; a symbolic link among the folders (put there
+            # by someone with write access to the data root) could still lead
+            # requests' reads and writes outside it, so such a store is refused.
+            real_root = os.path.realpath(self.root)
+            if os.path.commonpath([real_root, os.path.realpath(folder)]) != real_root:
+                raise FailedPreconditionError(f"store {path!r} leads outside the data directory (a symbolic link); "
+                                              "it is not served", "STORE_OUTSIDE_DATA_DIR")
             with self._stores_lock:
                 s = self._stores.get(path)
                 if s is None:
-                    s = self._stores[path] = Store(os.path.join(self.root, *path.split("/")) if path else self.root,
-                                                   fsync=self.fsync, pool=self.pool)
+                    s = self._stores[path] = Store(folder, fsync=self.fsync, pool=self.pool)
         return s
 
     # -- append

@@ -35,7 +35,7 @@ from datapack_client.errors import (AlreadyExistsError, InternalError, InvalidAr
 from datapack_client.model import copy_json, json_equal
 from datapack_client.query import FilterSpec, QuerySpec
 from datapack_client.results import AppendResult
-from datapack_client.validation_rules import task_name_ok
+from datapack_client.validation_rules import shown, task_name_ok
 
 from datapack_client import validation
 from .packids import id_hash
@@ -106,7 +106,7 @@ class RecordRef:
 def check_task(task_name: Any) -> str:
     if not task_name_ok(task_name):
         raise invalid("task_name", "TASK_NAME_INVALID",
-                      f"task_name {task_name!r} must be 1-128 characters of [A-Za-z0-9_.-] without '..'")
+                      f"task_name {shown(task_name)} must be 1-128 characters of [A-Za-z0-9_.-] without '..'")
     return task_name
 
 
