@@ -150,9 +150,9 @@ def _to_dict(msg, plan: _Plan, strict: bool, prefix: str) -> dict:
             out[key] = {str(e.skill_id): _loads(e.metrics_json, strict, f"{prefix}{key}.{e.skill_id}")
                         for e in value}
         elif kind == _EXTRA:
-            extra = _loads(value, strict, prefix + "extra_json")
+            extra = side_object(value, strict, prefix + "extra_json", plan.by_key)
         elif kind == _VERBATIM:
-            verbatim = _loads(value, strict, prefix + "verbatim_json")
+            verbatim = side_object(value, strict, prefix + "verbatim_json")
     if verbatim:
         merged = {}
         for key in plan.key_order:
@@ -168,6 +168,23 @@ def _to_dict(msg, plan: _Plan, strict: bool, prefix: str) -> dict:
     return out
 
 
+def side_object(text: str, strict: bool, path: str, modelled: dict | None = None) -> dict:
+    """The object of an `extra_json` / `verbatim_json` field. It must be a JSON
+    object (anything else would be merged key by key). With strict=True and
+    `modelled` (extra_json), a modelled key is refused: the append path skips
+    the type checks protobuf typing guarantees, which a modelled value smuggled
+    in as an "unmodelled" key would otherwise bypass."""
+    value = _loads(text, strict, path)
+    if type(value) is not dict:
+        raise JsonTextError(path, f"{path}: must be a JSON object, got {type(value).__name__}")
+    if strict and modelled:
+        for k in value:
+            if k in modelled:
+                raise JsonTextError(path, f"{path}: holds the modelled key {k!r} (use its field, "
+                                          "or verbatim_json for a value the field cannot carry)")
+    return value
+
+
 def unpack(value, strict: bool, path: str) -> dict:
     """A PackedObject field as its JSON object; strict refuses non-finite
     numbers and JSON text that is not strict JSON (JsonTextError)."""
@@ -179,6 +196,8 @@ def unpack(value, strict: bool, path: str) -> dict:
         raise JsonTextError(exc.path, f"{exc.path}: not a finite number (NaN/Infinity are refused)") from None
     except jsonio.JSONDecodeError as exc:
         raise JsonTextError(path, f"{path}: not valid JSON ({exc})") from None
+    except packed.MalformedPacked as exc:
+        raise JsonTextError(exc.path, f"{exc.path}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- encode

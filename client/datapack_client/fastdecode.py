@@ -105,9 +105,9 @@ def _trace(entries, loads) -> list:
     """skill_trace entries; an entry with verbatim values takes the generic path."""
     out = []
     append = out.append
-    for e in entries:
+    for i, e in enumerate(entries):
         if e.verbatim_json:
-            append(codec._to_dict(e, codec._plan("SkillTraceEntry"), loads is _strict, ""))
+            append(codec._to_dict(e, codec._plan("SkillTraceEntry"), loads is _strict, f"skill_trace[{i}]."))
             continue
         d = {}
         if e.HasField("t"):
@@ -121,7 +121,8 @@ def _trace(entries, loads) -> list:
         if e.HasField("local_metrics_json"):
             d["local_metrics"] = loads(e.local_metrics_json)
         if e.extra_json:
-            for k, v in loads(e.extra_json).items():
+            for k, v in codec.side_object(e.extra_json, loads is _strict, f"skill_trace[{i}].extra_json",
+                                              _ENTRY_KEYS).items():
                 if k not in d:
                     d[k] = v
         append(d)
@@ -129,6 +130,7 @@ def _trace(entries, loads) -> list:
 
 
 _strict = jsonio.loads_strict  # orjson.loads: rejects NaN/Infinity tokens
+_ENTRY_KEYS = codec._plan("SkillTraceEntry").by_key
 _lenient = jsonio.loads
 
 def _slow(m, name, loads):
@@ -174,8 +176,8 @@ def decode_record(msg: pb.DataPackMeta, *, strict: bool = False, created_at: str
     loads = _strict if strict else _lenient
     try:
         d = _DECODE(msg, loads, created_at)
-    except jsonio.JSONDecodeError:
-        # Re-run the generic decoder, which names the offending field.
+    except (jsonio.JSONDecodeError, codec.JsonTextError):
+        # Re-run the generic decoder, which names the offending field with its full path.
         d = codec.message_to_dict(msg, strict=strict)
         return schema.normalize_record(d, created_at=created_at)
     return d

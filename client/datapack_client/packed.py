@@ -35,6 +35,15 @@ class NonFiniteArray(ValueError):
         self.path = path
 
 
+class MalformedPacked(ValueError):
+    """A PackedObject no encoder produces (unknown array kind, a shape that does
+    not hold its values, an entry without a value): a bad argument on append."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(message)
+        self.path = path
+
+
 # --------------------------------------------------------------------------- encode
 
 
@@ -163,17 +172,17 @@ def _unpack(msg, loads, strict: bool, path: str) -> dict:
             elif kind == _STRING:
                 flat = list(a.string_values)
             else:
-                raise ValueError(f"{path}{key}: packed array of unknown kind {kind}")
+                raise MalformedPacked(path + key, f"packed array of unknown kind {kind}")
             if strict and (kind == _FLOAT32 or kind == _FLOAT64) and not _all_finite(flat):
                 raise NonFiniteArray(path + key)
             shape = list(a.shape)
             if not shape or 0 in shape or math.prod(shape) != len(flat):
-                raise ValueError(f"{path}{key}: packed array shape {shape} does not hold {len(flat)} values")
+                raise MalformedPacked(path + key, f"packed array shape {shape} does not hold {len(flat)} values")
             out[key] = _reshape(flat, shape)
         elif which == "object":
             out[key] = _unpack(e.object, loads, strict, f"{path}{key}.")
         elif which == "json":
             out[key] = loads(e.json)
         else:
-            raise ValueError(f"{path}{key}: packed entry without a value")
+            raise MalformedPacked(path + key, "packed entry without a value")
     return out

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
+
 from . import schema
 from .errors import Violation
 from .jsonio import nonfinite_path
@@ -137,6 +139,56 @@ def type_violations(rec: dict, index: int = 0, pack_id: str | None = None,
     return [Violation(index, pack_id, p, r, m) for p, r, m in check(rec, "", [], check_free_finite)]
 
 
+# Nesting bound of an appended record (containers, the record object included).
+# Lines are written and re-encoded (revision lines, wire responses) by orjson,
+# which refuses more than 254 levels; readers (storage/lines.py) accept up to
+# 252 so that legacy mapping (+1 level) still re-encodes. Appends stay below both.
+MAX_RECORD_DEPTH = 250
+_ORJSON_MAX_DEPTH = 254
+_INT_MIN, _UINT_MAX = -(2 ** 63), 2 ** 64 - 1
+
+
+def _wrapped(value: Any, levels: int) -> Any:
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def encoding_violation(rec: Any, max_depth: int = MAX_RECORD_DEPTH) -> tuple[str, str] | None:
+    """(path, message) when `rec` cannot be written as one JSON line within
+    max_depth levels (too deep, an integer beyond 64 bits, a value JSON has no
+    type for), else None. One C-speed encode; the walk runs only on failure."""
+    try:
+        orjson.dumps(_wrapped(rec, _ORJSON_MAX_DEPTH - max_depth), option=orjson.OPT_NON_STR_KEYS)
+        return None
+    except TypeError:
+        pass
+    stack = [(rec, "", 1)]
+    while stack:  # iterative: the value may be nested deeper than Python's recursion limit
+        v, path, depth = stack.pop()
+        if isinstance(v, (dict, list, tuple)):
+            if depth > max_depth:
+                return path, f"{path or 'record'} nests deeper than {max_depth} levels"
+            if isinstance(v, dict):
+                children = [(x, f"{path}.{k}" if path else str(k), depth + 1) for k, x in v.items()]
+            else:
+                children = [(x, f"{path}[{i}]", depth + 1) for i, x in enumerate(v)]
+            stack.extend(reversed(children))
+        elif isinstance(v, str):
+            try:
+                v.encode()
+            except UnicodeEncodeError:
+                return path, f"{path} holds text that is not valid Unicode (a lone surrogate)"
+        elif isinstance(v, bool) or v is None or isinstance(v, float):
+            continue
+        elif isinstance(v, int):
+            if not _INT_MIN <= v <= _UINT_MAX:
+                return path, f"{path} is an integer beyond 64 bits"
+        else:
+            return path, f"{path} holds a {type(v).__name__}, which JSON cannot represent"
+    return "", "record is not JSON-serialisable"
+
+
 def _canonical_skill_key(k: Any) -> bool:
     if type(k) is int:
         return k >= 0
@@ -168,6 +220,11 @@ def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False
         bad("pack_id", "PACK_ID_INVALID",
             f"pack_id must be at most {PACK_ID_MAX_CHARS} printable characters (no control, format or "
             "separator characters other than the space)")
+
+    unencodable = encoding_violation(rec)
+    if unencodable is not None:
+        bad(unencodable[0], "FIELD_TYPE", unencodable[1])
+        check_free_finite = False  # the walk below recurses; the record is refused anyway
 
     types = type_violations(rec, index, pack_id, check_free_finite, typed)
     # Fields with a dedicated reason are reported by it, not as FIELD_TYPE.

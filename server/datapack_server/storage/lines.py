@@ -8,9 +8,27 @@ dicts are mapped to the unified record with nothing lost.
 from __future__ import annotations
 
 
-from datapack_client import jsonio, schema
+import json
+
+import orjson
+
+from datapack_client import schema
+from datapack_client.validation import encoding_violation
 
 LEGACY_MARKERS = ("condition_profile", "econ_params", "semantic_energy_drivers")
+
+# Deepest nesting a served line may have (containers, the record included).
+# Serving re-encodes lines with orjson (at most 254 levels), legacy mapping
+# moves condition_profile one level down, and appends stay at 250 or less
+# (validation.MAX_RECORD_DEPTH); a deeper line would parse but crash every
+# read that serves it, so it is corrupt instead.
+READ_MAX_DEPTH = 252
+# orjson.loads refuses more than 1024 levels: parsing a large line inside
+# this many extra brackets bounds its depth at no extra cost.
+_WRAP = 1024 - READ_MAX_DEPTH
+_WRAP_OPEN, _WRAP_CLOSE = b"[" * _WRAP, b"]" * _WRAP
+# Below this size counting the brackets is cheaper than unwrapping _WRAP lists.
+_WRAPPED_PARSE_MIN = 64 << 10
 
 
 class CorruptLine(ValueError):
@@ -19,16 +37,49 @@ class CorruptLine(ValueError):
 
 def parse_line(raw: bytes) -> dict:
     """The JSON object of a line (surrounding whitespace ignored); NaN/Infinity
-    tokens of old lines accepted. Raises CorruptLine."""
+    tokens of old lines accepted. Raises CorruptLine, also for a line that
+    cannot be served again (nested deeper than READ_MAX_DEPTH, an integer
+    beyond 64 bits, a lone surrogate)."""
+    value = _wrapped_loads(raw) if len(raw) >= _WRAPPED_PARSE_MIN else None
+    if value is not None:
+        suspect = False
+    else:
+        try:
+            value = orjson.loads(raw)
+            suspect = raw.count(b"[") + raw.count(b"{") > READ_MAX_DEPTH
+        except orjson.JSONDecodeError:
+            value, suspect = _stdlib_loads(raw), True
+    if type(value) is not dict:
+        raise CorruptLine("not a JSON object")
+    if suspect:
+        bad = encoding_violation(value, READ_MAX_DEPTH)
+        if bad is not None:
+            raise CorruptLine(bad[1])
+    return value
+
+
+def _wrapped_loads(raw: bytes) -> dict | None:
+    """The object of a line no deeper than READ_MAX_DEPTH, else None."""
     try:
-        value = jsonio.loads(raw)
+        v = orjson.loads(_WRAP_OPEN + raw + _WRAP_CLOSE)
+    except orjson.JSONDecodeError:
+        return None
+    for _ in range(_WRAP):
+        # One element per level, or the line was several values ("{},{}").
+        if len(v) != 1:
+            return None
+        v = v[0]
+    return v if type(v) is dict else None
+
+
+def _stdlib_loads(raw: bytes):
+    """Old lines with NaN/Infinity tokens, which orjson refuses."""
+    try:
+        return json.loads(raw)
     except ValueError as exc:
         raise CorruptLine(str(exc)) from None
     except RecursionError:
         raise CorruptLine("nesting too deep") from None
-    if type(value) is not dict:
-        raise CorruptLine("not a JSON object")
-    return value
 
 
 def is_legacy(d: dict) -> bool:
