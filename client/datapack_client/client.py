@@ -11,8 +11,11 @@ DataPackError subclasses the embedded repository raises.
 """
 from __future__ import annotations
 
+import collections
 import itertools
+import os
 import queue
+import re
 import threading
 import time
 import uuid
@@ -277,9 +280,97 @@ def _baseline_dict(b: spb.NamedBaseline) -> tuple[str, dict]:
 
 
 def connect(target: str = "localhost:50051", store: str = "", *, timeout: float = 30.0,
-            credentials: grpc.ChannelCredentials | None = None) -> DataPackClient:
-    """A remote repository on `store` of the server at `target`."""
-    return DataPackClient(target, store, timeout=timeout, credentials=credentials)
+            credentials: grpc.ChannelCredentials | None = None, token: str | None = None,
+            token_file: str | os.PathLike | None = None, tls: bool = False,
+            root_certificates: bytes | str | os.PathLike | None = None,
+            client_cert: bytes | str | os.PathLike | None = None,
+            client_key: bytes | str | os.PathLike | None = None) -> DataPackClient:
+    """A remote repository on `store` of the server at `target`.
+
+    Security (README "Secure deployment"):
+    * token / token_file: sent as `authorization: Bearer <token>` with every
+      call; token_file holds the token alone (its first line that is neither
+      blank nor a `#` comment), so it can be kept out of code and shell history.
+    * tls=True: TLS, the server checked against the system's root certificates;
+      root_certificates: the CA that signed the server's certificate instead;
+      client_cert + client_key: present a client certificate (mutual TLS).
+      Each is PEM bytes or a file path; any of them implies TLS.
+    * credentials: ready grpc.ChannelCredentials, instead of the TLS options.
+    """
+    if token is not None and token_file is not None:
+        raise ValueError("give token or token_file, not both")
+    if token_file is not None:
+        token = _token_from_file(token_file)
+    if token is not None and not (type(token) is str and _TOKEN_RE.match(token)):
+        raise ValueError("a token is visible ASCII characters (what gRPC metadata can carry)")
+    if (client_cert is None) != (client_key is None):
+        raise ValueError("client_cert and client_key go together")
+    tls_options = tls or root_certificates is not None or client_cert is not None
+    if credentials is not None and tls_options:
+        raise ValueError("give credentials or the TLS options (tls, root_certificates, client_cert), not both")
+    if tls_options:
+        credentials = grpc.ssl_channel_credentials(_pem(root_certificates), _pem(client_key), _pem(client_cert))
+    channel = (grpc.secure_channel(target, credentials, options=channel_options()) if credentials is not None
+               else grpc.insecure_channel(target, options=channel_options()))
+    if token is not None:
+        # Per-call metadata through an interceptor rather than call credentials:
+        # gRPC sends call credentials only over TLS, and a token on a plaintext
+        # loopback (or behind a TLS-terminating proxy) is a supported setup.
+        channel = grpc.intercept_channel(channel, _BearerToken(token))
+    try:
+        return DataPackClient(target, store, timeout=timeout, channel=channel)
+    except BaseException:
+        channel.close()
+        raise
+
+
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+\Z")
+
+
+def _token_from_file(path: str | os.PathLike) -> str:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                return line
+    raise ValueError(f"{os.fspath(path)} holds no token")
+
+
+def _pem(value: bytes | str | os.PathLike | None) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    with open(value, "rb") as f:
+        return f.read()
+
+
+class _CallDetails(collections.namedtuple("_CallDetails", ("method", "timeout", "metadata", "credentials",
+                                                              "wait_for_ready", "compression")),
+                   grpc.ClientCallDetails):
+    pass
+
+
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                   grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds `authorization: Bearer <token>` to every call of a channel."""
+
+    def __init__(self, token: str):
+        self._metadata = ("authorization", "Bearer " + token)
+
+    def _details(self, d: grpc.ClientCallDetails) -> _CallDetails:
+        return _CallDetails(d.method, d.timeout, [*(d.metadata or ()), self._metadata], d.credentials,
+                            d.wait_for_ready, d.compression)
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        return continuation(self._details(client_call_details), request)
+
+    def intercept_unary_stream(self, continuation, client_call_details, request):
+        return continuation(self._details(client_call_details), request)
+
+    def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
+        return continuation(self._details(client_call_details), request_iterator)
+
+    def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
+        return continuation(self._details(client_call_details), request_iterator)
 
 
 class StreamAppender:

@@ -13,6 +13,7 @@ from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 
 from .adapter_servicer import SERVICE_NAME as ADAPTER_SERVICE_NAME
 from .adapter_servicer import SkillAdapterServicer, add_adapter_servicer
+from . import security
 from .interceptors import ErrorInterceptor
 from .service import DataPackService
 from .servicer import SERVICE_NAME, DataPackServicer, add_servicer
@@ -40,6 +41,13 @@ class ServerConfig:
     # One server per data root (a second is refused). False lets several share
     # one (writes still serialise on the task locks); tests use it.
     exclusive: bool = True
+    # Security (security.py). token_file: bearer tokens with roles; tls_cert +
+    # tls_key: serve TLS only; tls_client_ca: also require client certificates
+    # it signed (mutual TLS). All None: plaintext without authentication.
+    token_file: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
 
 
 @dataclass
@@ -64,13 +72,15 @@ class RunningServer:
 
 
 def build_server(config: ServerConfig) -> RunningServer:
+    # Unusable tokens or keys fail here (SecurityConfigError), before anything starts.
+    auth_interceptors, credentials = security.from_config(config)
     service = DataPackService(config.data_dir, fsync=config.fsync, cache_bytes=config.cache_bytes,
                               workers=config.workers, skill_catalogues=config.skill_catalogues,
                               exclusive=config.exclusive)
     try:
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="datapack-rpc"),
-            interceptors=[ErrorInterceptor()],
+            interceptors=[*auth_interceptors, ErrorInterceptor()],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -88,8 +98,9 @@ def build_server(config: ServerConfig) -> RunningServer:
         reflection.enable_server_reflection(
             (spb.DESCRIPTOR.services_by_name["DataPackService"].full_name, ADAPTER_SERVICE_NAME, health.SERVICE_NAME,
              reflection.SERVICE_NAME), server)
-        port = server.add_insecure_port(f"[{config.host}]:{config.port}" if ":" in config.host
-                                        else f"{config.host}:{config.port}")
+        address = f"[{config.host}]:{config.port}" if ":" in config.host else f"{config.host}:{config.port}"
+        port = (server.add_secure_port(address, credentials) if credentials is not None
+                else server.add_insecure_port(address))
         if port == 0:
             raise OSError(f"cannot bind {config.host}:{config.port}")
         server.start()

@@ -1,6 +1,7 @@
 """The `datapack` command.
 
     datapack serve [--data-dir DIR] [--host H] [--port P] [--no-fsync]
+                   [--token-file PATH] [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
     datapack build [--generate-synthetic N] [--seed S] [--data-dir DIR] [--output-dir DIR]
                    [--task T] [--engine E] [--baseline SPEC] [--verbose]
                    [--target HOST:PORT] [--store NAME] [--quiet] [--raw-dir DIR]
@@ -9,7 +10,8 @@
 `serve` prints `datapack: serving on HOST:PORT` once the port is bound and the
 service is healthy, and stops gracefully on SIGTERM/SIGINT: health turns
 NOT_SERVING at once, in-flight calls finish within the grace period.
-Exit codes: 0 ok, 1 runtime failure, 2 usage error.
+Exit codes: 0 ok, 1 runtime failure, 2 usage error (including a token file,
+certificate or key that cannot be used: security.py).
 `build` (build_cli.py, building.md §8) has the builder script's exit codes:
 0 ok, 1 usage error or no episodes, 2 an episode rejected or a pack id conflict.
 `export-portable` (export_cli.py, portable.md §7): 0 ok, 1 usage error or no
@@ -33,11 +35,20 @@ from .export_cli import register as register_export
 def _serve(args: argparse.Namespace) -> int:
     from .app import ServerConfig, build_server
 
+    from .security import SecurityConfigError, exposure_warnings
+
     config = ServerConfig(data_dir=args.data_dir, host=args.host, port=args.port, fsync=not args.no_fsync,
                           max_workers=args.max_workers, grace_seconds=args.grace,
-                          workers=args.workers if args.workers is not None else (os.cpu_count() or 1))
+                          workers=args.workers if args.workers is not None else (os.cpu_count() or 1),
+                          token_file=args.token_file, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                          tls_client_ca=args.tls_client_ca)
+    for warning in exposure_warnings(config):
+        print(f"datapack: warning: {warning}", file=sys.stderr, flush=True)
     try:
         running = build_server(config)
+    except SecurityConfigError as err:
+        print(f"datapack: {err}", file=sys.stderr)
+        return 2
     except DataPackError as err:
         print(f"datapack: {err.message}", file=sys.stderr)
         return 1
@@ -51,7 +62,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print(f"datapack: serving on {config.host}:{running.port} (data: {running.service.root})", flush=True)
+    mode = ", ".join(m for m in ("mutual TLS" if config.tls_client_ca else "TLS" if config.tls_cert else "",
+                                 "tokens" if config.token_file else "") if m) or "plaintext, no authentication"
+    print(f"datapack: serving on {config.host}:{running.port} (data: {running.service.root}; {mode})", flush=True)
     stop.wait()
     print("datapack: shutting down", file=sys.stderr, flush=True)
     running.stop()
@@ -72,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--grace", type=float, default=10.0, help="seconds in-flight calls get on shutdown")
     s.add_argument("--workers", type=int, default=None,
                    help="worker processes that decode appends and parse large files (default: one per core; 0: none)")
+    sec = s.add_argument_group("security (README: Secure deployment)")
+    sec.add_argument("--token-file", metavar="PATH",
+                     help="require a bearer token: lines 'read-write|read-only TOKEN [label]' (chmod 600)")
+    sec.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate (chain)")
+    sec.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (chmod 600)")
+    sec.add_argument("--tls-client-ca", metavar="PEM",
+                     help="mutual TLS: clients must present a certificate signed by this CA")
+    s.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
+                   help="server log level (stderr; default warning)")
     s.set_defaults(func=_serve)
     register_build(sub)
     register_export(sub)
@@ -79,13 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if argv is None:
         argv = sys.argv[1:]
+    from .security import SafeFormatter
+    handler = logging.StreamHandler()
+    # Request data can reach a log message (a name in an error); the formatter
+    # escapes control and bidi characters so no record can forge another.
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     if argv[:1] == ["build"]:  # its own parser, so that every usage error exits 1 (building.md §8.4)
         from .build_cli import main as build_main
         return build_main(argv[1:])
     args = build_parser().parse_args(argv)
+    if getattr(args, "log_level", None):
+        logging.getLogger().setLevel(args.log_level.upper())
     return args.func(args)
 
 
