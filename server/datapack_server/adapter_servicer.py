@@ -12,9 +12,9 @@ from datapack_client.proto.datapack.v1 import skill_adapter_service_pb2 as apb
 from datapack_client.query import UNSET, filter_from_proto
 
 from .service import DataPackService
+from .servicer import QUERY_CHUNK_RECORDS, _field1, _raw, chunk_bytes_for
 
 SERVICE_NAME = "datapack.v1.SkillAdapterService"
-_PACKS_PER_MESSAGE = 256
 
 
 class _StoreRepo:
@@ -29,8 +29,9 @@ class _StoreRepo:
 
 
 class SkillAdapterServicer:
-    def __init__(self, service: DataPackService):
+    def __init__(self, service: DataPackService, max_message_bytes: int = 64 << 20):
         self.service = service
+        self.chunk_bytes = chunk_bytes_for(max_message_bytes)
 
     def _run(self, method: str, request):
         slice_spec = filter_from_proto(request.slice) if request.HasField("slice") else None
@@ -51,9 +52,21 @@ class SkillAdapterServicer:
                 yield from adapter_wire.curriculum_messages(self._run(method, request))
                 return
             packs = self._run(method, request)
-            for i in range(0, len(packs), _PACKS_PER_MESSAGE):
-                yield response_cls(data_packs=[adapter_wire.pack_to_proto(p)
-                                               for p in packs[i:i + _PACKS_PER_MESSAGE]])
+            # Packs are encoded as messages are sent (a client that goes away
+            # stops the work at the next message), in messages bounded by count
+            # and bytes (field 1 = data_packs), so large portable packs never
+            # make a message exceed the size limit.
+            chunk: list[bytes] = []
+            size = 0
+            for p in packs:
+                piece = _field1(adapter_wire.pack_to_proto(p).SerializeToString())
+                if chunk and (len(chunk) >= QUERY_CHUNK_RECORDS or size + len(piece) > self.chunk_bytes):
+                    yield b"".join(chunk)
+                    chunk, size = [], 0
+                chunk.append(piece)
+                size += len(piece)
+            if chunk:
+                yield b"".join(chunk)
         return handler
 
 
@@ -64,7 +77,7 @@ def add_adapter_servicer(server: grpc.Server, servicer: SkillAdapterServicer) ->
         resp_cls = getattr(apb, rpc + "Response")
         if streaming:
             handlers[rpc] = grpc.unary_stream_rpc_method_handler(
-                servicer.streaming(method, resp_cls), req_cls.FromString, resp_cls.SerializeToString)
+                servicer.streaming(method, resp_cls), req_cls.FromString, _raw)
         else:
             handlers[rpc] = grpc.unary_unary_rpc_method_handler(
                 servicer.unary(method), req_cls.FromString, resp_cls.SerializeToString)

@@ -5,19 +5,24 @@ never grpc objects; the servicer only converts and delegates to it.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
+import logging
 import os
 import threading
+import time
 from collections import OrderedDict
-from typing import Iterator
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from datapack_client import codec, schema
-from datapack_client.errors import FailedPreconditionError, InvalidArgumentError, invalid
+from datapack_client.errors import (FailedPreconditionError, InvalidArgumentError, ResourceExhaustedError,
+                                    UnavailableError, invalid)
 from datapack_client.export import ExportArgs
 from datapack_client.query import FilterSpec, QuerySpec
 from datapack_client.ingest import baseline_values_from_proto, econ_from_proto, episodes_from_proto
 from datapack_client.results import AppendResult, IngestResult
-from datapack_client.validation_rules import shown, store_ok
+from datapack_client.validation_rules import shown, store_ok, task_name_ok
 
 from datapack_client.skills import catalogue_for
 
@@ -26,10 +31,131 @@ from .baselines import BaselineRegistry
 from .ingest import ingest, resolve_baseline
 from .portable.exporter import export_steps, options_of
 from .store import RecordRef, Store, TaskState, history_refs, match, position_of, query_positions, statistics
-from .storage.taskfile import AUX_DIR
+from .storage.taskfile import AUX_DIR, SUFFIX
 from .workers import WorkerPool, prepare_ingest, prepare_records
 
 POOL_MIN_BATCH = 32  # smaller batches are cheaper to prepare in-process than to ship
+QUERY_BLOCK = 256  # records a streamed query encodes per hold of the task lock
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+# A space probe writes what the refused write needed (at least a few pages, so
+# that a disk with a few free bytes does not count as recovered), capped so the
+# probe itself never fills a disk that is nearly full again.
+PROBE_MIN_BYTES = 64 << 10
+PROBE_MAX_BYTES = 8 << 20
+log = logging.getLogger("datapack.server")
+
+
+def probe_write(directory: str, nbytes: int, fsync: bool = True) -> None:
+    """Write nbytes to a scratch file under `<directory>/.datapack/`, fsync and
+    remove it: the filesystem accepts (and makes durable) that much. Raises
+    OSError when it does not."""
+    aux = os.path.join(directory, AUX_DIR)
+    os.makedirs(aux, exist_ok=True)
+    path = os.path.join(aux, f"write-probe.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(bytes(nbytes))
+            while view:
+                n = os.write(fd, view)
+                if n <= 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[n:]
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+class WriteWatch:
+    """Whether the server can write. Lost at the first write a store's
+    filesystem refuses for lack of space (ENOSPC, EDQUOT); back once a probe
+    write of the refused size succeeds there (every `interval` seconds). It is
+    probed rather than waiting for the next append to succeed, because clients
+    that stop sending writes while the write health is NOT_SERVING would
+    otherwise never see the recovery. Appends are not refused meanwhile: each
+    one still tries (and fails cleanly, nothing half-written) while space is short."""
+
+    def __init__(self, interval: float = 0.5, fsync: bool = True):
+        self.interval = interval
+        self.fsync = fsync
+        self._full: dict[str, int] = {}  # directory -> bytes the refused write needed
+        self._cv = threading.Condition()
+        self._listeners: list[Callable[[bool], None]] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    @property
+    def writable(self) -> bool:
+        return not self._full
+
+    def full_directories(self) -> list[str]:
+        with self._cv:
+            return sorted(self._full)
+
+    def add_listener(self, fn: Callable[[bool], None]) -> None:
+        """fn(writable) after each change (from the failing or the probing thread)."""
+        self._listeners.append(fn)
+
+    def refused(self, directory: str, nbytes: int) -> None:
+        with self._cv:
+            if self._closed:
+                return
+            was_writable = not self._full
+            need = max(nbytes, self._full.get(directory, 0), PROBE_MIN_BYTES)
+            self._full[directory] = min(need, PROBE_MAX_BYTES)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="datapack-space-probe", daemon=True)
+                self._thread.start()
+            self._cv.notify_all()
+        if was_writable:
+            log.error("no space left for %s: appends fail with RESOURCE_EXHAUSTED until space is freed", directory)
+            self._notify(False)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: self._closed or self._full)
+                deadline = time.monotonic() + self.interval
+                while not self._closed and time.monotonic() < deadline:
+                    self._cv.wait(deadline - time.monotonic())
+                if self._closed:
+                    return
+                pending = dict(self._full)
+            freed = []
+            for directory, nbytes in pending.items():
+                try:
+                    probe_write(directory, nbytes, self.fsync)
+                    freed.append(directory)
+                except OSError as exc:
+                    if exc.errno not in NO_SPACE:
+                        log.warning("space probe in %s failed: %s", directory, exc)
+            if freed:
+                with self._cv:
+                    for d in freed:
+                        if self._full.get(d) == pending[d]:  # not refused again meanwhile
+                            del self._full[d]
+                    now_writable = not self._full
+                if now_writable:
+                    log.warning("space is available again: appends resume")
+                    self._notify(True)
+
+    def _notify(self, writable: bool) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(writable)
+            except Exception:  # noqa: BLE001 - a listener never breaks the write path
+                log.exception("write-state listener failed")
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
 
 
 class DataRootLock:
@@ -49,8 +175,11 @@ class DataRootLock:
             raise FailedPreconditionError(
                 f"another datapack server (pid {holder}) is serving {root}; "
                 "stop it or choose another --data-dir", "DATA_DIR_LOCKED") from None
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+        try:
+            os.ftruncate(self.fd, 0)
+            os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+        except OSError:
+            pass  # the pid is only informative (a full disk must not prevent serving reads)
 
     def release(self) -> None:
         if self.fd >= 0:
@@ -127,9 +256,11 @@ class DataPackService:
     def __init__(self, data_root: str, *, fsync: bool = True, cache_bytes: int = 64 << 20,
                  exclusive: bool = True, workers: int = 0, skill_catalogues: dict | None = None):
         self.root = os.path.abspath(data_root)
-        os.makedirs(self.root, exist_ok=True)
-        self._lock = DataRootLock(self.root) if exclusive else None
         self.fsync = fsync
+        self.space = WriteWatch(fsync=fsync)
+        self._closed = False
+        self._check_root_writable()
+        self._lock = DataRootLock(self.root) if exclusive else None
         self._stores: dict[str, Store] = {}
         self._stores_lock = threading.Lock()
         self.skill_catalogues = skill_catalogues  # {task: {id: name}} (adapter.md §1.2)
@@ -139,8 +270,96 @@ class DataPackService:
         # (Python runs one thread at a time; this is how the server uses more cores).
         self.pool = WorkerPool(workers).start() if workers > 0 else None
 
+    def _check_root_writable(self) -> None:
+        """Fail fast on a data root the server cannot write (read-only mount,
+        immutable folder, permissions): otherwise it would serve reads and fail
+        every append. A full disk is not a reason to refuse: reads are served and
+        the write health stays NOT_SERVING until space is freed."""
+        try:
+            os.makedirs(self.root, exist_ok=True)
+            probe_write(self.root, 4096, self.fsync)
+        except OSError as exc:
+            if exc.errno in NO_SPACE:
+                self.space.refused(self.root, PROBE_MIN_BYTES)
+                return
+            self.space.close()
+            raise FailedPreconditionError(
+                f"the data directory {self.root} is not writable ({exc.strerror or exc}); the server appends "
+                "and fsyncs there: mount it read-write, fix its permissions or choose another --data-dir",
+                "DATA_DIR_NOT_WRITABLE") from None
+
+    def preflight(self) -> list[str]:
+        """The stores under the data root (store paths of the folders holding
+        task files), after checking that each folder and task file is writable:
+        a read-only or immutable one is refused at start-up, naming it, rather
+        than failing appends later."""
+        stores, problems = [], []
+        for folder, subdirs, files in os.walk(self.root):
+            subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))  # .datapack; hidden = not a store
+            tasks = sorted(f for f in files if f.endswith(SUFFIX) and task_name_ok(f[: -len(SUFFIX)]))
+            rel = os.path.relpath(folder, self.root)
+            path = "" if rel == "." else rel.replace(os.sep, "/")
+            if not tasks or not store_ok(path):
+                continue
+            stores.append(path)
+            problems += [p for p in [folder] + [os.path.join(folder, f) for f in tasks] if not os.access(p, os.W_OK)]
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise FailedPreconditionError(
+                f"{problems[0]}{more} is not writable (read-only or immutable); the server appends there: "
+                "make it writable or serve a copy", "DATA_DIR_NOT_WRITABLE")
+        return stores
+
+    def warm(self, stores: list[str]) -> int:
+        """Load the index of every task of the given stores (what the first
+        request on each would otherwise do), so that a server reporting SERVING
+        answers at once. Returns the number of tasks loaded; a task that cannot
+        be read is logged and left to fail on use."""
+        loaded = 0
+        for path in stores:
+            try:
+                s = self.store(path)
+                tasks = s.list_tasks()
+            except Exception as exc:  # noqa: BLE001 - reported, the store stays lazily opened
+                log.warning("cannot open store %r: %s", path, exc)
+                continue
+            for task in tasks:
+                if self._closed:
+                    return loaded
+                try:
+                    s.read_task(task)
+                    loaded += 1
+                except Exception as exc:  # noqa: BLE001 - reported; the task fails on use
+                    log.warning("cannot load task %r of store %r: %s", task, path, exc)
+        return loaded
+
+    @property
+    def writable(self) -> bool:
+        return self.space.writable
+
+    @contextmanager
+    def _writing(self, s: Store, nbytes: int = 0):
+        """Around a write to store s: a write refused for lack of space marks
+        the server not writable (WriteWatch). A lack of space met outside the task
+        file's own write (lock file, quarantine) is the same fault and
+        RESOURCE_EXHAUSTED too, not INTERNAL."""
+        try:
+            yield
+        except ResourceExhaustedError as err:
+            if err.reason == "STORE_FULL":
+                self.space.refused(s.path, nbytes)
+            raise
+        except OSError as exc:
+            if exc.errno not in NO_SPACE:
+                raise
+            self.space.refused(s.path, nbytes)
+            raise ResourceExhaustedError(f"the store could not make the batch durable: {exc.strerror or exc}",
+                                         "STORE_FULL") from None
+
     def close(self) -> None:
-        for s in self._stores.values():
+        self._closed = True
+        self.space.close()
+        for s in list(self._stores.values()):
             s.close()
         if self.pool is not None:
             self.pool.close()
@@ -191,7 +410,9 @@ class DataPackService:
             raise InvalidArgumentError(f"{len(violations)} invalid field(s); first: {violations[0].message}",
                                        violations[0].reason, violations)
         keys = [(task, pid) for task, pid, _line, _raw in prepared]
-        results = s.append_lines(keys, [p[2] for p in prepared], raws=[p[3] for p in prepared])
+        lines = [p[2] for p in prepared]
+        with self._writing(s, sum(map(len, lines))):
+            results = s.append_lines(keys, lines, raws=[p[3] for p in prepared])
         if memo_key is not None:
             self.memo.put(memo_key, batch_sequence, results)
         return results
@@ -226,13 +447,30 @@ class DataPackService:
         return b
 
     def query(self, store: str, task_name: str, q: QuerySpec) -> list[bytes]:
+        return list(self.iter_query(store, task_name, q))
+
+    def iter_query(self, store: str, task_name: str, q: QuerySpec) -> Iterator[bytes]:
+        """The query's records (serialized), encoded block by block as they are
+        consumed, so a stream whose client has gone stops encoding at the next
+        block. The result is one consistent read: where each matching record's
+        line is, is taken under the task lock once; lines are immutable, so the
+        blocks read later (re-taking the lock only to read) are those lines."""
         with self.store(store).reading(task_name) as st:
             positions = query_positions(st, q)
-            if q.include_artifacts:
-                return [self._encoded(st, st.ref(p)) for p in positions.tolist()]
-            heavy = st.index.view("has_artifacts")[positions].tolist()
-            return [(self._encoded_basic if h else self._encoded)(st, st.ref(p))
-                    for p, h in zip(positions.tolist(), heavy)]
+            v = st.index.view
+            where = [v(c)[positions] for c in ("line_off", "line_len", "line_no", "revision")]
+            heavy = None if q.include_artifacts else v("has_artifacts")[positions]
+            ident = st.ident
+        for start in range(0, len(positions), QUERY_BLOCK):
+            offs, lens, nos, revs = (c[start:start + QUERY_BLOCK].tolist() for c in where)
+            basic = heavy[start:start + QUERY_BLOCK].tolist() if heavy is not None else [False] * len(offs)
+            with st.lock:
+                if st.ident != ident or st.rfd is None:
+                    raise UnavailableError(f"task {task_name!r} was replaced or closed during the query; retry",
+                                           "TASK_FILE_REPLACED")
+                block = [(self._encoded_basic if h else self._encoded)(st, RecordRef(st.task, ident, off, ln, no, rev))
+                         for off, ln, no, rev, h in zip(offs, lens, nos, revs, basic)]
+            yield from block
 
     def get(self, store: str, task_name: str, pack_id: str) -> bytes:
         with self.store(store).reading(task_name) as st:
@@ -251,10 +489,11 @@ class DataPackService:
             output = self.store(args.output_store)
             if output is source:
                 raise invalid("output_store", "ARGUMENT_INVALID", "output_store must differ from store")
-        for summary in export_steps(source, task_name, options_of(args), output=output,
-                                    max_episodes=args.max_episodes, pool=self.pool, source_name=store,
-                                    output_name=args.output_store):
-            yield summary.as_dict()
+        with self._writing(output if output is not None else source):
+            for summary in export_steps(source, task_name, options_of(args), output=output,
+                                        max_episodes=args.max_episodes, pool=self.pool, source_name=store,
+                                        output_name=args.output_store):
+                yield summary.as_dict()
 
     def statistics(self, store: str, task_name: str, spec: FilterSpec | None) -> dict:
         with self.store(store).reading(task_name) as st:
@@ -262,6 +501,11 @@ class DataPackService:
 
     def baselines(self, store: str) -> BaselineRegistry:
         return BaselineRegistry(self.store(store).path, fsync=self.fsync)
+
+    def put_baseline(self, store: str, name: str, values: dict) -> dict:
+        s = self.store(store)
+        with self._writing(s):
+            return self.baselines(store).put(name, values)
 
     def ingest_request(self, request) -> list:
         """IngestEpisodes batch from the wire: built in the worker pool when there
@@ -277,8 +521,9 @@ class DataPackService:
         values = (baseline_values_from_proto(request.baseline.values) if which == "values" else None)
         if self.pool is None or len(request.episodes) < POOL_MIN_BATCH:
             episodes = episodes_from_proto(request.episodes)
-            results = ingest(s, self.baselines(request.store), episodes, econ_from_proto(request.econ_params),
-                             named if named is not None else values)
+            with self._writing(s):
+                results = ingest(s, self.baselines(request.store), episodes, econ_from_proto(request.econ_params),
+                                 named if named is not None else values)
         else:
             b = resolve_baseline(self.baselines(request.store), named if named is not None else values)
             baseline = {"mpl": b.mpl, "error": b.error, "ep": b.ep, "wage_parity": b.wage_parity, "name": named}
@@ -287,8 +532,10 @@ class DataPackService:
             if violations:
                 raise InvalidArgumentError(f"{len(violations)} episode(s) could not be built; first: "
                                            f"{violations[0].message}", violations[0].reason, violations)
-            appended = s.append_lines([(t, pid) for t, pid, _l, _r in prepared], [p[2] for p in prepared],
-                                      raws=[p[3] for p in prepared])
+            lines = [p[2] for p in prepared]
+            with self._writing(s, sum(map(len, lines))):
+                appended = s.append_lines([(t, pid) for t, pid, _l, _r in prepared], lines,
+                                          raws=[p[3] for p in prepared])
             results = [IngestResult(r.index, r.pack_id, r.task_name, r.status, bucket, dj, r.sequence)
                        for r, (bucket, dj) in zip(appended, outcomes)]
         if memo_key is not None:
@@ -301,7 +548,9 @@ class DataPackService:
             return analytics.analyze(st, method, slice_spec, catalogue_for(task_name, self.skill_catalogues), **args)
 
     def update_training_usage(self, store: str, task_name: str, update) -> list[dict]:
-        return self.store(store).update_training_usage(task_name, update)
+        s = self.store(store)
+        with self._writing(s):
+            return s.update_training_usage(task_name, update)
 
     def list_tasks(self, store: str) -> list[str]:
         return self.store(store).list_tasks()

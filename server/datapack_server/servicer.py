@@ -26,7 +26,8 @@ SERVICE_NAME = "datapack.v1.DataPackService"
 _STATUS = {"created": spb.APPEND_STATUS_CREATED, "already_present": spb.APPEND_STATUS_ALREADY_PRESENT}
 _REVISION_STATUS = {"revised": spb.REVISION_STATUS_REVISED, "unchanged": spb.REVISION_STATUS_UNCHANGED}
 # Records per streamed query message, and a byte bound so a message stays far
-# below the 64 MiB limit even for portable packs (~0.5 MB each).
+# below the message size limit (64 MiB by default) even for portable packs
+# (~0.5 MB each); a server configured with a smaller limit uses half of it.
 QUERY_CHUNK_RECORDS = 256
 QUERY_CHUNK_BYTES = 4 << 20
 
@@ -67,9 +68,15 @@ def _rejected(i: int, raw: bytes) -> spb.AppendResult:
     return spb.AppendResult(index=i, pack_id=pack_id, task_name=task, status=spb.APPEND_STATUS_REJECTED)
 
 
+def chunk_bytes_for(max_message_bytes: int) -> int:
+    """Byte bound of a streamed message of many records under a message size limit."""
+    return max(1, min(QUERY_CHUNK_BYTES, max_message_bytes // 2))
+
+
 class DataPackServicer:
-    def __init__(self, service: DataPackService):
+    def __init__(self, service: DataPackService, max_message_bytes: int = 64 << 20):
         self.service = service
+        self.chunk_bytes = chunk_bytes_for(max_message_bytes)
 
     # Append requests arrive as AppendEnvelope (records still serialized).
     def AppendDataPacks(self, request_iterator, context):
@@ -91,12 +98,14 @@ class DataPackServicer:
 
     def QueryDataPacks(self, request, context):
         q = query_from_proto(request)
-        records = self.service.query(request.store, request.task_name, q)
+        # Lazy: records are encoded as messages are sent, so a client that goes
+        # away (cancel, deadline) stops the work at the next message.
+        records = self.service.iter_query(request.store, request.task_name, q)
         chunk: list[bytes] = []
         size = 0
         for b in records:
             piece = _field1(b)
-            if chunk and (len(chunk) >= QUERY_CHUNK_RECORDS or size + len(piece) > QUERY_CHUNK_BYTES):
+            if chunk and (len(chunk) >= QUERY_CHUNK_RECORDS or size + len(piece) > self.chunk_bytes):
                 yield b"".join(chunk)
                 chunk, size = [], 0
             chunk.append(piece)
@@ -155,7 +164,7 @@ class DataPackServicer:
             values = baseline_from_episodes([summary_from_proto(e) for e in request.episodes.episodes])
         else:
             raise invalid("source", "ARGUMENT_INVALID", "give the baseline's values or its episodes")
-        stored = self.service.baselines(request.store).put(request.name, values)
+        stored = self.service.put_baseline(request.store, request.name, values)
         return spb.PutBaselineResponse(baseline=_named(request.name, stored))
 
     def ListBaselines(self, request, context):
