@@ -40,8 +40,11 @@ from datapack_client.validation_rules import shown, task_name_ok
 from datapack_client import validation
 from .packids import id_hash
 from .index import BUCKET_CODES, SNAPSHOT_VERSION, TaskIndex, cosine_match
+from .storage import checksums
+from .storage.checksums import entries_for_lines
 from .storage.lines import CorruptLine, is_legacy, parse_line, served_record
-from .storage.taskfile import AUX_DIR, SUFFIX, StoreWriteError, TaskFile
+from .storage.taskfile import AUX_DIR, FULL_ERRNOS, SUFFIX, StoreWriteError, TaskFile
+from .storage.verify import VerifyReport, verify_file
 
 READ_CHUNK = 4 << 20
 PARALLEL_MIN_BYTES = 32 << 20  # catch-ups larger than this are parsed by the worker pool
@@ -103,6 +106,14 @@ class RecordRef:
     revision: int
 
 
+def durability_error(exc: StoreWriteError, what: str):
+    """The domain error of a failed write or fsync: RESOURCE_EXHAUSTED when the
+    disk or quota is full, INTERNAL otherwise. Nothing was acknowledged."""
+    if exc.errno in FULL_ERRNOS:
+        return ResourceExhaustedError(f"{what}: {exc}", "STORE_FULL")
+    return InternalError(f"{what}: {exc}", "STORE_IO_ERROR")
+
+
 def check_task(task_name: Any) -> str:
     if not task_name_ok(task_name):
         raise invalid("task_name", "TASK_NAME_INVALID",
@@ -130,6 +141,9 @@ class TaskState:
         self._reset()
 
     def _reset(self) -> None:
+        self.file.sums.reset("missing")
+        self.sums_seen: tuple | None = None  # (data inode, size) the sidecar was last read for
+        self.needs_rebuild = False  # a served line failed its checksum: re-index without it
         self.index = TaskIndex()
         self.scanned = 0  # bytes of complete lines processed
         self.lines = 0  # physical lines processed
@@ -147,6 +161,10 @@ class TaskState:
         """Catch up with the file: parse complete lines appended since the last
         look; reload if the file was replaced or shrank."""
         with self.lock:
+            if self.needs_rebuild:
+                self._close_rfd()
+                self._reset()
+                self._drop_snapshot()
             try:
                 st = os.stat(self.file.path)
             except FileNotFoundError:
@@ -166,11 +184,16 @@ class TaskState:
                 if self.store.snapshots:
                     self._load_snapshot()
             size = os.fstat(self.rfd).st_size
+            if self.sums_seen != (self.ident[1], size):
+                # Read after the size: see Checksums.load.
+                self.file.sums.load(self.ident[1], size)
+                self.sums_seen = (self.ident[1], size)
             if size != self.scanned + (self.torn[1] if self.torn else 0):
                 if size > self.scanned:
                     self._ingest_from(self.scanned, size)
                 else:  # a writer cut the torn tail off
                     self.torn = None
+            self.file.sums.trim(self.scanned)
 
     def _close_rfd(self) -> None:
         if self.rfd is not None:
@@ -238,14 +261,18 @@ class TaskState:
         pending: list = []
         chunks = list(zip(bounds, bounds[1:]))
         nxt = 0
+        sums = self.file.sums
         while nxt < len(chunks) or pending:
             while nxt < len(chunks) and len(pending) < window:
                 a, b = chunks[nxt]
-                pending.append((a, b, executor.submit(workers.parse_range_columns, path, a, b, file_name, task)))
+                crc = executor.submit(checksums.scan_range, path, a, b) if a < sums.end else None
+                pending.append((a, b, executor.submit(workers.parse_range_columns, path, a, b, file_name, task), crc))
                 nxt += 1
-            chunk_start, chunk_end, fut = pending.pop(0)
+            chunk_start, chunk_end, fut, crc = pending.pop(0)
             count, others, block = fut.result()
-            if block == "sequential" or (block is not None and not self._apply_block(block, others)):
+            if (block == "sequential" or (crc is not None and not sums.all_match(*crc.result()))
+                    or (block is not None and not self._apply_block(block, others))):
+                # A checksum mismatch is found and reported line by line by the sequential path.
                 # A legacy line or a repeated pack_id: this chunk is indexed in order by this process.
                 self._ingest_sequential(chunk_start, chunk_end)
                 continue
@@ -311,6 +338,9 @@ class TaskState:
             self.torn = (self.scanned, len(carry))
 
     def _ingest_lines(self, data: bytes, base: int) -> None:
+        sums = self.file.sums
+        covered = sums.end
+        expected = sums.expected(base, base + len(data)) if base < covered else None
         pos = 0
         for raw in data.split(b"\n")[:-1]:
             off = base + pos
@@ -318,6 +348,12 @@ class TaskState:
             pos += length
             self.lines += 1
             line_no = self.lines
+            if off < covered:
+                why = sums.mismatch(expected, off, length, raw)
+                if why is not None:
+                    self.corrupt.append((line_no, off, length, why))
+                    self.store.on_corrupt(self.task, line_no, off, why)
+                    continue
             if not raw.strip():
                 continue
             try:
@@ -364,18 +400,67 @@ class TaskState:
         return RecordRef(self.task, self.ident, int(v("line_off")[pos]), int(v("line_len")[pos]),
                          int(v("line_no")[pos]), int(v("revision")[pos]))
 
-    def read_raw(self, off: int, length: int) -> bytes:
-        return os.pread(self.rfd, length, off)
+    def read_raw(self, off: int, length: int, verify: bool = True) -> bytes:
+        """The bytes of an indexed line, checked against its checksum: a line
+        that changed on disk since it was indexed is never served. It is
+        reported, and the task is re-indexed without it on its next read."""
+        raw = os.pread(self.rfd, length, off)
+        if verify:
+            why = self.file.sums.check_line(off, raw)
+            if why is not None:
+                self._corrupt_payload(off, length, why)
+        return raw
+
+    def _corrupt_payload(self, off: int, length: int, why: str) -> None:
+        v = self.index.view
+        rows = np.flatnonzero(v("line_off") == off)
+        line_no = int(v("line_no")[rows[0]]) if len(rows) else 0
+        if not line_no:
+            for p, hist in self.index.history.items():
+                line_no = next((ln for o, _l, ln in hist if o == off), 0)
+                if line_no:
+                    break
+        if not any(c[1] == off for c in self.corrupt):
+            self.corrupt.append((line_no, off, length, why))
+            self.store.on_corrupt(self.task, line_no, off, why)
+        self.needs_rebuild = True
+        raise InternalError(f"task {self.task!r}: the record at line {line_no} (byte offset {off}) of "
+                            f"{self.file.file_name} is corrupt ({why}); it is no longer served",
+                            "RECORD_CORRUPT")
 
     def load(self, ref: RecordRef) -> dict:
         """The served record of a line (fresh objects on every call)."""
         raw = self.read_raw(ref.offset, ref.length)
         return served_record(parse_line(raw), self.file.file_name, ref.line_no, self.task)
 
+    def commit_entries(self, lines: list[bytes]) -> bytes:
+        """Checksum entries of lines about to be appended at the end of the file."""
+        return entries_for_lines(lines, self.scanned)
+
+    def committed(self, entries: bytes) -> None:
+        """Lines with these entries were made durable at the end of the file:
+        the caller indexes them; here the reader side is brought along."""
+        if self.rfd is None:  # this write created the file
+            self.rfd = os.open(self.file.path, os.O_RDONLY)
+            fs = os.fstat(self.rfd)
+            self.ident = (fs.st_dev, fs.st_ino)
+        self.file.sums.extend_bytes(entries)
+        self.sums_seen = (self.ident[1], self.file.sums.end)
+
     # -- index snapshot: `<store>/.datapack/index/<task>.snapshot.npz`
 
     def _snapshot_path(self) -> str:
         return os.path.join(self.store.path, AUX_DIR, "index", f"{self.task}.snapshot.npz")
+
+    def _drop_snapshot(self) -> None:
+        """Delete the snapshot (a cache): it may index a line that is corrupt."""
+        try:
+            os.unlink(self._snapshot_path())
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("could not delete index snapshot %s: %s", self._snapshot_path(), exc)
+        self.snapshot_rows = 0
 
     def _fingerprint(self, upto: int) -> str:
         """Hash of the first and last 4 KiB of the covered bytes: a snapshot is
@@ -451,16 +536,24 @@ class TaskState:
     # -- writer-side recovery (caller holds the write lock and has refreshed)
 
     def recover_for_write(self) -> None:
+        """Before new lines are written: quarantine and cut a torn tail, copy
+        corrupt lines to quarantine once, bring the checksum sidecar in line
+        with the complete lines. Raises StoreWriteError."""
         if self.torn is not None:
             off, length = self.torn
-            tail = self.read_raw(off, length)
+            tail = self.read_raw(off, length, verify=False)
             self.file.truncate_torn_tail(off, tail, self.lines + 1)
             self.torn = None
         if self.corrupt:
             done = self.file.quarantined()
-            for line_no, off, length, _why in self.corrupt:
+            for line_no, off, length, why in self.corrupt:
                 if (line_no, off) not in done:
-                    self.file.quarantine(line_no, off, "CORRUPT_LINE", self.read_raw(off, length))
+                    reason = "CHECKSUM_MISMATCH" if why.startswith("CHECKSUM_MISMATCH") else "CORRUPT_LINE"
+                    try:
+                        self.file.quarantine(line_no, off, reason, self.read_raw(off, length, verify=False))
+                    except OSError as exc:
+                        raise StoreWriteError(exc.errno or 5, f"quarantine of {self.file.file_name}: {exc}") from exc
+        self.file.sync_checksums(self.scanned)
 
 
 class GroupCommitter:
@@ -534,7 +627,10 @@ class Store:
         self.corrupt_lines_seen = 0
 
     def on_corrupt(self, task: str, line_no: int, offset: int, why: str) -> None:
+        """A line that is not served: unparseable, or changed since it was written."""
         self.corrupt_lines_seen += 1
+        log.warning("corrupt line not served: store %s task %s line %d byte offset %d: %s",
+                    self.path, task, line_no, offset, why)
         if self._on_corrupt is not None:
             self._on_corrupt(self.path, task, line_no, offset, why)
 
@@ -547,6 +643,24 @@ class Store:
                 if st is None:
                     st = self._tasks[name] = TaskState(self, name)
         return st
+
+    def verify(self, task_name: str) -> VerifyReport:
+        """Read the whole task file and check every line against its checksum
+        and for being one JSON object (storage/verify.py). Never modifies the
+        file. Findings are logged; a checksum mismatch of a line this store
+        serves makes the task re-index without it on its next read."""
+        st = self.task(check_task(task_name))
+        if not os.path.exists(st.file.path):
+            raise NotFoundError(f"task {task_name!r} has no file in {self.path}", "TASK_NOT_FOUND")
+        report = verify_file(st.file.path, st.file.sums.path, task_name, st.file.write_lock)
+        for f in report.findings:
+            log.warning("verify: store %s task %s line %d byte offset %d: %s: %s", self.path, task_name, f.line,
+                        f.byte_offset, f.kind, f.message)
+        with st.lock:
+            known = {c[1] for c in st.corrupt}
+            if any(f.kind == "CHECKSUM_MISMATCH" and f.byte_offset not in known for f in report.findings):
+                st.needs_rebuild = True
+        return report
 
     def read_task(self, name: str) -> TaskState:
         st = self.task(name)
@@ -672,12 +786,15 @@ class Store:
         with ExitStack() as stack:
             for n in names:
                 stack.enter_context(states[n].file.write_lock())
-            for n in names:
-                st = states[n]
-                st.lock.acquire()
-                stack.callback(st.lock.release)
-                st.refresh()
-                st.recover_for_write()
+            try:
+                for n in names:
+                    st = states[n]
+                    st.lock.acquire()
+                    stack.callback(st.lock.release)
+                    st.refresh()
+                    st.recover_for_write()
+            except StoreWriteError as exc:
+                raise durability_error(exc, "the store could not recover the task file for writing") from None
             # Uniqueness (repository.md §3.2) against the store and the items before it.
             # tentative[task][pid] = (item, index in item, sequence) of records planned this round
             tentative: dict[str, dict[str, tuple[_PendingAppend, int, int]]] = {n: {} for n in names}
@@ -726,29 +843,26 @@ class Store:
                     out_recs[task].append((pid, it, i))
                 plans.append((it, results))
             # Write and fsync each task once; on failure roll back every task of this round.
-            written: dict[str, int] = {}
+            written: dict[str, tuple[tuple[int, int], bytes]] = {}
             try:
                 for n in names:
                     if out_lines[n]:
                         st = states[n]
-                        written[n] = st.file.append(b"".join(out_lines[n]), st.scanned)
+                        entries = st.commit_entries(out_lines[n])
+                        written[n] = (st.file.append(b"".join(out_lines[n]), entries, st.scanned), entries)
             except StoreWriteError as exc:
-                for n, off in written.items():
-                    states[n].file._rollback(states[n].file._writer_fd(), off)
-                err_cls = ResourceExhaustedError if exc.errno in (28, 122) else InternalError
-                reason = "STORE_FULL" if err_cls is ResourceExhaustedError else "STORE_IO_ERROR"
+                for n, (token, _entries) in written.items():
+                    states[n].file.rollback(token)
+                err = durability_error(exc, "the store could not make the batch durable")
                 for it, _ in plans:
-                    it.error = err_cls(f"the store could not make the batch durable: {exc}", reason)
+                    it.error = err
                 for it in items:
                     it.done = True
                 return
             # Durable: index the new lines and acknowledge.
-            for n, off in written.items():
+            for n, ((off, _ssize), entries) in written.items():
                 st = states[n]
-                if st.rfd is None:  # this write created the file
-                    st.rfd = os.open(st.file.path, os.O_RDONLY)
-                    fs = os.fstat(st.rfd)
-                    st.ident = (fs.st_dev, fs.st_ino)
+                st.committed(entries)
                 for (pid, it, i), line in zip(out_recs[n], out_lines[n]):
                     st.lines += 1
                     raw = it.raws[i] if it.raws is not None else None
@@ -825,7 +939,10 @@ class Store:
                                     "PACK_NOT_FOUND",
                                     [Violation(0, pid, "pack_ids", "PACK_NOT_FOUND", f"unknown pack_id {pid!r}")
                                      for pid in missing])
-            st.recover_for_write()
+            try:
+                st.recover_for_write()
+            except StoreWriteError as exc:
+                raise durability_error(exc, "the store could not recover the task file for writing") from None
             now = schema.utc_now()
             planned: list[tuple[int, dict, bytes]] = []
             results = []
@@ -842,16 +959,13 @@ class Store:
                 planned.append((p, rec, jsonio.dumps(rec) + b"\n"))
                 results.append({"pack_id": pid, "status": "revised", "revision": ref.revision + 1})
             if planned:
+                lines = [line for _, _, line in planned]
+                entries = st.commit_entries(lines)
                 try:
-                    off = st.file.append(b"".join(line for _, _, line in planned), st.scanned)
+                    off, _ssize = st.file.append(b"".join(lines), entries, st.scanned)
                 except StoreWriteError as exc:
-                    err = ResourceExhaustedError if exc.errno in (28, 122) else InternalError
-                    raise err(f"the store could not make the revisions durable: {exc}",
-                              "STORE_FULL" if err is ResourceExhaustedError else "STORE_IO_ERROR") from None
-                if st.rfd is None:
-                    st.rfd = os.open(st.file.path, os.O_RDONLY)
-                    fs = os.fstat(st.rfd)
-                    st.ident = (fs.st_dev, fs.st_ino)
+                    raise durability_error(exc, "the store could not make the revisions durable") from None
+                st.committed(entries)
                 for p, rec, line in planned:
                     st.lines += 1
                     st.index.revise(p, rec, off, len(line), st.lines)

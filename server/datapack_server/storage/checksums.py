@@ -1,0 +1,275 @@
+"""Per-line CRC-32 checksums of a task file, kept beside it.
+
+The data file stays plain JSON lines (jq, pandas and DuckDB read it as is), so
+the checksums live in an append-only sidecar,
+`<store>/.datapack/checksums/<task>.crc` (format in FORMAT.md): a 32-byte
+header naming the data file's inode, then one 16-byte entry (offset, length,
+crc32) per physical line. Entries cover a contiguous prefix of the data file
+from offset 0; lines after that prefix (files written by other tools or by an
+earlier version, or lines whose entries a crash lost) are accepted unchecked
+until the next writer extends the sidecar from them.
+
+A line is *checked* when it starts inside the covered prefix: it must have
+the length and CRC-32 (computed over the line's bytes including its newline)
+of the entry at its offset, or else of some entry (the line is intact but has
+moved: an edit earlier in the file changed a length, and every later line
+shifted). Anything else means the bytes changed after they were written: the
+line is corrupt. A flipped byte keeps offsets, so its line fails both tests.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+
+import numpy as np
+
+MAGIC = b"DPCRC01\n"
+HEADER = struct.Struct("<8sQ16s")  # magic, inode of the data file, generation nonce
+ENTRY = np.dtype([("off", "<u8"), ("len", "<u4"), ("crc", "<u4")])
+ENTRY_SIZE = ENTRY.itemsize
+SCAN_CHUNK = 4 << 20
+
+
+def line_crc(raw: bytes) -> int:
+    """CRC-32 of a line given without its newline (the checksum covers the newline too)."""
+    return zlib.crc32(b"\n", zlib.crc32(raw))
+
+
+def make_header(inode: int) -> bytes:
+    return HEADER.pack(MAGIC, inode, os.urandom(16))
+
+
+def header_inode(head: bytes) -> int | None:
+    """The data file inode a sidecar header names, or None if it is not a header."""
+    if len(head) != HEADER.size:
+        return None
+    magic, inode, _nonce = HEADER.unpack(head)
+    return inode if magic == MAGIC else None
+
+
+def entries_for_lines(lines: list[bytes], off: int) -> bytes:
+    """Sidecar entries of complete lines (each with its newline) written at `off`."""
+    arr = np.empty(len(lines), dtype=ENTRY)
+    lens = np.fromiter((len(x) for x in lines), dtype=np.int64, count=len(lines))
+    ends = np.cumsum(lens)
+    arr["off"] = off + ends - lens
+    arr["len"] = lens
+    arr["crc"] = np.fromiter((zlib.crc32(x) for x in lines), dtype=np.uint32, count=len(lines))
+    return arr.tobytes()
+
+
+def scan_bytes(data: bytes, base: int) -> np.ndarray:
+    """Entries of the complete lines of `data` (read at `base`); a trailing
+    unterminated fragment is left out."""
+    parts = data.split(b"\n")[:-1]
+    arr = np.empty(len(parts), dtype=ENTRY)
+    lens = np.fromiter((len(x) + 1 for x in parts), dtype=np.int64, count=len(parts))
+    ends = np.cumsum(lens)
+    arr["off"] = base + ends - lens
+    arr["len"] = lens
+    arr["crc"] = np.fromiter((line_crc(x) for x in parts), dtype=np.uint32, count=len(parts))
+    return arr
+
+
+def scan_fd(fd: int, start: int, end: int) -> np.ndarray:
+    """Entries of the complete lines in [start, end) of an open file (start is a line start)."""
+    out = []
+    off = start
+    carry = b""
+    while off < end:
+        chunk = os.pread(fd, min(SCAN_CHUNK, end - off), off)
+        if not chunk:
+            break
+        data = carry + chunk
+        base = off - len(carry)
+        off += len(chunk)
+        nl = data.rfind(b"\n")
+        if nl < 0:
+            carry = data
+            continue
+        out.append(scan_bytes(data[: nl + 1], base))
+        carry = data[nl + 1:]
+    return np.concatenate(out) if out else np.empty(0, dtype=ENTRY)
+
+
+def scan_range(path: str, start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(offsets, lengths, crcs) of the complete lines of [start, end) of a file.
+    Runs in worker processes next to the parse of the same range."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        arr = scan_fd(fd, start, end)
+    finally:
+        os.close(fd)
+    return arr["off"].copy(), arr["len"].copy(), arr["crc"].copy()
+
+
+def _keys(lens: np.ndarray, crcs: np.ndarray) -> np.ndarray:
+    return (lens.astype(np.uint64) << np.uint64(32)) | crcs.astype(np.uint64)
+
+
+class Checksums:
+    """The entries of a task's sidecar that apply to the data file as this
+    process has read it: contiguous from offset 0, ending at or before the
+    complete lines read so far. Stale entries (beyond the data, left by a
+    crash between the sidecar write and the data fsync) are never kept, so a
+    line later written at their offset is never compared with them."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.reset("missing")
+
+    def reset(self, status: str) -> None:
+        self.header: bytes | None = None
+        self.status = status  # "ok" | "missing" | "stale" (another file's) | "damaged"
+        self.offs = np.empty(0, dtype=np.uint64)
+        self.lens = np.empty(0, dtype=np.uint32)
+        self.crcs = np.empty(0, dtype=np.uint32)
+        self.n = 0
+        self.end = 0  # the covered prefix is [0, end)
+        self._keys: np.ndarray | None = None  # sorted (length << 32 | crc) of entries [0, _keys_n)
+        self._keys_n = 0
+        # Keys of valid entries that reach past the data read so far: not checked
+        # by offset (they may be stale), but a line that moved may match them.
+        self._beyond = np.empty(0, dtype=np.uint64)
+
+    def adopt(self, header: bytes) -> None:
+        """A new, empty sidecar with this header was written."""
+        self.reset("ok")
+        self.header = header
+
+    def extend(self, entries: np.ndarray) -> None:
+        k = len(entries)
+        if not k:
+            return
+        if self.n + k > len(self.offs):
+            cap = max(1024, 2 * len(self.offs), self.n + k)
+            for name in ("offs", "lens", "crcs"):
+                old = getattr(self, name)
+                new = np.empty(cap, dtype=old.dtype)
+                new[: self.n] = old[: self.n]
+                setattr(self, name, new)
+        self.offs[self.n: self.n + k] = entries["off"]
+        self.lens[self.n: self.n + k] = entries["len"]
+        self.crcs[self.n: self.n + k] = entries["crc"]
+        self.n += k
+        self.end = int(entries["off"][-1]) + int(entries["len"][-1])
+
+    def extend_bytes(self, raw: bytes) -> None:
+        self.extend(np.frombuffer(raw, dtype=ENTRY))
+
+    def trim(self, end: int) -> None:
+        """Forget entries that reach past `end` (bytes of complete lines read)."""
+        if self.end <= end:
+            return
+        ends = self.offs[: self.n] + self.lens[: self.n]
+        keep = int(np.searchsorted(ends, end, side="right"))
+        cut = slice(keep, self.n)
+        self._beyond = np.concatenate([_keys(self.lens[cut], self.crcs[cut]), self._beyond])
+        self.n = keep
+        self.end = int(ends[self.n - 1]) if self.n else 0
+        self._keys = None
+
+    def file_size(self) -> int:
+        """Size of the sidecar file these entries correspond to."""
+        return HEADER.size + self.n * ENTRY_SIZE
+
+    def load(self, data_inode: int, limit: int) -> None:
+        """Catch up with the sidecar on disk: take the entries that continue the
+        covered prefix and end within `limit` bytes of the data file. Call it
+        after reading the data file's size: a writer removes stale entries
+        before it writes new lines, so entries read afterwards never describe
+        bytes other than the ones below `limit`."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            self.reset("missing")
+            return
+        try:
+            head = os.pread(fd, HEADER.size, 0)
+            inode = header_inode(head)
+            if inode is None:
+                self.reset("damaged")
+                return
+            if inode != data_inode:
+                self.reset("stale")
+                return
+            if head != self.header:  # first look, or the sidecar was rebuilt
+                self.reset("ok")
+                self.header = head
+            pos = self.file_size()
+            count = (os.fstat(fd).st_size - pos) // ENTRY_SIZE
+            if count <= 0:
+                return
+            new = np.frombuffer(os.pread(fd, count * ENTRY_SIZE, pos), dtype=ENTRY)
+        finally:
+            os.close(fd)
+        count = len(new)
+        ends = new["off"].astype(np.int64) + new["len"]
+        starts = np.empty(count, dtype=np.int64)
+        starts[0] = self.end
+        starts[1:] = ends[:-1]
+        valid = (new["off"].astype(np.int64) == starts) & (new["len"] > 0)
+        valid_n = count if valid.all() else int(np.argmin(valid))
+        keep = int(np.searchsorted(ends[:valid_n], limit, side="right"))
+        self.extend(new[:keep])
+        self._beyond = _keys(new["len"][keep:valid_n], new["crc"][keep:valid_n])
+
+    # -- checks
+
+    def expected(self, start: int, stop: int) -> dict[int, tuple[int, int]]:
+        """{offset: (length, crc)} of the entries starting in [start, stop)."""
+        offs = self.offs[: self.n]
+        i = int(np.searchsorted(offs, start))
+        j = int(np.searchsorted(offs, stop))
+        return dict(zip(offs[i:j].tolist(), zip(self.lens[i:j].tolist(), self.crcs[i:j].tolist())))
+
+    def mismatch(self, expected: dict, off: int, length: int, raw: bytes) -> str | None:
+        """Why a line starting inside the covered prefix (raw without its
+        newline) matches no entry, or None if it matches one."""
+        crc = line_crc(raw)
+        e = expected.get(off)
+        if e == (length, crc) or self.has_content(length, crc):
+            return None
+        if e is None:
+            return f"CHECKSUM_MISMATCH: no checksum entry starts at byte {off} (line boundaries changed)"
+        if e[0] != length:
+            return f"CHECKSUM_MISMATCH: line is {length} bytes, {e[0]} were written at this offset"
+        return f"CHECKSUM_MISMATCH: crc32 {crc:08x}, {e[1]:08x} was written at this offset"
+
+    def _content_keys(self) -> np.ndarray:
+        """Sorted (length, crc) keys of the entries, built on the first lookup
+        (only lines that are not where their entry says need it)."""
+        if self._keys is None or self._keys_n * 5 < self.n * 4:
+            self._keys = np.sort(_keys(self.lens[: self.n], self.crcs[: self.n]))
+            self._keys_n = self.n
+        return self._keys
+
+    def has_content(self, length: int, crc: int) -> bool:
+        """Whether some entry has this length and crc (entries added since the
+        keys were sorted are searched directly)."""
+        keys = self._content_keys()
+        key = (length << 32) | crc
+        i = int(np.searchsorted(keys, key))
+        if i < len(keys) and int(keys[i]) == key:
+            return True
+        tail = slice(self._keys_n, self.n)
+        return bool(np.any((self.lens[tail] == length) & (self.crcs[tail] == crc)) or np.any(self._beyond == key))
+
+    def check_line(self, off: int, line: bytes) -> str | None:
+        """Check a line read back (with its newline) for a payload read."""
+        if off >= self.end:
+            return None
+        return self.mismatch(self.expected(off, off + 1), off, len(line), line[:-1])
+
+    def all_match(self, offs: np.ndarray, lens: np.ndarray, crcs: np.ndarray) -> bool:
+        """Whether every given line that starts inside the covered prefix matches
+        the entry at its offset."""
+        inside = offs < self.end
+        if not inside.any():
+            return True
+        offs, lens, crcs = offs[inside], lens[inside], crcs[inside]
+        mine = self.offs[: self.n]
+        i = np.minimum(np.searchsorted(mine, offs), self.n - 1)
+        # False also for lines that merely moved: the caller re-checks line by line.
+        return bool(np.all((mine[i] == offs) & (self.lens[i] == lens) & (self.crcs[i] == crcs)))
