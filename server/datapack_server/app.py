@@ -1,9 +1,24 @@
-"""Server assembly: build_server(config) -> RunningServer (never blocks)."""
+"""Server assembly: build_server(config) -> RunningServer.
+
+Lifecycle (health service names: "" and each service's full name for the
+process; WRITE_HEALTH_NAME for writes):
+  starting  port bound, every name NOT_SERVING, datapack calls refused with
+            UNAVAILABLE (STARTING) while the stores found under the data root
+            are loaded (ServerConfig.warm_up), so no client sees a half-loaded
+            store; then SERVING.
+  serving   WRITE_HEALTH_NAME turns NOT_SERVING while a store's disk is full
+            (appends fail with RESOURCE_EXHAUSTED, reads are served) and
+            SERVING again once a probe write succeeds (service.WriteWatch).
+  stopping  stop(): every name NOT_SERVING at once; request streams end with
+            UNAVAILABLE (SHUTTING_DOWN) before their next message; calls doing
+            work finish within the grace period; then the rest is cancelled.
+"""
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -14,12 +29,13 @@ from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from .adapter_servicer import SERVICE_NAME as ADAPTER_SERVICE_NAME
 from .adapter_servicer import SkillAdapterServicer, add_adapter_servicer
 from . import security
-from .interceptors import ErrorInterceptor
+from .interceptors import CallGate, ErrorInterceptor
 from .service import DataPackService
 from .servicer import SERVICE_NAME, DataPackServicer, add_servicer
 
 log = logging.getLogger("datapack.server")
 MAX_MESSAGE_BYTES = 64 << 20  # repository.md §4.2: portable records reach ~0.5 MB each
+WRITE_HEALTH_NAME = SERVICE_NAME + "/write"
 
 
 @dataclass
@@ -48,6 +64,11 @@ class ServerConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
+    # Largest message received or sent (a larger one: RESOURCE_EXHAUSTED, the
+    # channel stays usable). Clients use 64 MiB; streamed results adapt.
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    # Load every task found under the data root before reporting SERVING.
+    warm_up: bool = True
 
 
 @dataclass
@@ -57,6 +78,42 @@ class RunningServer:
     service: DataPackService
     health: health.HealthServicer
     config: ServerConfig
+    gate: CallGate
+    _ready: threading.Event = field(default_factory=threading.Event)
+    _start_error: BaseException | None = None
+    _health_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """True once SERVING (False if timeout passed first); raises what made
+        the start-up fail."""
+        if not self._ready.wait(timeout):
+            return False
+        if self._start_error is not None:
+            raise self._start_error
+        return True
+
+    def _warm(self, stores: list[str]) -> None:
+        try:
+            if self.config.warm_up:
+                n = self.service.warm(stores)
+                log.info("loaded %d task(s) of %d store(s)", n, len(stores))
+            self.gate.serve()
+            with self._health_lock:
+                for name in ("", SERVICE_NAME, ADAPTER_SERVICE_NAME):
+                    self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            self._set_write_health()
+        except BaseException as exc:  # noqa: BLE001 - handed to wait_ready()
+            self._start_error = exc
+        finally:
+            self._ready.set()
+
+    def _set_write_health(self, _writable: bool | None = None) -> None:
+        # Recomputed from the current state under a lock (never from the
+        # argument), so concurrent changes cannot leave a stale status behind.
+        with self._health_lock:
+            ok = self.gate.serving and self.service.writable
+            self.health.set(WRITE_HEALTH_NAME, health_pb2.HealthCheckResponse.SERVING if ok
+                            else health_pb2.HealthCheckResponse.NOT_SERVING)
 
     @property
     def address(self) -> str:
@@ -65,25 +122,39 @@ class RunningServer:
 
     def stop(self, grace: float | None = None) -> None:
         """Graceful stop: NOT_SERVING at once, in-flight calls finish within the
-        grace period (appends are acknowledged or failed, never half-written)."""
+        grace period (appends are acknowledged or failed, never half-written).
+        Request streams waiting for their next message hold nothing
+        unacknowledged: once no call is working they are cancelled rather than
+        kept until the grace period ends, so a stop takes what the work needs."""
+        grace = self.config.grace_seconds if grace is None else grace
         self.health.enter_graceful_shutdown()
-        self.server.stop(self.config.grace_seconds if grace is None else grace).wait()
+        self.gate.drain()
+        self.server.stop(grace)  # no new calls; cancels whatever is left when the grace period ends
+        self.gate.wait_idle(grace)
+        self.server.stop(None).wait()
         self.service.close()
 
 
-def build_server(config: ServerConfig) -> RunningServer:
+def build_server(config: ServerConfig, wait_ready: bool = True) -> RunningServer:
+    """Bind and start; the stores are loaded on a background thread with every
+    health name NOT_SERVING. wait_ready=True returns once SERVING (what
+    in-process users want); the CLI passes False to report the bound port first.
+    Raises FailedPreconditionError when the data directory (or a store or task
+    file in it) cannot be written, before binding anything."""
     # Unusable tokens or keys fail here (SecurityConfigError), before anything starts.
     auth_interceptors, credentials = security.from_config(config)
     service = DataPackService(config.data_dir, fsync=config.fsync, cache_bytes=config.cache_bytes,
                               workers=config.workers, skill_catalogues=config.skill_catalogues,
                               exclusive=config.exclusive)
     try:
+        stores = service.preflight()
+        gate = CallGate(("/" + SERVICE_NAME + "/", "/" + ADAPTER_SERVICE_NAME + "/"))
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="datapack-rpc"),
-            interceptors=[*auth_interceptors, ErrorInterceptor()],
+            interceptors=[*auth_interceptors, ErrorInterceptor(), gate],
             options=[
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", config.max_message_bytes),
+                ("grpc.max_send_message_length", config.max_message_bytes),
                 ("grpc.keepalive_time_ms", 60_000),
                 ("grpc.keepalive_timeout_ms", 20_000),
                 ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
@@ -91,9 +162,11 @@ def build_server(config: ServerConfig) -> RunningServer:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        add_servicer(server, DataPackServicer(service))
-        add_adapter_servicer(server, SkillAdapterServicer(service))
+        add_servicer(server, DataPackServicer(service, config.max_message_bytes))
+        add_adapter_servicer(server, SkillAdapterServicer(service, config.max_message_bytes))
         health_servicer = health.HealthServicer()
+        for name in ("", SERVICE_NAME, ADAPTER_SERVICE_NAME, WRITE_HEALTH_NAME):
+            health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
             (spb.DESCRIPTOR.services_by_name["DataPackService"].full_name, ADAPTER_SERVICE_NAME, health.SERVICE_NAME,
@@ -107,6 +180,13 @@ def build_server(config: ServerConfig) -> RunningServer:
     except BaseException:
         service.close()
         raise
-    for name in ("", SERVICE_NAME, ADAPTER_SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, service, health_servicer, config)
+    running = RunningServer(server, port, service, health_servicer, config, gate)
+    service.space.add_listener(running._set_write_health)
+    threading.Thread(target=running._warm, args=(stores,), name="datapack-warm-up", daemon=True).start()
+    if wait_ready:
+        try:
+            running.wait_ready()
+        except BaseException:
+            running.stop(0)
+            raise
+    return running

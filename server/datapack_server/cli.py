@@ -7,9 +7,10 @@
                    [--target HOST:PORT] [--store NAME] [--quiet] [--raw-dir DIR]
     datapack export-portable --datapack-dir DIR --task T [--target HOST:PORT] [...]
 
-`serve` prints `datapack: serving on HOST:PORT` once the port is bound and the
-service is healthy, and stops gracefully on SIGTERM/SIGINT: health turns
-NOT_SERVING at once, in-flight calls finish within the grace period.
+`serve` prints `datapack: listening on HOST:PORT; loading stores` once the port
+is bound (health NOT_SERVING, calls UNAVAILABLE while the stores load), then
+`datapack: serving on HOST:PORT` once the service is healthy, and stops
+gracefully on SIGTERM/SIGINT: health turns NOT_SERVING at once, in-flight calls finish within the grace period.
 Exit codes: 0 ok, 1 runtime failure, 2 usage error (including a token file,
 certificate or key that cannot be used: security.py).
 `build` (build_cli.py, building.md §8) has the builder script's exit codes:
@@ -30,6 +31,7 @@ from datapack_client.errors import DataPackError
 
 from .build_cli import register as register_build
 from .export_cli import register as register_export
+from .storage.verify import register as register_verify
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -45,7 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
     for warning in exposure_warnings(config):
         print(f"datapack: warning: {warning}", file=sys.stderr, flush=True)
     try:
-        running = build_server(config)
+        running = build_server(config, wait_ready=False)
     except SecurityConfigError as err:
         print(f"datapack: {err}", file=sys.stderr)
         return 2
@@ -62,6 +64,15 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # Port bound, health NOT_SERVING, datapack calls UNAVAILABLE while the stores load.
+    print(f"datapack: listening on {config.host}:{running.port}; loading stores", flush=True)
+    try:
+        while not stop.is_set() and not running.wait_ready(0.2):
+            pass
+    except Exception as err:  # noqa: BLE001 - a failed start-up exits 1 with its message
+        print(f"datapack: cannot start: {getattr(err, 'message', err)}", file=sys.stderr, flush=True)
+        running.stop(0)
+        return 1
     mode = ", ".join(m for m in ("mutual TLS" if config.tls_client_ca else "TLS" if config.tls_cert else "",
                                  "tokens" if config.token_file else "") if m) or "plaintext, no authentication"
     print(f"datapack: serving on {config.host}:{running.port} (data: {running.service.root}; {mode})", flush=True)
@@ -97,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_serve)
     register_build(sub)
     register_export(sub)
+    register_verify(sub)
     return p
 
 
