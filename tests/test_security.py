@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import itertools
 import logging
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -20,31 +18,24 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from google.protobuf import message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from datapack_client import (DataPackError, PermissionDeniedError, SkillDataPackAdapter, UnauthenticatedError,
                              UnavailableError, connect)
-from datapack_client.client import channel_options, record_to_message
-from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
+from datapack_client.client import channel_options
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
-from datapack_client.proto.datapack.v1 import skill_adapter_service_pb2 as apb
-from datapack_client.status import from_rpc_error
 from datapack_client.validation_rules import pack_id_ok, store_ok, task_name_ok
 from datapack_server import security
 from datapack_server.app import ServerConfig, build_server
 
 from .conftest import ServerProcess, make_pack
-from .hostile_names import (ACCEPTED_BASELINE_NAMES, ACCEPTED_STORES, ACCEPTED_TASK_NAMES, HOSTILE,
-                            PACK_IDS_ACCEPTED_ON_APPEND)
+from .hostile_names import (ACCEPTED_STORES, ACCEPTED_TASK_NAMES, ALL_METHODS, HOSTILE, PACK_IDS_ACCEPTED_ON_APPEND,
+                            SERVICES, SLOTS, TASK, bad_log_lines, call_rpc, request_for, sweep, tree_outside)
 from .test_ingest_flows import drawer_episode, econ
 
-TASK = "drawer_vase"
 RW_TOKEN = "rw-4f1c0e0b0c9a4d1d8c1f4b7e2a9d3c5e"
 RO_TOKEN = "ro-Zq3J9v_4XkP2m8RtW1yN6bLc0sD5hGfE"
-SERVICES = [spb.DESCRIPTOR.services_by_name["DataPackService"], apb.DESCRIPTOR.services_by_name["SkillAdapterService"]]
-ALL_METHODS = [(svc, m) for svc in SERVICES for m in svc.methods]
 
 
 def write_private(path, text: str | bytes, mode: int = 0o600):
@@ -131,74 +122,6 @@ def start(data_root):
         r.stop(0)
 
 
-# ---------------------------------------------------------------------- a generic wire caller
-
-
-def _call(channel, svc, method, request, metadata=None, timeout=10.0):
-    """Call any RPC by its descriptor; returns (status code name, reason,
-    responses). A batch rejection inside a stream counts as its own status."""
-    path = f"/{svc.full_name}/{method.name}"
-    resp_cls = message_factory.GetMessageClass(method.output_type)
-    kind = ("stream" if method.client_streaming else "unary") + "_" + ("stream" if method.server_streaming else "unary")
-    fn = getattr(channel, kind)(path, request_serializer=lambda m: m.SerializeToString(),
-                                response_deserializer=resp_cls.FromString)
-    arg = iter(request) if method.client_streaming else request
-    try:
-        out = fn(arg, metadata=metadata, timeout=timeout)
-        out = list(out) if method.server_streaming else [out]
-    except grpc.RpcError as exc:
-        err = from_rpc_error(exc)
-        return exc.code().name, err.reason, []
-    for r in out:
-        if r.DESCRIPTOR.fields_by_name.get("rejection") and r.HasField("rejection"):
-            return r.rejection.code, r.rejection.reason, out
-    return "OK", "", out
-
-
-def request_for(method: str, *, store="s", task=TASK, pack_id="p-1", baseline=None, output_store="out"):
-    """A well-formed request of `method` naming the given store, task, ids
-    (IngestEpisodes: the named baseline, else explicit values)."""
-    if method in ("AppendDataPacks", "AppendDataPacksBatch"):
-        packs = [record_to_message(make_pack("p-1", task_name=task))]
-        packs[0].pack_id = pack_id
-        if method == "AppendDataPacks":
-            return [spb.AppendDataPacksRequest(store=store, data_packs=packs, batch_sequence=1)]  # no writer memo
-        return spb.AppendDataPacksBatchRequest(store=store, data_packs=packs)
-    if method == "IngestEpisodes":
-        from datapack_client.ingest import econ_to_proto, episode_to_proto
-        ep = dict(drawer_episode(0), env_type=task, pack_id=pack_id)
-        values = pb.BaselineValues(mpl=10, error=0.05, ep=2)
-        return [spb.IngestEpisodesRequest(store=store, econ_params=econ_to_proto(econ()), episodes=[episode_to_proto(ep)],
-                                          baseline=pb.Baseline(values=values) if baseline is None
-                                          else pb.Baseline(name=baseline))]
-    if method == "PutBaseline":
-        return spb.PutBaselineRequest(store=store, name="b1" if baseline is None else baseline,
-                                      values=pb.BaselineValues(mpl=10, error=0.05, ep=2))
-    if method == "ExportPortable":
-        return spb.ExportPortableRequest(store=store, task_name=task, output_store=output_store)
-    cls = (getattr(spb, method + "Request", None) or getattr(apb, method + "Request"))
-    req = cls(store=store)
-    fields = cls.DESCRIPTOR.fields_by_name
-    if "task_name" in fields:
-        req.task_name = task
-    if "pack_id" in fields:
-        req.pack_id = pack_id
-    if "pack_ids" in fields:
-        req.pack_ids.append(pack_id)
-    return req
-
-
-SLOTS = {  # method -> the request arguments that carry a name
-    "AppendDataPacks": ("store", "task", "pack_id"), "AppendDataPacksBatch": ("store", "task", "pack_id"),
-    "QueryDataPacks": ("store", "task"), "GetDataPack": ("store", "task", "pack_id"),
-    "GetDataPackHistory": ("store", "task", "pack_id"), "GetStatistics": ("store", "task"),
-    "ListTasks": ("store",), "IngestEpisodes": ("store", "task", "pack_id", "baseline"),
-    "PutBaseline": ("store", "baseline"), "ListBaselines": ("store",),
-    "UpdateTrainingUsage": ("store", "task", "pack_id"), "ExportPortable": ("store", "task", "output_store"),
-    **{m.name: ("store", "task") for m in SERVICES[1].methods},
-}
-
-
 # ---------------------------------------------------------------------- 19. tokens
 
 
@@ -240,7 +163,7 @@ def test_no_or_wrong_token_is_unauthenticated_on_every_rpc_and_stores_nothing(st
                  ([("x-token", RW_TOKEN)], "TOKEN_MISSING")]
         for metadata, reason in cases:
             for svc, m in ALL_METHODS:
-                assert _call(ch, svc, m, request_for(m.name), metadata)[:2] == ("UNAUTHENTICATED", reason), m.name
+                assert call_rpc(ch, svc, m, request_for(m.name), metadata)[:2] == ("UNAUTHENTICATED", reason), m.name
     assert [p.name for p in data_root.rglob("*_datapacks.jsonl")] == []
     assert not (data_root / "s" / ".datapack" / "baselines.json").exists()
 
@@ -289,7 +212,8 @@ def test_read_write_token_streams_ingests_and_analyses(start, token_file):
             for i in range(20):
                 s.append(make_pack(f"s-{i}"))
         assert len(s.results) == 20
-        built = c.ingest_episodes([drawer_episode(i) for i in range(3)], econ(), {"mpl": 10.0, "error": 0.05, "ep": 2.0})
+        baseline = {"mpl": 10.0, "error": 0.05, "ep": 2.0}
+        built = c.ingest_episodes([drawer_episode(i) for i in range(3)], econ(), baseline)
         assert [r.status for r in built] == ["created"] * 3
         assert len(SkillDataPackAdapter(c).get_skill_training_data(TASK, 3)) == 23
     with pytest.raises(UnauthenticatedError) as exc:
@@ -314,7 +238,7 @@ def test_denied_calls_are_logged_without_the_token_and_rate_limited(start, token
         with grpc.insecure_channel(f"127.0.0.1:{running.port}") as ch:
             svc = SERVICES[0]
             for _ in range(30):
-                assert _call(ch, svc, svc.methods_by_name["ListTasks"], spb.ListTasksRequest(),
+                assert call_rpc(ch, svc, svc.methods_by_name["ListTasks"], spb.ListTasksRequest(),
                              [("authorization", wrong)])[0] == "UNAUTHENTICATED"
     lines = [r.getMessage() for r in caplog.records if r.name == "datapack.security"]
     assert len(lines) == 20 and all("ListTasks (TOKEN_INVALID, no valid token) from ipv4:127.0.0.1:" in x
@@ -411,29 +335,6 @@ def test_naming_rules_on_the_hostile_corpus():
         assert pack_id_ok(name) == (name in PACK_IDS_ACCEPTED_ON_APPEND), what
 
 
-def _accepted(method: str, slot: str, name: str) -> bool:
-    if method == "IngestEpisodes" and slot == "pack_id" and name == "":
-        return True  # no id given: the builder derives one
-    return {"store": name in ACCEPTED_STORES, "output_store": name in ACCEPTED_STORES and name != "",
-            "task": name in ACCEPTED_TASK_NAMES, "baseline": name in ACCEPTED_BASELINE_NAMES,
-            "pack_id": name in PACK_IDS_ACCEPTED_ON_APPEND}[slot]
-
-
-def _tree(folder, skip) -> dict:
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        if os.path.abspath(dirpath).startswith(skip):
-            dirnames[:] = []
-            continue
-        for n in dirnames + filenames:
-            p = os.path.join(dirpath, n)
-            out[p] = os.lstat(p).st_size if n in filenames else "dir"
-    return out
-
-
-_LOG_LINE = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: |  \| |datapack: )")
-
-
 def test_hostile_names_on_every_rpc_over_the_wire(tmp_path, token_file):
     """Every name of the corpus in every name-carrying argument of every RPC,
     against `datapack serve` at debug log level: a refused name gives
@@ -446,7 +347,7 @@ def test_hostile_names_on_every_rpc_over_the_wire(tmp_path, token_file):
     outside = tmp_path / "outside"
     outside.mkdir()
     (data / "linked").symlink_to(outside, target_is_directory=True)
-    before = _tree(tmp_path, str(data))
+    before = tree_outside(tmp_path, data)
     absolute = [n for n, _ in HOSTILE if n.startswith("/") and "\x00" not in n and len(n) < 200]
     existed = {n: os.path.lexists(n) for n in absolute}
     proc = ServerProcess(data, "--workers", "0", "--no-fsync", "--log-level", "debug",
@@ -455,48 +356,29 @@ def test_hostile_names_on_every_rpc_over_the_wire(tmp_path, token_file):
     stderr: list[str] = []
     reader = threading.Thread(target=lambda: stderr.extend(proc.proc.stderr), daemon=True)
     reader.start()
-    unexpected = []
-    ids = itertools.count()
     try:
         with grpc.insecure_channel(proc.target, options=channel_options()) as ch:
+            calls, unexpected = sweep(ch, [n for n, _ in HOSTILE], auth)
+            # A store folder that is a symbolic link out of the data root is not served.
             for svc, m in ALL_METHODS:
-                for slot in SLOTS[m.name]:
-                    for name, what in HOSTILE:
-                        # A store per RPC and a fresh id: accepted names never meet an earlier call's pack.
-                        kw = {"store": f"s-{m.name}", "pack_id": f"p-{next(ids)}", slot: name}
-                        code, reason, _ = _call(ch, svc, m, request_for(m.name, **kw), auth)
-                        if _accepted(m.name, slot, name):
-                            ok = code in ("OK", "NOT_FOUND") or (slot == "baseline" and reason == "BASELINE_UNKNOWN")
-                        else:
-                            ok = code == "INVALID_ARGUMENT" or (
-                                slot in ("pack_id", "baseline") and m.name not in ("AppendDataPacks",
-                                                                                  "AppendDataPacksBatch",
-                                                                                  "IngestEpisodes", "PutBaseline")
-                                and code == "NOT_FOUND")
-                            ok = ok or (slot == "baseline" and m.name == "IngestEpisodes"
-                                        and reason == "BASELINE_UNKNOWN")
-                        if not ok:
-                            unexpected.append((m.name, slot, what, code, reason))
-                # A store folder that is a symbolic link out of the data root is not served.
                 if "store" in SLOTS[m.name]:
                     for store in ("linked", "linked/sub"):
-                        code, reason, _ = _call(ch, svc, m, request_for(m.name, store=store), auth)
+                        code, reason, _ = call_rpc(ch, svc, m, request_for(m.name, store=store), auth)
                         if (code, reason) != ("FAILED_PRECONDITION", "STORE_OUTSIDE_DATA_DIR"):
                             unexpected.append((m.name, store, "symlinked store", code, reason))
             for _ in range(3):
-                _call(ch, *ALL_METHODS[0], request_for(ALL_METHODS[0][1].name), [("authorization", "Bearer x" * 3)])
+                call_rpc(ch, *ALL_METHODS[0], request_for(ALL_METHODS[0][1].name), [("authorization", "Bearer x" * 3)])
     finally:
         assert proc.terminate() == 0
         reader.join(10)
+    assert calls == len(HOSTILE) * sum(len(SLOTS[m.name]) for _, m in ALL_METHODS)
     assert unexpected == [], "\n".join(map(repr, unexpected))
-    assert _tree(tmp_path, str(data)) == before  # nothing created or grown outside the data root
+    assert tree_outside(tmp_path, data) == before  # nothing created or grown outside the data root
     assert list(outside.iterdir()) == []
     assert {n: os.path.lexists(n) for n in absolute} == existed
-    lines = "".join(stderr).splitlines()
-    assert sum("WARNING datapack.security: denied /datapack.v1.DataPackService/" in x for x in lines) == 3
-    for line in lines:
-        assert not security._UNSAFE.search(line), line
-        assert _LOG_LINE.match(line), line
+    log = "".join(stderr)
+    assert log.count("WARNING datapack.security: denied /datapack.v1.DataPackService/") == 3
+    assert bad_log_lines(log) == []
 
 
 def test_log_lines_cannot_be_forged():
@@ -532,7 +414,7 @@ def test_error_messages_echo_hostile_names_shortened(start):
         long_name = "z" * 70_000
         for method, kw in [("QueryDataPacks", {"task": long_name}), ("ListTasks", {"store": long_name}),
                            ("PutBaseline", {"baseline": long_name})]:
-            code, reason, _ = _call(ch, svc, svc.methods_by_name[method], request_for(method, **kw))
+            code, reason, _ = call_rpc(ch, svc, svc.methods_by_name[method], request_for(method, **kw))
             assert code == "INVALID_ARGUMENT" and reason in ("TASK_NAME_INVALID", "STORE_INVALID", "ARGUMENT_INVALID")
 
 
