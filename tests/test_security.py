@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import logging
 import os
 import subprocess
@@ -435,3 +436,28 @@ def test_pack_id_rule_on_append_is_the_same_embedded_and_remote(repo):
     assert repo.append(make_pack("../../etc/passwd")).status == "created"  # a key, never a path
     assert repo.get_statistics(TASK)["total"] == 1
 
+
+
+def test_portable_export_reads_raw_data_only_under_the_raw_roots(start, tmp_path):
+    """Records name their raw data; with raw_roots (`--raw-root`) a server
+    reads none outside them: not a path, not a file a metadata.json names,
+    not through a symbolic link. Without, the same records export."""
+    from datapack_server.portable.synthetic_raw import write_raw_episode
+    raw, secret = tmp_path / "raw", tmp_path / "secret"
+    outside_dir = write_raw_episode(secret, "dir", seed=2)
+    outside_npz = write_raw_episode(secret, "npz", seed=3, layout="npz")
+    sneaky = raw / "sneaky"
+    sneaky.mkdir(parents=True)
+    (sneaky / "metadata.json").write_text(json.dumps({"rgb_video_path": f"{outside_dir}/rgb.npz",
+                                                      "scene_tracks_path": f"{outside_dir}/tracks.npz", "fps": 10}))
+    (raw / "link.npz").symlink_to(outside_npz)
+    paths = {"ok": write_raw_episode(raw, "ok", seed=1), "dir": outside_dir, "npz": outside_npz,
+             "sneaky": str(sneaky), "link": str(raw / "link.npz"), "relative": os.path.relpath(outside_npz)}
+    confined, open_ = start(raw_roots=(str(raw),)), start()
+    for running, store, exported in ((confined, "confined", 1), (open_, "open", 6)):
+        with connect(f"127.0.0.1:{running.port}", store, token=None, timeout=20) as c:
+            c.append_batch([make_pack(pid, raw_data_path=path) for pid, path in paths.items()])
+            s = c.export_portable(TASK)
+            assert (s["exported"], s["skipped_missing_inputs"]) == (exported, 6 - exported), store
+            assert c.get(TASK, "ok").schema_version == "2.1-portable"
+            assert (c.get(TASK, "sneaky").schema_version == "2.1-portable") == (store == "open")

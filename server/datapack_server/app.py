@@ -64,6 +64,9 @@ class ServerConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
+    # Folders ExportPortable may read raw episode data from (records name the
+    # paths; nothing outside is read). None: anywhere the process can read.
+    raw_roots: tuple[str, ...] | None = None
     # Largest message received or sent (a larger one: RESOURCE_EXHAUSTED, the
     # channel stays usable). Clients use 64 MiB; streamed results adapt.
     max_message_bytes: int = MAX_MESSAGE_BYTES
@@ -145,7 +148,7 @@ def build_server(config: ServerConfig, wait_ready: bool = True) -> RunningServer
     auth_interceptors, credentials = security.from_config(config)
     service = DataPackService(config.data_dir, fsync=config.fsync, cache_bytes=config.cache_bytes,
                               workers=config.workers, skill_catalogues=config.skill_catalogues,
-                              exclusive=config.exclusive)
+                              exclusive=config.exclusive, raw_roots=config.raw_roots)
     try:
         stores = service.preflight()
         gate = CallGate(("/" + SERVICE_NAME + "/", "/" + ADAPTER_SERVICE_NAME + "/"))

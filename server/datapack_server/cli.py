@@ -2,6 +2,7 @@
 
     datapack serve [--data-dir DIR] [--host H] [--port P] [--no-fsync]
                    [--token-file PATH] [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
+                   [--raw-root DIR ...]
     datapack build [--generate-synthetic N] [--seed S] [--data-dir DIR] [--output-dir DIR]
                    [--task T] [--engine E] [--baseline SPEC] [--verbose]
                    [--target HOST:PORT] [--store NAME] [--quiet] [--raw-dir DIR]
@@ -43,7 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
                           max_workers=args.max_workers, grace_seconds=args.grace,
                           workers=args.workers if args.workers is not None else (os.cpu_count() or 1),
                           token_file=args.token_file, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                          tls_client_ca=args.tls_client_ca)
+                          tls_client_ca=args.tls_client_ca, raw_roots=tuple(args.raw_root) if args.raw_root else None)
     for warning in exposure_warnings(config):
         print(f"datapack: warning: {warning}", file=sys.stderr, flush=True)
     try:
@@ -103,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     sec.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (chmod 600)")
     sec.add_argument("--tls-client-ca", metavar="PEM",
                      help="mutual TLS: clients must present a certificate signed by this CA")
+    sec.add_argument("--raw-root", metavar="DIR", action="append",
+                     help="ExportPortable reads raw episode data only below DIR (repeatable; default: anywhere)")
     s.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
                    help="server log level (stderr; default warning)")
     s.set_defaults(func=_serve)

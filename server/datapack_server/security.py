@@ -172,6 +172,8 @@ def exposure_warnings(config) -> list[str]:
     if not loopback and not config.token_file and not config.tls_client_ca:
         out.append(f"serving {config.host} without authentication: anyone who can reach the port can read and "
                    "write every store (see --token-file, --tls-client-ca)")
+    if not loopback and getattr(config, "raw_roots", None) is None:
+        out.append("portable exports read raw data wherever records say (see --raw-root)")
     if not loopback and not config.tls_cert:
         out.append(f"serving {config.host} without TLS: records" + (" and tokens" if config.token_file else "")
                    + " cross the network in clear text (see --tls-cert)")

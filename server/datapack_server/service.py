@@ -5,6 +5,7 @@ never grpc objects; the servicer only converts and delegates to it.
 """
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fcntl
 import logging
@@ -254,8 +255,11 @@ class WriterMemo:
 
 class DataPackService:
     def __init__(self, data_root: str, *, fsync: bool = True, cache_bytes: int = 64 << 20,
-                 exclusive: bool = True, workers: int = 0, skill_catalogues: dict | None = None):
+                 exclusive: bool = True, workers: int = 0, skill_catalogues: dict | None = None,
+                 raw_roots: tuple[str, ...] | None = None):
         self.root = os.path.abspath(data_root)
+        # Folders ExportPortable may read raw episode data from (None: anywhere).
+        self.raw_roots = None if raw_roots is None else tuple(os.path.realpath(r) for r in raw_roots)
         self.fsync = fsync
         self.space = WriteWatch(fsync=fsync)
         self._closed = False
@@ -482,7 +486,8 @@ class DataPackService:
 
     def export_portable(self, store: str, task_name: str, args: ExportArgs) -> Iterator[dict]:
         """The running summaries of a portable export (portable/exporter.py),
-        raw data read relative to the server's working directory."""
+        raw data read relative to the server's working directory, and only
+        under raw_roots when they are set (records name the paths)."""
         source = self.store(store)
         output = None
         if args.output_store is not None:
@@ -490,7 +495,8 @@ class DataPackService:
             if output is source:
                 raise invalid("output_store", "ARGUMENT_INVALID", "output_store must differ from store")
         with self._writing(output if output is not None else source):
-            for summary in export_steps(source, task_name, options_of(args), output=output,
+            options = dataclasses.replace(options_of(args), raw_roots=self.raw_roots)
+            for summary in export_steps(source, task_name, options, output=output,
                                         max_episodes=args.max_episodes, pool=self.pool, source_name=store,
                                         output_name=args.output_store):
                 yield summary.as_dict()

@@ -49,6 +49,9 @@ class ExportOptions:
     token_dim: int = 64
     pool_size: tuple[int, int] = (4, 4)
     repr_names: tuple[str, ...] = ()
+    # Resolved folders raw data may be read from (a server's --raw-root); None:
+    # anywhere the process can read (the embedded and command-line exports).
+    raw_roots: tuple[str, ...] | None = None
 
     def validate(self) -> None:
         """Raises OptionError naming the first invalid field."""
@@ -86,7 +89,7 @@ def portable_fields(record: dict, options: ExportOptions,
             and (not options.repr_names or has_repr)):
         return RecordOutcome(REUSED, {"schema_version": REPR if has_repr else PORTABLE})
 
-    raw = load_raw_inputs(record.get("raw_data_path"), cwd)
+    raw = load_raw_inputs(record.get("raw_data_path"), cwd, options.raw_roots)
     if raw.problem is not None:
         return RecordOutcome(f"skipped_{raw.problem}")
 

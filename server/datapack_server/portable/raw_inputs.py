@@ -70,21 +70,33 @@ def _pick_frames(arrays: dict[str, np.ndarray]) -> np.ndarray | None:
     return None
 
 
-def _resolve(entry, raw_dir: Path, cwd: Path) -> Path | None:
+def allowed(path: Path, roots: tuple[str, ...] | None) -> bool:
+    """True when roots is None (no restriction) or the path, symbolic links
+    resolved, lies under one of the roots (themselves resolved paths).
+
+    A server confines raw reads this way: raw_data_path comes from records
+    that clients wrote, and must not make it read any file it can."""
+    if roots is None:
+        return True
+    real = os.path.realpath(path)
+    return any(os.path.commonpath([real, root]) == root for root in roots)
+
+
+def _resolve(entry, raw_dir: Path, cwd: Path, roots: tuple[str, ...] | None = None) -> Path | None:
     if not isinstance(entry, str) or not entry:
         return None
     path = Path(entry)
     if path.is_absolute():
-        return path if path.is_file() else None
+        return path if allowed(path, roots) and path.is_file() else None
     for base in (raw_dir, cwd):
-        if (base / path).is_file():
+        if allowed(base / path, roots) and (base / path).is_file():
             return base / path
     return None
 
 
-def _from_directory(raw_dir: Path, cwd: Path):
+def _from_directory(raw_dir: Path, cwd: Path, roots: tuple[str, ...] | None = None):
     meta_path = raw_dir / "metadata.json"
-    if not meta_path.is_file():
+    if not allowed(meta_path, roots) or not meta_path.is_file():
         return None, None, None
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -92,8 +104,8 @@ def _from_directory(raw_dir: Path, cwd: Path):
         raise _Bad(f"{meta_path}: {exc}") from exc
     if not isinstance(meta, dict):
         return None, None, None
-    rgb_path = _resolve(meta.get("rgb_video_path"), raw_dir, cwd)
-    tracks_path = _resolve(meta.get("scene_tracks_path"), raw_dir, cwd)
+    rgb_path = _resolve(meta.get("rgb_video_path"), raw_dir, cwd, roots)
+    tracks_path = _resolve(meta.get("scene_tracks_path"), raw_dir, cwd, roots)
     if rgb_path is None or tracks_path is None:
         return None, None, None
     frames = _pick_frames(_read_npz(rgb_path, lambda key: key in FRAME_KEYS))
@@ -115,16 +127,22 @@ def frames_usable(frames: np.ndarray) -> bool:
             and (frames.shape[-1] == 3 or frames.shape[1] == 3))
 
 
-def load_raw_inputs(raw_data_path: str | None, cwd: str | os.PathLike | None = None) -> RawInputs:
+def load_raw_inputs(raw_data_path: str | None, cwd: str | os.PathLike | None = None,
+                    roots: tuple[str, ...] | None = None) -> RawInputs:
+    """The raw inputs at raw_data_path; with roots, a path (or a file its
+    metadata names) outside them counts as missing, exactly like an absent
+    one, so an export does not even tell whether such a file exists."""
     if not isinstance(raw_data_path, str) or not raw_data_path:
         return RawInputs(None, None, None, MISSING_RAW)
     base = Path(cwd) if cwd is not None else Path.cwd()
     path = Path(raw_data_path)
     if not path.is_absolute():
         path = base / path
+    if not allowed(path, roots):
+        return RawInputs(None, None, None, MISSING_INPUTS)
     try:
         if path.is_dir():
-            frames, tracks, fps = _from_directory(path, base)
+            frames, tracks, fps = _from_directory(path, base, roots)
         elif path.is_file() and path.suffix.lower() == ".npz":
             frames, tracks, fps = _from_npz(path)
         else:

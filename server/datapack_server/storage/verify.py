@@ -113,7 +113,8 @@ def _verify_lines(report: VerifyReport, sums: Checksums, data: bytes, base: int)
             report.checked += 1
             why = sums.mismatch(expected, off, length, raw)
             if why is not None:
-                report.findings.append(Finding(task, report.lines, off, length, CHECKSUM_MISMATCH, why))
+                report.findings.append(Finding(task, report.lines, off, length, CHECKSUM_MISMATCH,
+                                               why.partition(": ")[2]))
                 continue
         else:
             report.unchecked += 1
