@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass, field
 
@@ -36,6 +37,7 @@ from .servicer import SERVICE_NAME, DataPackServicer, add_servicer
 log = logging.getLogger("datapack.server")
 MAX_MESSAGE_BYTES = 64 << 20  # repository.md §4.2: portable records reach ~0.5 MB each
 WRITE_HEALTH_NAME = SERVICE_NAME + "/write"
+ANNOUNCE_SECONDS = 0.2  # at least this long between NOT_SERVING and cancelling calls (within the grace period)
 
 
 @dataclass
@@ -130,10 +132,13 @@ class RunningServer:
         unacknowledged: once no call is working they are cancelled rather than
         kept until the grace period ends, so a stop takes what the work needs."""
         grace = self.config.grace_seconds if grace is None else grace
+        t0 = time.monotonic()
         self.health.enter_graceful_shutdown()
         self.gate.drain()
         self.server.stop(grace)  # no new calls; cancels whatever is left when the grace period ends
         self.gate.wait_idle(grace)
+        # Health watchers get NOT_SERVING on their stream before it is cancelled.
+        time.sleep(max(0.0, min(grace, ANNOUNCE_SECONDS) - (time.monotonic() - t0)))
         self.server.stop(None).wait()
         self.service.close()
 
