@@ -43,7 +43,7 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def makedirs_durable(path: str) -> None:
+def makedirs_durable(path: str, sync: bool = True) -> None:
     """os.makedirs, with every directory it creates made durable in its parent
     (a new store folder must survive a power cut together with its first file)."""
     missing = []
@@ -59,7 +59,8 @@ def makedirs_durable(path: str) -> None:
             os.mkdir(d, 0o755)
         except FileExistsError:
             continue
-        fsync_dir(os.path.dirname(d))
+        if sync:
+            fsync_dir(os.path.dirname(d))
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -91,7 +92,8 @@ class TaskFile:
     def write_lock(self):
         """Exclusive across threads (thread lock) and processes (flock)."""
         with self.thread_lock:
-            os.makedirs(os.path.join(self.aux, "locks"), exist_ok=True)
+            # The first lock of a new store creates the store folder itself.
+            makedirs_durable(os.path.join(self.aux, "locks"), self.fsync_enabled)
             fd = os.open(os.path.join(self.aux, "locks", self.task + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
@@ -114,14 +116,17 @@ class TaskFile:
         if self._wfd is not None and ident == self._wfd_ident and ident is not None:
             return self._wfd
         self._close_writer()
-        makedirs_durable(self.store_dir)
+        makedirs_durable(self.store_dir, self.fsync_enabled)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             if self.fsync_enabled:
                 # On every (re)open, not only on creation: an earlier attempt may have
-                # created the file and failed before its directory entry was durable.
+                # created the file and failed before its directory entry was durable,
+                # and the store folder may have been created by someone who did not
+                # fsync its parent (os.makedirs).
                 os.fsync(fd)
                 fsync_dir(self.store_dir)
+                fsync_dir(os.path.dirname(os.path.abspath(self.store_dir)))
             st = os.fstat(fd)
             if st.st_size == 0:
                 # A new (or still empty) data file gets a new sidecar: one left behind
@@ -151,7 +156,7 @@ class TaskFile:
     def _new_sidecar(self, inode: int, entries: bytes) -> None:
         """Replace the sidecar atomically (temp file, fsync, rename, fsync dir)."""
         folder = os.path.dirname(self.sums.path)
-        makedirs_durable(folder)
+        makedirs_durable(folder, self.fsync_enabled)
         header = make_header(inode)
         tmp = f"{self.sums.path}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -299,7 +304,7 @@ class TaskFile:
     def quarantine(self, line_no: int, offset: int, reason: str, raw: bytes) -> None:
         """repository.md §2.4: append one entry to the task's quarantine file."""
         qpath = self._quarantine_path()
-        makedirs_durable(os.path.dirname(qpath))
+        makedirs_durable(os.path.dirname(qpath), self.fsync_enabled)
         entry = {"file": self.file_name, "line": line_no, "byte_offset": offset, "reason": reason,
                  "detected_at": schema.utc_now(), "sha256": hashlib.sha256(raw).hexdigest(),
                  "raw_base64": base64.b64encode(raw).decode()}
