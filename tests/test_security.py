@@ -461,3 +461,14 @@ def test_portable_export_reads_raw_data_only_under_the_raw_roots(start, tmp_path
             assert (s["exported"], s["skipped_missing_inputs"]) == (exported, 6 - exported), store
             assert c.get(TASK, "ok").schema_version == "2.1-portable"
             assert (c.get(TASK, "sneaky").schema_version == "2.1-portable") == (store == "open")
+
+
+def test_start_up_warns_about_network_exposure():
+    def warnings(**kw):
+        return " | ".join(security.exposure_warnings(ServerConfig(**kw)))
+    assert warnings() == warnings(host="::1") == ""  # loopback
+    exposed = warnings(host="0.0.0.0")
+    assert "without authentication" in exposed and "without TLS" in exposed and "--raw-root" in exposed
+    assert warnings(host="10.0.0.5", token_file="t", tls_cert="c", tls_key="k", raw_roots=("/raw",)) == ""
+    assert "tokens cross the network" not in warnings(host="10.0.0.5", tls_client_ca="ca", tls_cert="c", tls_key="k")
+    assert "and tokens cross the network in clear text" in warnings(host="10.0.0.5", token_file="t")
