@@ -35,7 +35,7 @@ from datapack_client.errors import (AlreadyExistsError, InternalError, InvalidAr
 from datapack_client.model import copy_json, json_equal
 from datapack_client.query import FilterSpec, QuerySpec
 from datapack_client.results import AppendResult
-from datapack_client.validation_rules import shown, task_name_ok
+from datapack_client.validation_rules import PACK_ID_MAX_CHARS, shown, task_name_ok
 
 from datapack_client import validation
 from .packids import id_hash
@@ -106,7 +106,7 @@ class RecordRef:
     revision: int
 
 
-def durability_error(exc: StoreWriteError, what: str):
+def durability_error(exc: OSError, what: str):
     """The domain error of a failed write or fsync: RESOURCE_EXHAUSTED when the
     disk or quota is full, INTERNAL otherwise. Nothing was acknowledged."""
     if exc.errno in FULL_ERRNOS:
@@ -784,17 +784,17 @@ class Store:
         names = sorted({task for it in items for task, _ in it.keys})
         states = {n: self.task(n) for n in names}
         with ExitStack() as stack:
-            for n in names:
-                stack.enter_context(states[n].file.write_lock())
             try:
+                for n in names:
+                    stack.enter_context(states[n].file.write_lock())
                 for n in names:
                     st = states[n]
                     st.lock.acquire()
                     stack.callback(st.lock.release)
                     st.refresh()
                     st.recover_for_write()
-            except StoreWriteError as exc:
-                raise durability_error(exc, "the store could not recover the task file for writing") from None
+            except OSError as exc:  # lock folder, catch-up read, quarantine, sidecar repair
+                raise durability_error(exc, "the store could not prepare the task file for writing") from None
             # Uniqueness (repository.md §3.2) against the store and the items before it.
             # tentative[task][pid] = (item, index in item, sequence) of records planned this round
             tentative: dict[str, dict[str, tuple[_PendingAppend, int, int]]] = {n: {} for n in names}
@@ -931,17 +931,22 @@ class Store:
         nothing written); the lines of one call are made durable together.
         Returns {pack_id, status: "revised" | "unchanged", revision} per pack."""
         st = self.task(check_task(task_name))
-        with st.file.write_lock(), st.lock:
-            st.refresh()
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(st.file.write_lock())
+                stack.enter_context(st.lock)
+                st.refresh()
+            except OSError as exc:
+                raise durability_error(exc, "the store could not lock and read the task file") from None
             missing = [pid for pid in pack_ids if st.index.position(pid) is None]
             if missing:
-                raise NotFoundError(f"{len(missing)} pack(s) not found in task {task_name!r}: {missing[:5]}",
-                                    "PACK_NOT_FOUND",
-                                    [Violation(0, pid, "pack_ids", "PACK_NOT_FOUND", f"unknown pack_id {pid!r}")
-                                     for pid in missing])
+                raise NotFoundError(f"{len(missing)} pack(s) not found in task {task_name!r}: "
+                                    f"{', '.join(shown(pid) for pid in missing[:5])}", "PACK_NOT_FOUND",
+                                    [Violation(0, _echoed(pid), "pack_ids", "PACK_NOT_FOUND",
+                                               f"unknown pack_id {shown(pid)}") for pid in missing])
             try:
                 st.recover_for_write()
-            except StoreWriteError as exc:
+            except OSError as exc:
                 raise durability_error(exc, "the store could not recover the task file for writing") from None
             now = schema.utc_now()
             planned: list[tuple[int, dict, bytes]] = []
@@ -985,10 +990,16 @@ class Store:
 def position_of(st: TaskState, pack_id: Any) -> int:
     p = st.index.position(pack_id) if type(pack_id) is str else None
     if p is None:
-        raise NotFoundError(f"pack {pack_id!r} not found in task {st.task!r}", "PACK_NOT_FOUND",
-                            [Violation(0, pack_id if type(pack_id) is str else None, "pack_id",
-                                       "PACK_NOT_FOUND", f"unknown pack_id {pack_id!r}")])
+        raise NotFoundError(f"pack {shown(pack_id)} not found in task {st.task!r}", "PACK_NOT_FOUND",
+                            [Violation(0, _echoed(pack_id), "pack_id", "PACK_NOT_FOUND",
+                                       f"unknown pack_id {shown(pack_id)}")])
     return p
+
+
+def _echoed(pack_id: Any) -> str | None:
+    """A looked-up id as error details carry it: not one that no record can
+    have (status trailers have a size limit; the message shows it shortened)."""
+    return pack_id if type(pack_id) is str and len(pack_id) <= PACK_ID_MAX_CHARS else None
 
 
 def history_refs(st: TaskState, pack_id: Any) -> list[tuple[RecordRef, dict | None]]:
