@@ -200,7 +200,8 @@ def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False
     """Every invariant of repository.md §5 (except uniqueness, checked under the
     task lock) on a normalised record."""
     pid = rec.get("pack_id")
-    pack_id = pid if type(pid) is str else None
+    # An over-long id is not echoed into every violation: status trailers have a size limit.
+    pack_id = pid if type(pid) is str and len(pid) <= PACK_ID_MAX_CHARS else None
     out: list[Violation] = []
 
     def bad(field: str, reason: str, message: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from datapack_client.errors import DataPackError, InvalidArgumentError, Violation, invalid
 from datapack_client.results import IngestResult
+from datapack_client.validation_rules import shown
 
 from .baselines import BaselineRegistry
 from .store import Store
@@ -20,7 +21,7 @@ def resolve_baseline(registry: BaselineRegistry, baseline: Any):
     if isinstance(baseline, str):
         v = registry.get(baseline)
         if v is None:
-            raise invalid("baseline", "BASELINE_UNKNOWN", f"no baseline named {baseline!r} in this store")
+            raise invalid("baseline", "BASELINE_UNKNOWN", f"no baseline named {shown(baseline)} in this store")
         return Baseline(v["mpl"], v["error"], v["ep"], v.get("wage_parity"), name=baseline)
     if isinstance(baseline, dict):
         return Baseline(baseline.get("mpl"), baseline.get("error"), baseline.get("ep"), baseline.get("wage_parity"))
