@@ -80,6 +80,9 @@ class _Plan:
         table = _TABLE_OF_MESSAGE.get(desc.name)
         self.nullable = ({k for k, kind, _ in table if kind.endswith("?") or kind.startswith("P?")}
                          if table else set())
+        # Repeated fields whose default is a non-empty list: an empty list is
+        # indistinguishable from "absent" (which gets the default) on the wire.
+        self.nonempty_default = {k for k, _kind, d in table if type(d) is list and d} if table else set()
         self.by_number: dict[int, tuple] = {}
         self.by_key: dict[str, tuple] = {}
         self.key_order: list[str] = []
@@ -267,7 +270,7 @@ def _kwargs(d: dict, plan: _Plan) -> dict:
             else:
                 ok = False
         elif kind == _RSCALAR:
-            if _fits_list(v, ftype):
+            if _fits_list(v, ftype) and (v or key not in plan.nonempty_default):
                 if v:
                     kw[fname] = v
             else:

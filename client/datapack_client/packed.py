@@ -99,7 +99,14 @@ def _array(v: list) -> dict | None:
     return None
 
 
-def pack_object(d: dict) -> dict:
+# Objects nested deeper than this inside a PackedObject travel as JSON text.
+# Each packed level costs two message levels (PackedObject, PackedEntry) and
+# protobuf parsers refuse messages nested deeper than 100 (upb's default),
+# responses wrap records in up to three more levels; real artifacts nest 1-2.
+MAX_PACKED_OBJECT_DEPTH = 16
+
+
+def pack_object(d: dict, _depth: int = 1) -> dict:
     """Keyword arguments of the PackedObject for a JSON object."""
     entries = []
     for key, v in d.items():
@@ -111,8 +118,8 @@ def pack_object(d: dict) -> dict:
                     arr["float_values"] = arr["float_values"].tolist()
                 entries.append({"key": str(key), "array": arr})
                 continue
-        elif t is dict:
-            entries.append({"key": str(key), "object": pack_object(v)})
+        elif t is dict and _depth < MAX_PACKED_OBJECT_DEPTH:
+            entries.append({"key": str(key), "object": pack_object(v, _depth + 1)})
             continue
         entries.append({"key": str(key), "json": jsonio.dumps_str(v)})
     return {"entries": entries}

@@ -32,7 +32,7 @@ def _is_number(v: Any) -> bool:
 
 def _finite_number(name: str, v: Any) -> float:
     if not _is_number(v) or not math.isfinite(v):
-        raise invalid(name, "ARGUMENT_INVALID", f"{name} must be a finite number, got {v!r}")
+        raise invalid(name, "ARGUMENT_INVALID", f"{name} must be a finite number, got {shown(v)}")
     return float(v)
 
 
@@ -40,7 +40,7 @@ def _choice(name: str, v: Any, allowed: tuple) -> str | None:
     if v is None:
         return None
     if v not in allowed or type(v) is not str:
-        raise invalid(name, "ARGUMENT_INVALID", f"{name} must be one of {', '.join(allowed)}, got {v!r}")
+        raise invalid(name, "ARGUMENT_INVALID", f"{name} must be one of {', '.join(allowed)}, got {shown(v)}")
     return v
 
 
@@ -51,9 +51,12 @@ def check_task_name(task_name: Any, field: str = "task_name") -> str:
     return task_name
 
 
+SKILL_ID_MAX = 2 ** 63 - 1  # skill ids travel as int64
+
+
 def check_skill_id(skill_id: Any, field: str = "skill_id") -> int:
-    if type(skill_id) is not int or skill_id < 0:
-        raise invalid(field, "ARGUMENT_INVALID", f"{field} must be an integer ≥ 0, got {skill_id!r}")
+    if type(skill_id) is not int or not 0 <= skill_id <= SKILL_ID_MAX:
+        raise invalid(field, "ARGUMENT_INVALID", f"{field} must be an integer from 0 to 2^63-1, got {shown(skill_id)}")
     return skill_id
 
 
@@ -64,7 +67,7 @@ def check_limit(limit: Any, field: str = "limit") -> int | None:
     if limit is None:
         return None
     if type(limit) is not int or limit <= 0:
-        raise invalid(field, "LIMIT_INVALID", f"{field} must be a positive integer or None, got {limit!r}")
+        raise invalid(field, "LIMIT_INVALID", f"{field} must be a positive integer or None, got {shown(limit)}")
     return limit
 
 
@@ -83,7 +86,7 @@ class CondOp:
 def parse_condition_filter(key: Any, value: Any) -> CondOp:
     def reject(why: str):
         raise invalid(f"condition_filters.{key}", "CONDITION_FILTER_INVALID",
-                      f"condition filter {key!r}: {why}")
+                      f"condition filter {shown(key)}: {why}")
 
     if type(key) is not str or not key:
         reject("keys must be non-empty strings")
@@ -193,13 +196,13 @@ def make_filter(bucket=None, engine_type=None, skill_id=None, min_trust=0.0, min
     threshold = _finite_number("objective_similarity_threshold", objective_similarity_threshold)
     if not -1.0 <= threshold <= 1.0:
         raise invalid("objective_similarity_threshold", "ARGUMENT_INVALID",
-                      f"objective_similarity_threshold must be in [-1, 1], got {threshold!r}")
+                      f"objective_similarity_threshold must be in [-1, 1], got {shown(threshold)}")
     if objective_vector is not None:
         ov = objective_vector
         if (type(ov) not in (list, tuple) or len(ov) not in (3, 4)
                 or not all(_is_number(x) and math.isfinite(x) for x in ov) or not any(ov)):
             raise invalid("objective_vector", "ARGUMENT_INVALID",
-                          f"objective_vector must be 3 or 4 finite numbers, not all zero, got {ov!r}")
+                          f"objective_vector must be 3 or 4 finite numbers, not all zero, got {shown(ov)}")
         objective_vector = tuple(float(x) for x in ov)
     ops: tuple = ()
     if condition_filters is not None:
@@ -209,15 +212,15 @@ def make_filter(bucket=None, engine_type=None, skill_id=None, min_trust=0.0, min
         ops = tuple(parse_condition_filter(k, v) for k, v in condition_filters.items())
     for name, v in (("include_sima", include_sima), ("include_counterfactual", include_counterfactual)):
         if type(v) is not bool:
-            raise invalid(name, "ARGUMENT_INVALID", f"{name} must be a boolean, got {v!r}")
+            raise invalid(name, "ARGUMENT_INVALID", f"{name} must be a boolean, got {shown(v)}")
     wm_role = _choice("wm_role", wm_role, schema.WM_ROLES)
     if wm_model_id is not None and (type(wm_model_id) is not str or not wm_model_id):
-        raise invalid("wm_model_id", "ARGUMENT_INVALID", f"wm_model_id must be a non-empty string, got {wm_model_id!r}")
+        raise invalid("wm_model_id", "ARGUMENT_INVALID", f"wm_model_id must be a non-empty string, got {shown(wm_model_id)}")
     schema_version = _choice("schema_version", schema_version, schema.SCHEMA_VERSIONS)
     flags = {"is_occluded": is_occluded, "is_dynamic": is_dynamic, "is_static": is_static}
     for name, v in flags.items():
         if v is not None and type(v) is not bool:
-            raise invalid(name, "ARGUMENT_INVALID", f"{name} must be None or a boolean, got {v!r}")
+            raise invalid(name, "ARGUMENT_INVALID", f"{name} must be None or a boolean, got {shown(v)}")
     occlusion_bucket = _choice("occlusion_bucket", occlusion_bucket, schema.SLICE_BUCKETS)
     motion_bucket = _choice("motion_bucket", motion_bucket, schema.SLICE_BUCKETS)
     return FilterSpec(bucket, engine_type, skill_id, min_trust, min_delta_j, max_delta_j, min_mvd_score,
@@ -230,12 +233,12 @@ def make_query(sort_by=None, sort_descending=True, limit=UNSET, include_artifact
     spec = make_filter(**filters)
     if type(include_artifacts) is not bool:
         raise invalid("include_artifacts", "ARGUMENT_INVALID",
-                      f"include_artifacts must be a boolean, got {include_artifacts!r}")
+                      f"include_artifacts must be a boolean, got {shown(include_artifacts)}")
     if sort_by is not None and (type(sort_by) is not str or sort_by not in SORT_FIELDS):
         raise invalid("sort_by", "SORT_BY_INVALID",
-                      f"sort_by must be None or one of {', '.join(SORT_FIELDS)}, got {sort_by!r}")
+                      f"sort_by must be None or one of {', '.join(SORT_FIELDS)}, got {shown(sort_by)}")
     if type(sort_descending) is not bool:
-        raise invalid("sort_descending", "ARGUMENT_INVALID", f"sort_descending must be a boolean, got {sort_descending!r}")
+        raise invalid("sort_descending", "ARGUMENT_INVALID", f"sort_descending must be a boolean, got {shown(sort_descending)}")
     return QuerySpec(spec, sort_by, sort_descending, check_limit(limit), include_artifacts)
 
 
@@ -278,7 +281,7 @@ def filter_from_proto(msg: spb.DataPackFilter) -> FilterSpec:
             which = cf.WhichOneof("value")
             if which is None:
                 raise invalid(f"condition_filters.{cf.key}", "CONDITION_FILTER_INVALID",
-                              f"condition filter {cf.key!r} has no value")
+                              f"condition filter {shown(cf.key)} has no value")
             v = getattr(cf, which)
             cond[cf.key] = list(v.values) if which == "number_list" else v
     return make_filter(
@@ -304,7 +307,7 @@ def query_to_proto(store: str, task_name: str, q: QuerySpec) -> spb.QueryDataPac
     if q.limit is None:
         req.unlimited = True
     else:
-        req.limit = q.limit
+        req.limit = min(q.limit, 2 ** 63 - 1)  # "at most n": beyond int64 it means the same as 2^63-1
     return req
 
 
@@ -344,7 +347,7 @@ def make_usage_update(pack_ids, wm_role=UNSET, add_training_runs=()) -> UsageUpd
         raise invalid("pack_ids", "ARGUMENT_INVALID", "pack_ids must be a non-empty list of non-empty strings")
     if wm_role is not UNSET and wm_role is not None and (type(wm_role) is not str or wm_role not in schema.WM_ROLES):
         raise invalid("wm_role", "ENUM_INVALID",
-                      f"wm_role must be None or one of {', '.join(schema.WM_ROLES)}, got {wm_role!r}")
+                      f"wm_role must be None or one of {', '.join(schema.WM_ROLES)}, got {shown(wm_role)}")
     if type(add_training_runs) not in (list, tuple) or not all(type(r) is str and r for r in add_training_runs):
         raise invalid("add_training_runs", "ARGUMENT_INVALID", "add_training_runs must be a list of non-empty strings")
     unique = tuple(dict.fromkeys(pack_ids))  # repeated ids are processed once, in first-seen order

@@ -14,7 +14,7 @@ from . import schema
 from .errors import Violation
 from .jsonio import nonfinite_path
 
-from .validation_rules import PACK_ID_MAX_CHARS, pack_id_ok, task_name_ok
+from .validation_rules import PACK_ID_MAX_CHARS, pack_id_ok, shown, task_name_ok
 
 
 def _is_num(v: Any) -> bool:
@@ -144,6 +144,7 @@ def type_violations(rec: dict, index: int = 0, pack_id: str | None = None,
 # which refuses more than 254 levels; readers (storage/lines.py) accept up to
 # 252 so that legacy mapping (+1 level) still re-encodes. Appends stay below both.
 MAX_RECORD_DEPTH = 250
+SKILL_ID_MAX = 2 ** 63 - 1
 _ORJSON_MAX_DEPTH = 254
 _INT_MIN, _UINT_MAX = -(2 ** 63), 2 ** 64 - 1
 
@@ -210,7 +211,7 @@ def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False
     sv = rec.get("schema_version")
     if sv not in schema.SCHEMA_VERSIONS:
         bad("schema_version", "SCHEMA_VERSION_UNKNOWN",
-            f"schema_version {sv!r} is not one of {', '.join(schema.SCHEMA_VERSIONS)}")
+            f"schema_version {shown(sv)} is not one of {', '.join(schema.SCHEMA_VERSIONS)}")
     if not task_name_ok(rec.get("task_name")):
         bad("task_name", "TASK_NAME_INVALID",
             "task_name must be 1-128 characters of [A-Za-z0-9_.-] without '..'")
@@ -234,7 +235,7 @@ def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False
 
     bucket = rec.get("bucket")
     if bucket not in schema.BUCKETS:
-        bad("bucket", "BUCKET_INVALID", f"bucket {bucket!r} must be 'positive' or 'negative'")
+        bad("bucket", "BUCKET_INVALID", f"bucket {shown(bucket)} must be 'positive' or 'negative'")
 
     attribution = rec.get("attribution")
     attribution = attribution if type(attribution) is dict else {}
@@ -243,7 +244,7 @@ def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False
         bad("attribution.delta_J", "DELTA_J_NOT_FINITE", "attribution.delta_J must be a finite number")
     elif bucket in schema.BUCKETS and (dj >= 0) != (bucket == "positive"):
         bad("bucket", "BUCKET_SIGN_MISMATCH",
-            f"bucket {bucket!r} disagrees with delta_J {dj!r} (ΔJ ≥ 0 ⇔ positive)")
+            f"bucket {shown(bucket)} disagrees with delta_J {shown(dj)} (ΔJ ≥ 0 ⇔ positive)")
 
     if bucket == "negative":
         cf = rec.get("counterfactual_plan")
@@ -261,13 +262,14 @@ def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False
                 bad(f"skill_trace[{i}]", "SKILL_ID_INVALID", f"skill_trace[{i}] must be an object")
                 continue
             sid = entry.get("skill_id")
-            if type(sid) is not int or sid < 0:
+            if type(sid) is not int or not 0 <= sid <= SKILL_ID_MAX:
+                # The bound: skill ids travel as int64 (filters, statistics, adapters).
                 bad(f"skill_trace[{i}].skill_id", "SKILL_ID_INVALID",
-                    f"skill_trace[{i}].skill_id must be an integer ≥ 0, got {sid!r}")
+                    f"skill_trace[{i}].skill_id must be an integer from 0 to 2^63-1, got {shown(sid)}")
             t = entry.get("t")
             if type(t) is not int or t < 0:
                 bad(f"skill_trace[{i}].t", "SKILL_TRACE_TIME_ORDER",
-                    f"skill_trace[{i}].t must be an integer ≥ 0, got {t!r}")
+                    f"skill_trace[{i}].t must be an integer ≥ 0, got {shown(t)}")
             else:
                 if prev_t is not None and t < prev_t:
                     bad(f"skill_trace[{i}].t", "SKILL_TRACE_TIME_ORDER",
@@ -279,23 +281,23 @@ def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False
         et = condition.get("engine_type")
         if et not in schema.ENGINE_TYPES:
             bad("condition.engine_type", "ENUM_INVALID",
-                f"condition.engine_type {et!r} is not one of {', '.join(schema.ENGINE_TYPES)}")
+                f"condition.engine_type {shown(et)} is not one of {', '.join(schema.ENGINE_TYPES)}")
     st = attribution.get("source_type", "real")
     if st not in schema.SOURCE_TYPES:
         bad("attribution.source_type", "ENUM_INVALID",
-            f"attribution.source_type {st!r} is not one of {', '.join(schema.SOURCE_TYPES)}")
+            f"attribution.source_type {shown(st)} is not one of {', '.join(schema.SOURCE_TYPES)}")
     role = attribution.get("wm_role")
     if role is not None and role not in schema.WM_ROLES:
         bad("attribution.wm_role", "ENUM_INVALID",
-            f"attribution.wm_role {role!r} is not null or one of {', '.join(schema.WM_ROLES)}")
+            f"attribution.wm_role {shown(role)} is not null or one of {', '.join(schema.WM_ROLES)}")
     cs = rec.get("counterfactual_source")
     if cs is not None and cs not in schema.COUNTERFACTUAL_SOURCES:
         bad("counterfactual_source", "ENUM_INVALID",
-            f"counterfactual_source {cs!r} is not null or one of {', '.join(schema.COUNTERFACTUAL_SOURCES)}")
+            f"counterfactual_source {shown(cs)} is not null or one of {', '.join(schema.COUNTERFACTUAL_SOURCES)}")
     contribs = attribution.get("skill_contribs")
     if type(contribs) is dict:
         for k in contribs:
             if not _canonical_skill_key(k):
                 bad(f"attribution.skill_contribs.{k}", "SKILL_CONTRIBS_KEY_INVALID",
-                    f"skill_contribs key {k!r} must be an integer ≥ 0 or its canonical decimal string")
+                    f"skill_contribs key {shown(k)} must be an integer ≥ 0 or its canonical decimal string")
     return out

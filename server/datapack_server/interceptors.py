@@ -32,6 +32,15 @@ def error_detail(err: DataPackError) -> spb.ErrorDetail:
                            message=v.message) for v in err.violations])
 
 
+def _request_field(v) -> str:
+    """The violation's field within the request: data_packs[i].<path> for a
+    record's field, data_packs[i] for a record that could not be decoded at all
+    (no field), the argument's name for an argument (no index, no pack id)."""
+    if not v.field:
+        return f"data_packs[{v.index}]"
+    return f"data_packs[{v.index}].{v.field}" if v.pack_id is not None or v.index else v.field
+
+
 def to_status(err: DataPackError) -> grpc.Status:
     details = []
     info = any_pb2.Any()
@@ -43,7 +52,7 @@ def to_status(err: DataPackError) -> grpc.Status:
         bad = any_pb2.Any()
         bad.Pack(error_details_pb2.BadRequest(field_violations=[
             error_details_pb2.BadRequest.FieldViolation(
-                field=(f"data_packs[{v.index}].{v.field}" if v.pack_id is not None or v.index else v.field),
+                field=_request_field(v),
                 description=f"{v.reason}: {v.message}") for v in err.violations[:BAD_REQUEST_MAX]]))
         details.append(bad)
     own = any_pb2.Any()
