@@ -467,9 +467,10 @@ def test_export_stops_between_batches_when_the_client_cancels(server, client, mo
 def test_stalled_writer_blocks_streaming_clients(server, monkeypatch):
     """8 clients stream as fast as they can into a writer that does not commit
     (the group commit blocked) for 3 s: the server takes one batch per stream
-    and no more, the clients' senders block (gRPC flow control, bounded bytes
-    per stream) instead of the server buffering; after the writer resumes the
-    server is healthy and appends work."""
+    and no more, the clients' senders block (gRPC flow control, about 1 MB per
+    stream in flight) instead of the server buffering; after the writer
+    resumes the server is healthy and appends work. (RSS is measured by
+    `python -m reliability.backpressure`: here clients share the process.)"""
     release = threading.Event()
     real_commit = Store._commit
     monkeypatch.setattr(Store, "_commit", lambda self, items: (release.wait(30), real_commit(self, items))[1])
@@ -512,7 +513,9 @@ def test_stalled_writer_blocks_streaming_clients(server, monkeypatch):
         time.sleep(1.5)
         assert pulled == mid, "a client kept sending into a stalled writer"
         assert len(taken) <= 8
-        assert max(pulled) * batch_bytes < 32 << 20, (pulled, batch_bytes)
+        # ~1 MB a stream gets past the client (the server's fixed 1 MiB receive
+        # window plus socket buffers); ~4 MB with a window grown by BDP probing.
+        assert max(pulled) * batch_bytes < 3 << 20, (pulled, batch_bytes)
     finally:
         stop.set()
         for call in calls:
