@@ -416,7 +416,7 @@ class TaskState:
         rows = np.flatnonzero(v("line_off") == off)
         line_no = int(v("line_no")[rows[0]]) if len(rows) else 0
         if not line_no:
-            for p, hist in self.index.history.items():
+            for hist in self.index.history.values():
                 line_no = next((ln for o, _l, ln in hist if o == off), 0)
                 if line_no:
                     break
