@@ -42,10 +42,10 @@ STORE = "phase_c"
 TASK = "drawer_vase"
 
 
-def make_pack(pack_id: str):
+def make_pack(pack_id: str, task: str = TASK):
     """A valid pack (same shape as the tests' make_pack)."""
     from datapack_client import DataPackMeta
-    dp = DataPackMeta(pack_id=pack_id, task_name=TASK, bucket="positive",
+    dp = DataPackMeta(pack_id=pack_id, task_name=task, bucket="positive",
                       skill_trace=[{"t": 10 * i, "skill_id": s, "params": {}, "duration": 10}
                                    for i, s in enumerate((0, 1, 3))])
     dp.attribution.delta_J = 1.0

@@ -1,6 +1,6 @@
 """I/O errors injected into the storage layer's write and fsync calls (the
 N-th call, N = 1..50, failing once or from then on; EIO, and ENOSPC for every
-third N), through the simulated disk of test_power_loss.py:
+third N), through the simulated disk of reliability/power_loss.py:
 
 * an append whose commit met a failed write or fsync raises, with
   RESOURCE_EXHAUSTED for ENOSPC and INTERNAL otherwise; nothing is
@@ -21,10 +21,10 @@ import pytest
 from datapack_client.errors import InternalError, ResourceExhaustedError
 
 from .conftest import make_pack
-from .test_power_loss import SimulatedDisk, TASK, abandon, check_after_crash, open_store, served, set_role
+from reliability.power_loss import TASK, SimulatedDisk, abandon, check_after_crash, open_store, served, set_role
 
 
-def _run_scenario(tmp_path, monkeypatch, call: str, n: int, mode: str, code: int, rng: random.Random) -> dict:
+def _run_scenario(tmp_path, call: str, n: int, mode: str, code: int, rng: random.Random) -> dict:
     root = tmp_path / f"{call}-{n}-{mode}"
     root.mkdir()
     store_dir = root / "phase_c"
@@ -34,8 +34,7 @@ def _run_scenario(tmp_path, monkeypatch, call: str, n: int, mode: str, code: int
     attempted: set[str] = set()
     revised: dict[str, int] = {}
     errors: list[Exception] = []
-    with monkeypatch.context() as m:
-        disk.install(m)
+    with disk.installed():
         s = open_store(store_dir)
         try:
             for b in range(20):
@@ -79,13 +78,13 @@ def _run_scenario(tmp_path, monkeypatch, call: str, n: int, mode: str, code: int
 
 
 @pytest.mark.parametrize("call", ["write", "fsync"])
-def test_io_errors_on_the_nth_call_once_and_forever(tmp_path, monkeypatch, call):
+def test_io_errors_on_the_nth_call_once_and_forever(tmp_path, call):
     rng = random.Random(call)
     fired = failed = refused_for_good = 0
     for n in range(1, 51):
         for mode in ("once", "forever"):
             code = errno.ENOSPC if n % 3 == 0 else errno.EIO
-            out = _run_scenario(tmp_path, monkeypatch, call, n, mode, code, rng)
+            out = _run_scenario(tmp_path, call, n, mode, code, rng)
             fired += out["fired"] > 0
             failed += out["errors"] > 0
             refused_for_good += mode == "forever" and out["fired"] > 0 and out["acked"] < 40
@@ -93,15 +92,14 @@ def test_io_errors_on_the_nth_call_once_and_forever(tmp_path, monkeypatch, call)
     assert refused_for_good == 50
 
 
-def test_short_writes_are_completed(tmp_path, monkeypatch):
+def test_short_writes_are_completed(tmp_path):
     """write() may write fewer bytes than asked (signals, full pipes, some file
     systems): every byte still lands, in order."""
     root = tmp_path / "short"
     root.mkdir()
     disk = SimulatedDisk(str(root), random.Random(1))
     disk.short_writes = 7
-    with monkeypatch.context() as m:
-        disk.install(m)
+    with disk.installed():
         s = open_store(root / "phase_c")
         for b in range(5):
             s.append_batch([make_pack(f"s{b}-{i}").to_dict() for i in range(3)])
@@ -112,15 +110,14 @@ def test_short_writes_are_completed(tmp_path, monkeypatch):
     s.close()
 
 
-def test_failed_cut_after_a_failed_fsync_refuses_writes_until_reopened(tmp_path, monkeypatch):
+def test_failed_cut_after_a_failed_fsync_refuses_writes_until_reopened(tmp_path):
     """When even cutting the unsynced bytes back fails, the task refuses every
     later write (it cannot know what is on disk); reads go on; a reopened store
     writes again."""
     root = tmp_path / "r"
     root.mkdir()
     disk = SimulatedDisk(str(root), random.Random(2))
-    with monkeypatch.context() as m:
-        disk.install(m)
+    with disk.installed():
         s = open_store(root / "phase_c")
         s.append_batch([make_pack("ok0").to_dict()])
         disk.fault = ("fsync", disk.calls["fsync"] + 1, "forever", errno.EIO)
