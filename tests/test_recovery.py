@@ -320,3 +320,31 @@ def test_reference_fixtures_without_sidecar_load_unchanged_then_get_checksums(tm
         assert report.ok and report.unchecked == 0 and report.checked == original.count(b"\n") + 1
         sidecar = d / ".datapack" / "checksums" / f"{task}.crc"
         assert sidecar.stat().st_size == HEADER.size + ENTRY_SIZE * report.checked
+
+
+def test_parallel_load_checks_checksums_like_the_sequential_one(tmp_path, monkeypatch):
+    """Large files are parsed in worker processes; their lines are checked
+    against the sidecar too (a chunk with a mismatch is re-read in order), so
+    the parallel index equals the sequential one and the same line is reported."""
+    from datapack_server import store as store_mod
+    from datapack_server.workers import WorkerPool
+    d = tmp_path / "s"
+    _written_store(d, [f"p{i}" for i in range(300)])
+    path, _sidecar, _q = _paths(d)
+    lines = path.read_bytes().split(b"\n")
+    k = 211
+    start = sum(len(x) + 1 for x in lines[:k])
+    pos = start + lines[k].index(b'"trust_score":') + len(b'"trust_score":') + 2
+    _flip(path, pos, ord("3") if path.read_bytes()[pos] != ord("3") else ord("4"))
+    sequential = Store(str(d), snapshots=False).read_task(TASK)
+    monkeypatch.setattr(store_mod, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(store_mod, "PARALLEL_CHUNK", 64 << 10)
+    pool = WorkerPool(2)
+    try:
+        parallel = Store(str(d), snapshots=False, pool=pool).read_task(TASK)
+    finally:
+        pool.close()
+    ids = [parallel.index.pack_id(i) for i in range(parallel.index.n)]
+    assert ids == [sequential.index.pack_id(i) for i in range(sequential.index.n)]
+    assert ids == [f"p{i}" for i in range(300) if i != k]
+    assert [(c[0], c[1]) for c in parallel.corrupt] == [(c[0], c[1]) for c in sequential.corrupt] == [(k + 1, start)]
