@@ -87,6 +87,7 @@ class RunningServer:
     _ready: threading.Event = field(default_factory=threading.Event)
     _start_error: BaseException | None = None
     _health_lock: threading.Lock = field(default_factory=threading.Lock)
+    _up: bool = False  # loaded: health may say SERVING
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """True once SERVING (False if timeout passed first); raises what made
@@ -102,11 +103,14 @@ class RunningServer:
             if self.config.warm_up:
                 n = self.service.warm(stores)
                 log.info("loaded %d task(s) of %d store(s)", n, len(stores))
-            self.gate.serve()
+            # Health first, then the gate: an append is never accepted while
+            # health still says NOT_SERVING.
             with self._health_lock:
+                self._up = True
                 for name in ("", SERVICE_NAME, ADAPTER_SERVICE_NAME):
                     self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
             self._set_write_health()
+            self.gate.serve()
         except BaseException as exc:  # noqa: BLE001 - handed to wait_ready()
             self._start_error = exc
         finally:
@@ -116,7 +120,7 @@ class RunningServer:
         # Recomputed from the current state under a lock (never from the
         # argument), so concurrent changes cannot leave a stale status behind.
         with self._health_lock:
-            ok = self.gate.serving and self.service.writable
+            ok = self._up and self.service.writable
             self.health.set(WRITE_HEALTH_NAME, health_pb2.HealthCheckResponse.SERVING if ok
                             else health_pb2.HealthCheckResponse.NOT_SERVING)
 
