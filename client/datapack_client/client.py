@@ -6,8 +6,10 @@
     best = repo.query("drawer_vase", bucket="positive", sort_by="delta_j", limit=10)
 
 Needs only grpcio and protobuf. Every call has a deadline (`timeout`, default
-30 s; queries and appends scale it with their size). Errors are the same
-DataPackError subclasses the embedded repository raises.
+30 s; queries and appends scale it with their size) except two long-lived
+streams: `stream_appender` (open as long as the simulator appends; keepalive
+detects a dead server) and `export_portable` (minutes of streamed progress).
+Errors are the same DataPackError subclasses the embedded repository raises.
 """
 from __future__ import annotations
 
