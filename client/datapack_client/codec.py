@@ -119,9 +119,20 @@ def message_to_dict(msg, strict: bool = False) -> dict:
     return _to_dict(msg, _plan(msg.DESCRIPTOR.name), strict, "")
 
 
+def loads_lenient(text: str) -> Any:
+    """jsonio.loads for JSON text of received messages: NaN/Infinity accepted;
+    text nested beyond what the parsers take (orjson stops at 1024 levels, the
+    stdlib fallback at the recursion limit) is a JSONDecodeError like any other
+    bad text, not a RecursionError."""
+    try:
+        return jsonio.loads(text)
+    except RecursionError:
+        raise jsonio.JSONDecodeError("JSON text nested too deep", text if type(text) is str else "", 0) from None
+
+
 def _loads(text: str, strict: bool, path: str) -> Any:
     if not strict:
-        return jsonio.loads(text)
+        return loads_lenient(text)
     try:
         return jsonio.loads_strict(text)
     except jsonio.JSONDecodeError as exc:
@@ -192,7 +203,7 @@ def unpack(value, strict: bool, path: str) -> dict:
     """A PackedObject field as its JSON object; strict refuses non-finite
     numbers and JSON text that is not strict JSON (JsonTextError)."""
     if not strict:
-        return packed.unpack_object(value)
+        return packed.unpack_object(value, loads_lenient)
     try:
         return packed.unpack_object(value, jsonio.loads_strict, True, path + ".")
     except packed.NonFiniteArray as exc:

@@ -131,7 +131,7 @@ def _trace(entries, loads) -> list:
 
 _strict = jsonio.loads_strict  # orjson.loads: rejects NaN/Infinity tokens
 _ENTRY_KEYS = codec._plan("SkillTraceEntry").by_key
-_lenient = jsonio.loads
+_lenient = codec.loads_lenient
 
 def _slow(m, name, loads):
     d = codec._to_dict(m, codec._plan(name), loads is _strict, "")
