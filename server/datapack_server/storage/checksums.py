@@ -112,46 +112,97 @@ class Checksums:
     """The entries of a task's sidecar that apply to the data file as this
     process has read it: contiguous from offset 0, ending at or before the
     complete lines read so far. Stale entries (beyond the data, left by a
-    crash between the sidecar write and the data fsync) are never kept, so a
-    line later written at their offset is never compared with them."""
+    crash between the sidecar write and the data fsync) are never taken, so a
+    line later written at their offset is never compared with them.
+
+    The entries stay on disk (the page cache holds what is used); in memory
+    are only their count, the end of the covered prefix and the offset of
+    every BLOCK-th entry, to find an entry with one small read (memory per
+    line: 8 / BLOCK bytes)."""
+
+    BLOCK = 64
 
     def __init__(self, path: str):
         self.path = path
+        self._fd: int | None = None
+        self._fd_ident: tuple | None = None
         self.reset("missing")
 
     def reset(self, status: str) -> None:
+        self.close()
         self.header: bytes | None = None
         self.status = status  # "ok" | "missing" | "stale" (another file's) | "damaged"
-        self.offs = np.empty(0, dtype=np.uint64)
-        self.lens = np.empty(0, dtype=np.uint32)
-        self.crcs = np.empty(0, dtype=np.uint32)
-        self.n = 0
+        self.n = 0  # entries taken
         self.end = 0  # the covered prefix is [0, end)
+        self._sparse = np.empty(0, dtype=np.uint64)  # offset of entry k * BLOCK, k < _sparse_n
+        self._sparse_n = 0
         self._keys: np.ndarray | None = None  # sorted (length << 32 | crc) of entries [0, _keys_n)
         self._keys_n = 0
         # Keys of valid entries that reach past the data read so far: not checked
         # by offset (they may be stale), but a line that moved may match them.
         self._beyond = np.empty(0, dtype=np.uint64)
 
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = self._fd_ident = None
+
     def adopt(self, header: bytes) -> None:
         """A new, empty sidecar with this header was written."""
         self.reset("ok")
         self.header = header
 
+    def _reader(self) -> int | None:
+        """A descriptor of the sidecar these entries were taken from, or None
+        if it was replaced since (another process rebuilt it): until the next
+        load() nothing can be checked."""
+        if self._fd is None:
+            try:
+                fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+            if os.pread(fd, HEADER.size, 0) != self.header:
+                os.close(fd)
+                return None
+            st = os.fstat(fd)
+            self._fd, self._fd_ident = fd, (st.st_dev, st.st_ino)
+        return self._fd
+
+    def _read(self, i: int, j: int) -> np.ndarray | None:
+        """Entries [i, j) (within the taken ones); None if the sidecar is gone."""
+        j = min(j, self.n)
+        if j <= i:
+            return np.empty(0, dtype=ENTRY)
+        fd = self._reader()
+        if fd is None:
+            return None
+        raw = os.pread(fd, (j - i) * ENTRY_SIZE, HEADER.size + i * ENTRY_SIZE)
+        return np.frombuffer(raw[: len(raw) - len(raw) % ENTRY_SIZE], dtype=ENTRY)
+
+    def _block_of(self, off: int) -> int:
+        """Index of the first entry of the block that holds the entry starting at or before `off`."""
+        k = int(np.searchsorted(self._sparse[: self._sparse_n], off, side="right")) - 1
+        return max(0, k) * self.BLOCK
+
+    def _index_at_or_after(self, off: int) -> int | None:
+        i = self._block_of(off)
+        block = self._read(i, i + self.BLOCK)
+        return None if block is None else i + int(np.searchsorted(block["off"], off))
+
     def extend(self, entries: np.ndarray) -> None:
+        """Entries appended to the sidecar (continuing the covered prefix)."""
         k = len(entries)
         if not k:
             return
-        if self.n + k > len(self.offs):
-            cap = max(1024, 2 * len(self.offs), self.n + k)
-            for name in ("offs", "lens", "crcs"):
-                old = getattr(self, name)
-                new = np.empty(cap, dtype=old.dtype)
-                new[: self.n] = old[: self.n]
-                setattr(self, name, new)
-        self.offs[self.n: self.n + k] = entries["off"]
-        self.lens[self.n: self.n + k] = entries["len"]
-        self.crcs[self.n: self.n + k] = entries["crc"]
+        first = (-self.n) % self.BLOCK  # position in `entries` of the next BLOCK-th entry
+        picks = entries["off"][first:: self.BLOCK]
+        need = self._sparse_n + len(picks)
+        if need > len(self._sparse):
+            grown = np.empty(max(256, 2 * len(self._sparse), need), dtype=np.uint64)
+            grown[: self._sparse_n] = self._sparse[: self._sparse_n]
+            self._sparse = grown
+        self._sparse[self._sparse_n: need] = picks
+        self._sparse_n = need
         self.n += k
         self.end = int(entries["off"][-1]) + int(entries["len"][-1])
 
@@ -162,13 +213,16 @@ class Checksums:
         """Forget entries that reach past `end` (bytes of complete lines read)."""
         if self.end <= end:
             return
-        ends = self.offs[: self.n] + self.lens[: self.n]
-        keep = int(np.searchsorted(ends, end, side="right"))
-        cut = slice(keep, self.n)
-        self._beyond = np.concatenate([_keys(self.lens[cut], self.crcs[cut]), self._beyond])
-        self.n = keep
-        self.end = int(ends[self.n - 1]) if self.n else 0
-        self._keys = None
+        i = self._block_of(end)
+        block = self._read(i, i + self.BLOCK)
+        if block is None:
+            self.reset("missing")  # replaced meanwhile: the next load() reads it again
+            return
+        keep = i + int(np.searchsorted(block["off"].astype(np.int64) + block["len"], end, side="right"))
+        cut = self._read(keep, self.n)
+        if cut is not None:
+            self._beyond = np.concatenate([_keys(cut["len"], cut["crc"]), self._beyond])
+        self.keep_first(keep)
 
     def file_size(self) -> int:
         """Size of the sidecar file these entries correspond to."""
@@ -181,29 +235,38 @@ class Checksums:
         before it writes new lines, so entries read afterwards never describe
         bytes other than the ones below `limit`."""
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            st = os.stat(self.path)
         except FileNotFoundError:
             self.reset("missing")
             return
-        try:
-            head = os.pread(fd, HEADER.size, 0)
-            inode = header_inode(head)
-            if inode is None:
-                self.reset("damaged")
+        if self._fd is not None and self._fd_ident != (st.st_dev, st.st_ino):
+            self.close()  # replaced (rebuilt by a writer): read the new one
+        fd = self._fd
+        if fd is None:
+            try:
+                fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                self.reset("missing")
                 return
-            if inode != data_inode:
-                self.reset("stale")
-                return
-            if head != self.header:  # first look, or the sidecar was rebuilt
-                self.reset("ok")
-                self.header = head
-            pos = self.file_size()
-            count = (os.fstat(fd).st_size - pos) // ENTRY_SIZE
-            if count <= 0:
-                return
-            new = np.frombuffer(os.pread(fd, count * ENTRY_SIZE, pos), dtype=ENTRY)
-        finally:
-            os.close(fd)
+        fst = os.fstat(fd)
+        head = os.pread(fd, HEADER.size, 0)
+        inode = header_inode(head)
+        if inode is None or inode != data_inode:
+            if fd != self._fd:
+                os.close(fd)
+            self.reset("damaged" if inode is None else "stale")
+            return
+        if head != self.header:  # first look, or the sidecar was rebuilt
+            if fd == self._fd:
+                self._fd = None  # kept open across the reset
+            self.reset("ok")
+            self.header = head
+        self._fd, self._fd_ident = fd, (fst.st_dev, fst.st_ino)
+        pos = self.file_size()
+        count = (fst.st_size - pos) // ENTRY_SIZE
+        if count <= 0:
+            return
+        new = np.frombuffer(os.pread(fd, count * ENTRY_SIZE, pos), dtype=ENTRY)
         count = len(new)
         ends = new["off"].astype(np.int64) + new["len"]
         starts = np.empty(count, dtype=np.int64)
@@ -215,18 +278,46 @@ class Checksums:
         self.extend(new[:keep])
         self._beyond = _keys(new["len"][keep:valid_n], new["crc"][keep:valid_n])
 
+    def keep_first(self, count: int) -> None:
+        """Only the first `count` entries remain (the sidecar was cut)."""
+        if count >= self.n:
+            return
+        last = self._read(count - 1, count) if count else None
+        if count and (last is None or not len(last)):
+            self.reset("damaged")
+            return
+        self.n = count
+        self.end = int(last["off"][0]) + int(last["len"][0]) if count else 0
+        self._sparse_n = (count + self.BLOCK - 1) // self.BLOCK
+        self._keys = None
+
     # -- checks
 
-    def expected(self, start: int, stop: int) -> dict[int, tuple[int, int]]:
-        """{offset: (length, crc)} of the entries starting in [start, stop)."""
-        offs = self.offs[: self.n]
-        i = int(np.searchsorted(offs, start))
-        j = int(np.searchsorted(offs, stop))
-        return dict(zip(offs[i:j].tolist(), zip(self.lens[i:j].tolist(), self.crcs[i:j].tolist())))
+    def expected(self, start: int, stop: int) -> dict[int, tuple[int, int]] | None:
+        """{offset: (length, crc)} of the entries starting in [start, stop)
+        (None: the sidecar cannot be read now, nothing can be checked)."""
+        out: dict[int, tuple[int, int]] = {}
+        i = self._index_at_or_after(start)
+        if i is None:
+            return None
+        step = 4096
+        while i < self.n:
+            chunk = self._read(i, i + step)
+            if chunk is None:
+                return None
+            offs = chunk["off"]
+            j = int(np.searchsorted(offs, stop))
+            out.update(zip(offs[:j].tolist(), zip(chunk["len"][:j].tolist(), chunk["crc"][:j].tolist())))
+            if j < len(chunk):
+                break
+            i += len(chunk)
+        return out
 
     def mismatch(self, expected: dict, off: int, length: int, raw: bytes) -> str | None:
         """Why a line starting inside the covered prefix (raw without its
         newline) matches no entry, or None if it matches one."""
+        if expected is None:
+            return None
         crc = line_crc(raw)
         e = expected.get(off)
         if e == (length, crc) or self.has_content(length, crc):
@@ -238,11 +329,14 @@ class Checksums:
         return f"CHECKSUM_MISMATCH: crc32 {crc:08x}, {e[1]:08x} was written at this offset"
 
     def _content_keys(self) -> np.ndarray:
-        """Sorted (length, crc) keys of the entries, built on the first lookup
-        (only lines that are not where their entry says need it)."""
+        """Sorted (length, crc) keys of the entries, read on the first lookup
+        (only lines that are not where their entry says, after an edit, need it)."""
         if self._keys is None or self._keys_n * 5 < self.n * 4:
-            self._keys = np.sort(_keys(self.lens[: self.n], self.crcs[: self.n]))
-            self._keys_n = self.n
+            every = self._read(0, self.n)
+            if every is None:
+                return np.empty(0, dtype=np.uint64)
+            self._keys = np.sort(_keys(every["len"], every["crc"]))
+            self._keys_n = len(every)
         return self._keys
 
     def has_content(self, length: int, crc: int) -> bool:
@@ -253,8 +347,10 @@ class Checksums:
         i = int(np.searchsorted(keys, key))
         if i < len(keys) and int(keys[i]) == key:
             return True
-        tail = slice(self._keys_n, self.n)
-        return bool(np.any((self.lens[tail] == length) & (self.crcs[tail] == crc)) or np.any(self._beyond == key))
+        tail = self._read(self._keys_n, self.n)
+        if tail is not None and np.any((tail["len"] == length) & (tail["crc"] == crc)):
+            return True
+        return bool(np.any(self._beyond == key))
 
     def check_line(self, off: int, line: bytes) -> str | None:
         """Check a line read back (with its newline) for a payload read."""
@@ -269,7 +365,8 @@ class Checksums:
         if not inside.any():
             return True
         offs, lens, crcs = offs[inside], lens[inside], crcs[inside]
-        mine = self.offs[: self.n]
-        i = np.minimum(np.searchsorted(mine, offs), self.n - 1)
+        i = self._index_at_or_after(int(offs[0]))
+        mine = self._read(i, i + len(offs)) if i is not None else None
         # False also for lines that merely moved: the caller re-checks line by line.
-        return bool(np.all((mine[i] == offs) & (self.lens[i] == lens) & (self.crcs[i] == crcs)))
+        return bool(mine is not None and len(mine) == len(offs) and np.array_equal(mine["off"], offs)
+                    and np.array_equal(mine["len"], lens) and np.array_equal(mine["crc"], crcs))

@@ -191,10 +191,11 @@ class TaskFile:
             want = self.sums.file_size()
             if size < want:  # cut by someone else: trust the disk, re-add below
                 keep = (size - HEADER.size) // ENTRY_SIZE
-                if keep < 0:
+                if keep >= 0:
+                    self.sums.keep_first(keep)
+                if keep < 0 or self.sums.header is None:
                     self._rebuild_sidecar(st.st_ino, complete_end)
                     return
-                self.sums.trim(int(self.sums.offs[keep - 1] + self.sums.lens[keep - 1]) if keep else 0)
                 want = self.sums.file_size()
             if size != want:
                 os.ftruncate(sfd, want)
@@ -357,6 +358,7 @@ class TaskFile:
     def close(self) -> None:
         self._close_writer()
         self._close_sidecar()
+        self.sums.close()
 
 
 def _write_error(path: str, exc: OSError) -> StoreWriteError:
