@@ -44,7 +44,6 @@ import base64
 import collections
 import faulthandler
 import json
-import math
 import os
 import pathlib
 import random
@@ -54,7 +53,8 @@ import tempfile
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -377,7 +377,12 @@ class Fuzzer:
         from datapack_client.model import DataPackMeta
         from datapack_client.validation import record_violations
         from datapack_server.index import raw_row
-        from datapack_server.storage.lines import CorruptLine, is_legacy, parse_line, served_record
+        from datapack_server.storage.lines import (
+            CorruptLine,
+            is_legacy,
+            parse_line,
+            served_record,
+        )
         if not raw.strip():
             self.feature("line", "blank")
             return

@@ -31,11 +31,6 @@ import re
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from datapack_client import DataPackMeta, connect, schema
 from datapack_client.client import record_to_message
 from datapack_client.errors import DataPackError, InvalidArgumentError
@@ -44,6 +39,10 @@ from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
 from datapack_client.validation import record_violations
 from datapack_server.app import ServerConfig, build_server
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from .jsoncheck import assert_json_same
 

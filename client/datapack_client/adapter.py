@@ -19,14 +19,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import invalid
-from .query import UNSET, FilterSpec, QuerySpec, check_limit, check_task_name, make_filter
+from .query import (
+    SKILL_ID_MAX,
+    UNSET,
+    FilterSpec,
+    QuerySpec,
+    check_limit,
+    check_task_name,
+    is_finite_number,
+    make_filter,
+)
+from .validation_rules import shown
 
 # Value-matrix columns (adapter.md §3.6), in order; a pack falls in the first of
 # CONDITIONS[1:] found in its semantic_tags, else in "normal".
@@ -59,8 +68,8 @@ def _int_arg(v: Any) -> bool:
 
 def check_skill(skill_id: Any, field: str = "skill_id") -> int:
     """An integer ≥ 0 (an IntEnum such as SkillID.GRASP_HANDLE counts; bool does not)."""
-    if not _int_arg(skill_id) or skill_id < 0:
-        raise invalid(field, "ARGUMENT_INVALID", f"{field} must be an integer ≥ 0, got {skill_id!r}")
+    if not _int_arg(skill_id) or not 0 <= skill_id <= SKILL_ID_MAX:  # ids travel as int64
+        raise invalid(field, "ARGUMENT_INVALID", f"{field} must be an integer from 0 to 2^63-1, got {shown(skill_id)}")
     return int(skill_id)
 
 
@@ -68,15 +77,15 @@ def check_bucket(bucket: Any, required: bool) -> str | None:
     if bucket is None and not required:
         return None
     if type(bucket) is not str or bucket not in BUCKETS:
-        raise invalid("bucket", "ARGUMENT_INVALID", f"bucket must be one of positive, negative, got {bucket!r}")
+        raise invalid("bucket", "ARGUMENT_INVALID", f"bucket must be one of positive, negative, got {shown(bucket)}")
     return bucket
 
 
 def check_number(name: str, v: Any, optional: bool = False) -> float | None:
     if v is None and optional:
         return None
-    if type(v) not in (int, float) or not math.isfinite(v):
-        raise invalid(name, "ARGUMENT_INVALID", f"{name} must be a finite number, got {v!r}")
+    if not is_finite_number(v):
+        raise invalid(name, "ARGUMENT_INVALID", f"{name} must be a finite number, got {shown(v)}")
     return float(v)
 
 
@@ -90,13 +99,13 @@ def check_top_k(v: Any, field: str) -> int | None:
 def check_strings(name: str, v: Any, non_empty_items: bool) -> list:
     if type(v) not in (list, tuple) or not all(type(t) is str and (t or not non_empty_items) for t in v):
         what = "non-empty strings" if non_empty_items else "strings"
-        raise invalid(name, "ARGUMENT_INVALID", f"{name} must be a list of {what}, got {v!r}")
+        raise invalid(name, "ARGUMENT_INVALID", f"{name} must be a list of {what}, got {shown(v)}")
     return list(v)
 
 
 def check_bool(name: str, v: Any) -> bool:
     if type(v) is not bool:
-        raise invalid(name, "ARGUMENT_INVALID", f"{name} must be a boolean, got {v!r}")
+        raise invalid(name, "ARGUMENT_INVALID", f"{name} must be a boolean, got {shown(v)}")
     return v
 
 
@@ -106,12 +115,13 @@ def check_skill_ids(v: Any) -> list | None:
     if v is None:
         return None
     if type(v) not in (list, tuple):
-        raise invalid("skill_ids", "UNKNOWN_SKILL", f"skill_ids must be a list of skill ids, got {v!r}")
+        raise invalid("skill_ids", "UNKNOWN_SKILL", f"skill_ids must be a list of skill ids, got {shown(v)}")
     seen: set = set()
     out = []
     for s in v:
-        if not _int_arg(s) or s < 0:
-            raise invalid("skill_ids", "UNKNOWN_SKILL", f"skill_ids: {s!r} is not a skill id (an integer ≥ 0)")
+        if not _int_arg(s) or not 0 <= s <= SKILL_ID_MAX:
+            raise invalid("skill_ids", "UNKNOWN_SKILL",
+                          f"skill_ids: {shown(s)} is not a skill id (an integer from 0 to 2^63-1)")
         if int(s) in seen:
             raise invalid("skill_ids", "UNKNOWN_SKILL", f"skill_ids: {int(s)} is repeated")
         seen.add(int(s))
@@ -124,7 +134,7 @@ def check_slice(slice_: Any) -> FilterSpec | None:
     if slice_ is None or isinstance(slice_, FilterSpec):
         return slice_
     if type(slice_) is not dict:
-        raise invalid("slice", "ARGUMENT_INVALID", f"slice must be a dict of query() filters, got {slice_!r}")
+        raise invalid("slice", "ARGUMENT_INVALID", f"slice must be a dict of query() filters, got {shown(slice_)}")
     try:
         return make_filter(**slice_)
     except TypeError:
@@ -194,7 +204,7 @@ class SkillDataPackAdapter:
                                   slice=None) -> list[dict]:
         skill_id = check_skill(skill_id)
         if not _int_arg(n_levels) or n_levels < 1:
-            raise invalid("n_levels", "ARGUMENT_INVALID", f"n_levels must be an integer ≥ 1, got {n_levels!r}")
+            raise invalid("n_levels", "ARGUMENT_INVALID", f"n_levels must be an integer ≥ 1, got {shown(n_levels)}")
         return self._run("generate_skill_curriculum", task_name, slice, skill_id=skill_id, n_levels=int(n_levels))
 
     # §3.10
@@ -254,7 +264,7 @@ class SkillDataPackAdapter:
         except TypeError:
             path = None
         if type(path) is not str or not path:
-            raise invalid("output_path", "ARGUMENT_INVALID", f"output_path must be a file path, got {output_path!r}")
+            raise invalid("output_path", "ARGUMENT_INVALID", f"output_path must be a file path, got {shown(output_path)}")
         report = self._run("skill_report", task_name, slice)
         write_json_atomic(path, report)
         return report

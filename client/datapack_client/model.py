@@ -387,7 +387,7 @@ class DataPackMeta:
         for e in trace:
             if type(e) is dict:
                 s = e.get("skill_id")
-                if type(s) is int and s >= 0:
+                if type(s) is int and 0 <= s <= 9223372036854775807:  # int64, as on the wire and in the index
                     out.append(s)
         return out
 

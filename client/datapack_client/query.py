@@ -30,8 +30,17 @@ def _is_number(v: Any) -> bool:
     return type(v) in (int, float)
 
 
+def is_finite_number(v: Any) -> bool:
+    """An int or float (not a bool) that is finite as a double: an int beyond
+    ±1.8e308 has no double (math.isfinite would raise OverflowError)."""
+    try:
+        return type(v) in (int, float) and math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def _finite_number(name: str, v: Any) -> float:
-    if not _is_number(v) or not math.isfinite(v):
+    if not is_finite_number(v):
         raise invalid(name, "ARGUMENT_INVALID", f"{name} must be a finite number, got {shown(v)}")
     return float(v)
 
@@ -96,15 +105,18 @@ def parse_condition_filter(key: Any, value: Any) -> CondOp:
     is_vec = vt in (list, tuple) and all(type(x) in (int, float) for x in value)
     if not (is_bool or is_num or vt is str or is_vec):
         reject("values must be booleans, numbers, strings or arrays of numbers")
-    if is_num and not math.isfinite(value):
+    if is_num and not is_finite_number(value):
         reject("numbers must be finite")
-    if is_vec and not all(math.isfinite(x) for x in value):
+    if is_vec and not all(is_finite_number(x) for x in value):
         reject("numbers must be finite")
     if key.startswith("tags."):
         name = key[5:]
         if not name:
             reject("tags.<name> needs a name")
-        return CondOp("tag", key, name, tuple(value) if is_vec else value)
+        # Numbers as doubles, as they travel on the wire: the embedded repository
+        # and a server then compare the same value (an int beyond 2^53 would not).
+        return CondOp("tag", key, name, tuple(float(x) for x in value) if is_vec
+                      else float(value) if is_num else value)
     if key in COND_STR_ATTRS:
         if vt is not str:
             reject(f"{key} compares with a string")
@@ -200,7 +212,7 @@ def make_filter(bucket=None, engine_type=None, skill_id=None, min_trust=0.0, min
     if objective_vector is not None:
         ov = objective_vector
         if (type(ov) not in (list, tuple) or len(ov) not in (3, 4)
-                or not all(_is_number(x) and math.isfinite(x) for x in ov) or not any(ov)):
+                or not all(is_finite_number(x) for x in ov) or not any(ov)):
             raise invalid("objective_vector", "ARGUMENT_INVALID",
                           f"objective_vector must be 3 or 4 finite numbers, not all zero, got {shown(ov)}")
         objective_vector = tuple(float(x) for x in ov)

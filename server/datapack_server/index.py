@@ -133,8 +133,9 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
     skills = ()
     bad_entries = 0
     if type(trace) is list and trace:
+        # Valid ids fit int64 (they travel as int64; larger ones in old lines are invalid entries).
         skills = tuple([e["skill_id"] for e in trace if type(e) is dict and type(e.get("skill_id")) is int
-                        and e["skill_id"] >= 0])
+                        and 0 <= e["skill_id"] <= 9223372036854775807])
         bad_entries = len(trace) - len(skills)
     tags = rec.get("semantic_tags")
     semtags = frozenset([t for t in tags if type(t) is str]) if type(tags) is list and tags else _EMPTY
