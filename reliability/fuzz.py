@@ -448,7 +448,7 @@ class Fuzzer:
                                    skill_trace=[{"t": 0, "skill_id": 1}])
                 res = repo.append(new)
                 self.feature("store", "append:" + res.status)
-                if not open(path, "rb").read().endswith(b"\n"):
+                if not pathlib.Path(path).read_bytes().endswith(b"\n"):
                     raise Crash("the writer left an unterminated tail")
                 if ids:
                     try:

@@ -30,7 +30,6 @@ import threading
 import time
 
 import pytest
-
 from datapack_client import connect, schema
 from datapack_client.errors import DataPackError
 from datapack_client.validation import record_violations

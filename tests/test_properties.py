@@ -24,6 +24,7 @@ about 2,400 requests in well under 40 s on two cores.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import os
 import pathlib
@@ -37,6 +38,7 @@ from datapack_client.errors import DataPackError, InvalidArgumentError
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
+from datapack_client.query import make_query
 from datapack_client.validation import record_violations
 from datapack_server.app import ServerConfig, build_server
 from google.rpc import error_details_pb2
@@ -130,15 +132,33 @@ class Wire:
         self.running.stop(0)
 
 
+class _ServerErrors(logging.Handler):
+    """Collects what the server logs at ERROR: the interceptor logs every
+    exception it turns into INTERNAL, also inside streams."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(f"{record.name}: {record.getMessage()} {record.exc_info[1] if record.exc_info else ''}")
+
+
 @pytest.fixture(scope="module")
 def wire(tmp_path_factory):
     base = tmp_path_factory.mktemp("props")
+    errors = _ServerErrors()
+    logging.getLogger("datapack").addHandler(errors)
     w = Wire(base)
     before = w.outside_snapshot()
-    yield w
+    try:
+        yield w
+    finally:
+        logging.getLogger("datapack").removeHandler(errors)
     after = w.outside_snapshot()
     w.close()
     assert after == before, "files created outside the data directory"
+    assert errors.records == [], errors.records[:5]  # no unhandled exception in the server
 
 
 def details_of(exc: grpc.RpcError) -> dict:
@@ -646,6 +666,7 @@ def test_append_stream_with_mixed_batches_acks_valid_and_rejects_invalid(wire):
                 _, reasons, field = bad
                 assert resp.rejection.code == "INVALID_ARGUMENT"
                 assert {v.reason for v in resp.rejection.violations} & reasons
+                assert any(v.field.startswith(field) for v in resp.rejection.violations), field
                 assert all(v.field for v in resp.rejection.violations if v.reason in reasons)
                 assert [r.status for r in resp.results] == [spb.APPEND_STATUS_REJECTED]
 
@@ -782,15 +803,20 @@ QUERY_ARGS = {
 def test_client_queries_with_any_arguments_raise_invalid_argument_or_answer(wire, seeded):
     """The public client with wrong types, NaN, huge integers, unknown strings:
     a list of packs (each valid) or InvalidArgumentError naming the argument."""
-    store, client = seeded
+    _store, client = seeded
 
     @_settings(250)
     @given(st.fixed_dictionaries({}, optional=QUERY_ARGS), st.booleans())
     def run(kwargs, statistics):
-        wire.requests += 1
+        if statistics:
+            kwargs = {k: v for k, v in kwargs.items() if k not in ("sort_by", "sort_descending", "limit")}
+        try:
+            make_query(**kwargs)
+            wire.requests += 1  # counted only when the client does not refuse it before sending
+        except InvalidArgumentError:
+            pass
         try:
             if statistics:
-                kwargs = {k: v for k, v in kwargs.items() if k not in ("sort_by", "sort_descending", "limit")}
                 assert client.get_statistics("drawer_vase", **kwargs)["total"] <= 40
             else:
                 for p in client.query("drawer_vase", **kwargs):
@@ -849,8 +875,24 @@ def test_other_rpcs_with_hostile_names_and_ids(wire, seeded):
 # ---------------------------------------------------------------------------------------- ingest
 
 
+def _clean_episode(draw) -> spb.EpisodeInput:
+    """An episode the builder accepts (so batches also succeed, not only fail)."""
+    e = spb.EpisodeInput(env_type=draw(st.sampled_from(["drawer_vase", "dishwashing", "ing.c"])),
+                         pack_id=f"{next(_IDS)}:{draw(printable_text)}")
+    s = e.summary
+    s.termination_reason = draw(st.sampled_from(["success", "max_steps", "catastrophic_error"]))
+    s.mpl_episode, s.error_rate_episode, s.ep_episode = draw(finite), abs(draw(finite)), draw(finite)
+    if draw(st.booleans()):
+        e.condition_profile_json = '{"engine_type": "isaac", "drawer_friction": 0.4}'
+    for t in range(draw(st.integers(0, 3))):
+        e.skill_trace.add(t=10 * t, skill_id=draw(st.integers(0, 5)), params_json='{"f": 0.5}')
+    return e
+
+
 @st.composite
 def episode_inputs(draw):
+    if draw(st.integers(0, 2)) == 0:
+        return _clean_episode(draw)
     e = spb.EpisodeInput()
     s = e.summary
     s.termination_reason = draw(st.one_of(st.sampled_from(["success", "max_steps", "unknown"]), any_text))
@@ -916,17 +958,25 @@ def test_ingest_requests_never_crash_the_server(wire):
 
     @st.composite
     def baselines(draw):
-        which = draw(st.sampled_from(["values", "name", "none"]))
+        which = draw(st.sampled_from(["values", "name", "none", "good", "good"]))
         if which == "values":
             return pb.Baseline(values=pb.BaselineValues(mpl=draw(st.one_of(finite, nonfinite)), error=draw(finite),
                                                         ep=draw(st.one_of(finite, nonfinite))))
         if which == "name":
             return pb.Baseline(name=draw(st.one_of(st.sampled_from(["synthetic_nominal", "nope"]), any_text)))
+        if which == "good":
+            return pb.Baseline(name="synthetic_nominal")
         return None
 
+    @st.composite
+    def clean_batch(draw):
+        return ([_clean_episode(draw) for _ in range(draw(st.integers(1, 3)))],
+                pb.EconParams(price_per_unit=5.0, damage_cost=50.0, energy_wh_per_attempt=5.0, preset="drawer_vase"),
+                pb.Baseline(name="synthetic_nominal"))
+
     @_settings(160)
-    @given(st.lists(st.tuples(st.lists(episode_inputs(), max_size=3), econ_params(), baselines()), min_size=1,
-                    max_size=3))
+    @given(st.lists(st.one_of(clean_batch(), st.tuples(st.lists(episode_inputs(), max_size=3), econ_params(),
+                                                       baselines())), min_size=1, max_size=3))
     def run(batches):
         reqs = []
         for i, (episodes, econ, baseline) in enumerate(batches):
@@ -953,6 +1003,86 @@ def test_ingest_requests_never_crash_the_server(wire):
                 wire.acknowledge(store, r.task_name, r.pack_id)
 
     run()
+    wire.verify_store(store)
+
+
+@st.composite
+def client_episodes(draw):
+    """Builder arguments as a caller writes them: right, wrong-typed, non-finite, exotic."""
+    number = st.one_of(finite, finite, nonfinite, any_text, st.none(), st.integers(-2 ** 70, 2 ** 70))
+    info = {k: draw(number) for k in ("mpl_episode", "ep_episode", "error_rate_episode", "energy_Wh", "profit")
+            if draw(st.integers(0, 3))}
+    info["termination_reason"] = draw(st.sampled_from(["success", "max_steps", "catastrophic_error", "x"]))
+    if draw(st.booleans()):
+        info["limb_energy_Wh"] = draw(st.one_of(st.dictionaries(any_text, number, max_size=2), json_tree))
+    if draw(st.integers(0, 3)) == 0:
+        info["media_refs"] = draw(json_tree)
+    ep = {"episode_info": draw(st.one_of(st.just(info), st.just(info), st.just(info), json_leaf))}
+    if draw(st.integers(0, 2)) == 0:  # a clean episode: batches must also succeed
+        return {"episode_info": {"termination_reason": "success", "mpl_episode": draw(finite),
+                                 "error_rate_episode": abs(draw(finite)), "ep_episode": draw(finite)},
+                "env_type": draw(st.sampled_from(["drawer_vase", "ing.c"])),
+                "pack_id": f"{next(_IDS)}:{draw(printable_text)}",
+                "condition_profile": {"engine_type": draw(st.sampled_from(schema.ENGINE_TYPES))},
+                "agent_profile": draw(free_object),
+                "skill_trace": [{"t": 0, "skill_id": draw(skill_ids), "params": draw(free_object)}]}
+    maybe = {
+        "condition_profile": st.one_of(free_object, json_tree,
+                                       st.fixed_dictionaries({"engine_type": st.sampled_from(["isaac", "warp"]),
+                                                              "objective_vector": st.lists(number, max_size=4)})),
+        "agent_profile": st.one_of(free_object, json_leaf),
+        "vla_plan": json_tree, "counterfactual_plan": st.one_of(free_object, json_leaf),
+        "env_type": st.one_of(st.sampled_from(["drawer_vase", "dishwashing", "ing.c"]), invalid_name),
+        "pack_id": st.one_of(printable_text.map(lambda s: f"{next(_IDS)}:{s}"), any_text, st.integers()),
+        "trust_score": number, "semantic_quality": number, "source_type": st.one_of(any_text, st.sampled_from(
+            schema.SOURCE_TYPES)),
+        "skill_trace": st.one_of(st.lists(st.fixed_dictionaries(
+            {"t": st.integers(-3, 50), "skill_id": st.one_of(st.integers(-2, 2 ** 64), any_text)},
+            optional={"params": json_tree}), max_size=3), json_leaf),
+        "extra_tags": st.one_of(st.lists(any_text, max_size=2), any_text),
+        "sima_annotation": st.one_of(st.fixed_dictionaries({"instruction": any_text}), json_leaf),
+        "vase_broken": st.booleans(), "episode_index": st.integers(-2 ** 70, 2 ** 70),
+    }
+    for key, strategy in maybe.items():
+        if draw(st.integers(0, 3)) == 0:
+            ep[key] = draw(strategy)
+    return ep
+
+
+def test_client_ingest_with_any_arguments(wire):
+    """ingest_episodes through the public client with arguments of every shape:
+    built and stored, or InvalidArgumentError (refused by the client before
+    sending, or by the server's builder); nothing else, nothing stored on refusal."""
+    from datapack_client.builder import EconParams
+    from datapack_client.errors import AlreadyExistsError
+    store = "ingest_client"
+    client = wire.client(store)
+    econ = EconParams(price_per_unit=5.0, damage_cost=50.0, energy_Wh_per_attempt=5.0, time_step_s=60.0,
+                      base_rate=2.0, p_min=0.02, k_err=0.12, q_speed=1.2, q_care=1.5, care_cost=0.25, max_steps=240,
+                      max_catastrophic_errors=3, max_error_rate_sla=0.10, min_steps_for_sla=5,
+                      zero_throughput_patience=10, preset="drawer_vase")
+
+    @_settings(150)
+    @given(st.lists(client_episodes(), min_size=1, max_size=3),
+           st.one_of(st.just("synthetic_nominal"), st.just({"mpl": 10.0, "error": 0.05, "ep": 2.0}),
+                     st.just("synthetic_nominal"), st.just({"mpl": 10.0, "error": 0.05, "ep": 2.0}),
+                     st.fixed_dictionaries({"mpl": st.one_of(finite, nonfinite), "error": finite, "ep": finite}),
+                     any_text, st.none(), st.integers()))
+    def run(episodes, baseline):
+        try:
+            results = client.ingest_episodes(episodes, econ, baseline)
+        except (InvalidArgumentError, AlreadyExistsError) as err:
+            assert err.reason and err.violations, err
+            return
+        finally:
+            wire.requests += 1
+        assert len(results) == len(episodes)
+        for r in results:
+            assert r.status == "created"
+            wire.acknowledge(store, r.task_name, r.pack_id)
+
+    run()
+    client.close()
     wire.verify_store(store)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import codec, jsonio, packed
 from .errors import invalid
+from .validation_rules import shown
 from .proto.datapack.v1 import datapack_pb2 as pb
 from .proto.datapack.v1 import datapack_service_pb2 as spb
 
@@ -24,14 +25,41 @@ _SUMMARY_NAMED = ("limb_energy_Wh", "skill_energy_Wh", "coordination_metrics")
 _SUMMARY_JSON = ("energy_per_limb", "energy_per_skill", "energy_per_joint", "energy_per_effector", "media_refs")
 
 
-def _as_dict(x: Any) -> dict:
+def _as_dict(x: Any, field_: str = "value", reason: str = "ARGUMENT_INVALID") -> dict:
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
     if isinstance(x, dict):
         return x
     if hasattr(x, "_d"):  # a profile view
         return x._d
-    raise TypeError(f"expected a dict or dataclass, got {type(x).__name__}")
+    raise invalid(field_, reason, f"{field_} must be a dict or dataclass, got {type(x).__name__}")
+
+
+def _objectish(x: Any) -> bool:
+    return isinstance(x, dict) or hasattr(x, "_d") or (dataclasses.is_dataclass(x) and not isinstance(x, type))
+
+
+def _carry(field_: str, put, reason: str = "FIELD_TYPE") -> None:
+    """Set a message field; a value protobuf cannot hold (wrong type, an integer
+    beyond 64 bits, text that is not valid Unicode) is the caller's bad
+    argument, refused before anything is sent."""
+    try:
+        put()
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise invalid(field_, reason, f"{field_} cannot be sent as given: {shown(str(exc), 200)}") from None
+
+
+def _json_text(field_: str, value: Any) -> str:
+    """JSON text of a free value; the server's builder checks its shape, so the
+    embedded repository and the client report the same problems."""
+    bad = jsonio.nonfinite_path(value)
+    if bad is not None:  # strict JSON on the wire; the builder would say the same
+        where = f"{field_}{'' if bad.startswith('[') or not bad else '.'}{bad}"
+        raise invalid(where, "NUMBER_NOT_FINITE", f"{where} must be a finite number")
+    try:
+        return jsonio.dumps_str(value)
+    except (TypeError, ValueError) as exc:
+        raise invalid(field_, "FIELD_TYPE", f"{field_} is not a JSON value: {shown(str(exc), 200)}") from None
 
 
 _FIELDS: dict = {}
@@ -55,20 +83,22 @@ def _num(path: str, v: Any) -> float:
 # --------------------------------------------------------------------------- summary
 
 def summary_to_proto(summary: Any) -> pb.EpisodeInfoSummary:
-    s = _as_dict(summary)
+    s = _as_dict(summary, "episode_info")
     msg = pb.EpisodeInfoSummary()
     for key in _SUMMARY_SCALARS:
         if key in s and s[key] is not None:
             v = s[key]
-            setattr(msg, _field(pb.EpisodeInfoSummary, key),
-                    str(v) if key in ("termination_reason", "episode_id") else _num(f"episode_info.{key}", v))
+            value = str(v) if key in ("termination_reason", "episode_id") else _num(f"episode_info.{key}", v)
+            _carry(f"episode_info.{key}", lambda: setattr(msg, _field(pb.EpisodeInfoSummary, key), value))
     for key in _SUMMARY_NAMED:
         d = s.get(key) or {}
-        getattr(msg, _field(pb.EpisodeInfoSummary, key)).extend(
-            pb.NamedNumber(name=str(k), value=_num(f"episode_info.{key}.{k}", x)) for k, x in d.items())
+        if not isinstance(d, dict):
+            raise invalid(f"episode_info.{key}", "FIELD_TYPE", f"episode_info.{key} must be an object of numbers")
+        entries = [pb.NamedNumber(name=str(k), value=_num(f"episode_info.{key}.{k}", x)) for k, x in d.items()]
+        _carry(f"episode_info.{key}", lambda: getattr(msg, _field(pb.EpisodeInfoSummary, key)).extend(entries))
     for key in _SUMMARY_JSON:
         if s.get(key) is not None:
-            setattr(msg, key + "_json", jsonio.dumps_str(s[key]))
+            setattr(msg, key + "_json", _json_text(f"episode_info.{key}", s[key]))
     if s.get("wage_parity") is not None:
         msg.wage_parity = _num("episode_info.wage_parity", s["wage_parity"])
     return msg
@@ -94,14 +124,16 @@ def summary_from_proto(msg: pb.EpisodeInfoSummary) -> dict:
 # --------------------------------------------------------------------------- econ params, baselines
 
 def econ_to_proto(econ: Any) -> pb.EconParams:
-    e = _as_dict(econ)
+    e = _as_dict(econ, "econ_params")
     msg = pb.EconParams()
     for fd in pb.EconParams.DESCRIPTOR.fields:
         key = codec._key_of(fd)
         if key in e and e[key] is not None:
             v = e[key]
-            setattr(msg, fd.name, v if fd.type == fd.TYPE_STRING else (int(v) if fd.type == fd.TYPE_INT64
-                                                                           else _num(f"econ_params.{key}", v)))
+            if fd.type not in (fd.TYPE_STRING, fd.TYPE_INT64):
+                v = _num(f"econ_params.{key}", v)
+            _carry(f"econ_params.{key}",
+                   lambda: setattr(msg, fd.name, int(v) if fd.type == fd.TYPE_INT64 else v))
     return msg
 
 
@@ -118,8 +150,9 @@ def baseline_to_proto(baseline: Any) -> pb.Baseline:
     if baseline is None:
         return pb.Baseline()
     if isinstance(baseline, str):
+        _carry("baseline", lambda: pb.Baseline(name=baseline))
         return pb.Baseline(name=baseline)
-    b = _as_dict(baseline) if not hasattr(baseline, "mpl") else {
+    b = _as_dict(baseline, "baseline", "BASELINE_INVALID") if not hasattr(baseline, "mpl") else {
         "mpl": baseline.mpl, "error": baseline.error, "ep": baseline.ep,
         "wage_parity": getattr(baseline, "wage_parity", None)}
     values = pb.BaselineValues(mpl=_num("baseline.mpl", b.get("mpl")), error=_num("baseline.error", b.get("error")),
@@ -152,40 +185,61 @@ EPISODE_ARGS = frozenset(("episode_info", "extra_tags", "skill_trace", "world_mo
 
 
 def episode_to_proto(args: dict) -> spb.EpisodeInput:
+    """The wire form of one episode's builder arguments. Values of the wrong
+    shape that the wire can still carry (a free value as JSON text) are sent and
+    refused by the server's builder exactly as the embedded repository refuses
+    them; values the wire cannot carry at all are refused here, as
+    InvalidArgumentError naming the argument."""
+    if not isinstance(args, dict):
+        raise invalid("episodes", "ARGUMENT_INVALID",
+                      f"an episode must be a dict of builder arguments, got {type(args).__name__}")
     unknown = set(args) - EPISODE_ARGS
     if unknown:
-        raise invalid(f"episodes.{sorted(unknown)[0]}", "ARGUMENT_INVALID",
-                      f"unknown episode argument(s) {sorted(unknown)} (ingest takes build_datapack_meta_from_episode "
-                      "arguments except econ_params and the baseline)")
+        raise invalid(f"episodes.{sorted(map(str, unknown))[0]}", "ARGUMENT_INVALID",
+                      f"unknown episode argument(s) {shown(sorted(map(str, unknown)))} (ingest takes "
+                      "build_datapack_meta_from_episode arguments except econ_params and the baseline)")
     if "episode_info" not in args:
         raise invalid("episodes.episode_info", "ARGUMENT_INVALID", "each episode needs its episode_info")
     msg = spb.EpisodeInput(summary=summary_to_proto(args["episode_info"]))
     for key in _JSON_ARGS:
-        if args.get(key) is not None:
-            setattr(msg, key + "_json", jsonio.dumps_str(_as_dict(args[key]) if key != "vla_plan" else args[key]))
+        v = args.get(key)
+        if v is not None:
+            setattr(msg, key + "_json", _json_text(f"episodes.{key}", _as_dict(v) if _objectish(v) else v))
     for key in _PACKED_ARGS:
-        if args.get(key) is not None:
-            value = _as_dict(args[key])
-            if type(value) is not dict:
-                raise invalid(f"episodes.{key}", "ARGUMENT_INVALID", f"{key} must be a JSON object")
-            getattr(msg, key).CopyFrom(pb.PackedObject(**packed.pack_object(value)))
+        v = args.get(key)
+        if v is not None:
+            if not _objectish(v):
+                raise invalid(f"episodes.{key}", "FIELD_TYPE", f"{key} must be an object")
+            _carry(f"episodes.{key}", lambda: getattr(msg, key).CopyFrom(
+                pb.PackedObject(**packed.pack_object(_as_dict(v)))))
     for key in _SCALAR_ARGS:
         if args.get(key) is not None:
-            setattr(msg, key, args[key])
+            _carry(f"episodes.{key}", lambda: setattr(msg, key, args[key]),
+                   "PACK_ID_REQUIRED" if key == "pack_id" else "FIELD_TYPE")
     for key in _BOOL_ARGS:
         setattr(msg, key, bool(args.get(key, False)))
-    for key in _LIST_ARGS:
-        if args.get(key) is not None:
-            getattr(msg, key).values.extend(args[key])
-    if args.get("extra_tags"):
-        msg.extra_tags.extend(args["extra_tags"])
-    if args.get("world_model_trust_over_horizon"):
-        msg.world_model_trust_over_horizon.extend(args["world_model_trust_over_horizon"])
-    if args.get("skill_trace"):
-        msg.skill_trace.extend(codec.dict_to_message(e, "SkillTraceEntry") for e in args["skill_trace"])
+    for key in (*_LIST_ARGS, "extra_tags", "world_model_trust_over_horizon"):
+        v = args.get(key)
+        if v is None:
+            continue
+        if type(v) not in (list, tuple):  # a string would be sent as its characters
+            raise invalid(f"episodes.{key}", "FIELD_TYPE", f"{key} must be a list")
+        target = getattr(msg, key)
+        _carry(f"episodes.{key}", lambda: (target.values if key in _LIST_ARGS else target).extend(v))
+    trace = args.get("skill_trace")
+    if trace:
+        if type(trace) not in (list, tuple):
+            raise invalid("episodes.skill_trace", "FIELD_TYPE", "skill_trace must be a list of entries")
+        for j, e in enumerate(trace):
+            if not isinstance(e, dict):
+                raise invalid(f"episodes.skill_trace[{j}]", "SKILL_ID_INVALID", f"skill_trace[{j}] must be an object")
+            _carry(f"episodes.skill_trace[{j}]", lambda: msg.skill_trace.append(codec.dict_to_message(
+                e, "SkillTraceEntry")))
     for key, name in _PROFILE_ARGS.items():
-        if args.get(key) is not None:
-            getattr(msg, key).CopyFrom(codec.dict_to_message(_as_dict(args[key]), name))
+        v = args.get(key)
+        if v is not None:
+            d = _as_dict(v, f"episodes.{key}", "FIELD_TYPE")
+            _carry(f"episodes.{key}", lambda: getattr(msg, key).CopyFrom(codec.dict_to_message(d, name)))
     return msg
 
 

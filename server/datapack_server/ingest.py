@@ -32,9 +32,14 @@ def build_episodes(episodes: list[dict], econ_params: Any, baseline) -> list:
     """Build every episode; all builder errors of the batch are reported
     together (index = position in the batch)."""
     from datapack_client.builder import EconParams, build_datapack_meta_from_episode
-    econ = EconParams(**econ_params) if isinstance(econ_params, dict) else econ_params
+    # from_dict refuses a partial or misspelt dict with ARGUMENT_INVALID (EconParams(**d) raised TypeError).
+    econ = EconParams.from_dict(econ_params) if isinstance(econ_params, dict) else econ_params
     packs, violations = [], []
     for i, args in enumerate(episodes):
+        if not isinstance(args, dict):
+            violations.append(Violation(i, None, "episodes", "ARGUMENT_INVALID",
+                                        "an episode must be a dict of builder arguments"))
+            continue
         args = dict(args)
         summary = args.pop("episode_info", None)
         try:
