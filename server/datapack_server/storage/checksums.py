@@ -61,14 +61,25 @@ def entries_for_lines(lines: list[bytes], off: int) -> bytes:
 
 def scan_bytes(data: bytes, base: int) -> np.ndarray:
     """Entries of the complete lines of `data` (read at `base`); a trailing
-    unterminated fragment is left out."""
-    parts = data.split(b"\n")[:-1]
-    arr = np.empty(len(parts), dtype=ENTRY)
-    lens = np.fromiter((len(x) + 1 for x in parts), dtype=np.int64, count=len(parts))
-    ends = np.cumsum(lens)
-    arr["off"] = base + ends - lens
-    arr["len"] = lens
-    arr["crc"] = np.fromiter((line_crc(x) for x in parts), dtype=np.uint32, count=len(parts))
+    unterminated fragment is left out. (memchr and a crc per line over a
+    view: no copy of the lines.)"""
+    view = memoryview(data)
+    offs: list[int] = []
+    crcs: list[int] = []
+    pos = 0
+    find = data.find
+    while True:
+        nl = find(b"\n", pos)
+        if nl < 0:
+            break
+        offs.append(pos)
+        crcs.append(zlib.crc32(view[pos: nl + 1]))
+        pos = nl + 1
+    arr = np.empty(len(offs), dtype=ENTRY)
+    starts = np.array(offs, dtype=np.int64)
+    arr["off"] = starts + base
+    arr["len"] = np.diff(starts, append=pos)
+    arr["crc"] = crcs
     return arr
 
 
