@@ -64,6 +64,12 @@ DOCUMENTED = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS, 
 _IDS = itertools.count()
 
 
+def uid() -> str:
+    """A fresh id prefix of fixed width: pack ids never collide across examples,
+    and a replayed example draws exactly the same sizes (Hypothesis checks)."""
+    return f"{next(_IDS):09d}"
+
+
 # ---------------------------------------------------------------------------------------- the server
 
 
@@ -259,7 +265,7 @@ def valid_records(draw, task=None):
         trace[-1]["local_metrics"] = free("trace.local_metrics", {})
     rec = {
         "schema_version": draw(st.sampled_from(schema.SCHEMA_VERSIONS)),
-        "pack_id": f"{next(_IDS)}:{draw(printable_text)}",
+        "pack_id": f"{uid()}:{draw(printable_text)}",
         "task_name": task or draw(st.sampled_from(VALID_TASKS)),
         "bucket": "negative" if negative else "positive",
         "semantic_tags": draw(st.lists(any_text, max_size=2)),
@@ -301,7 +307,7 @@ def valid_records(draw, task=None):
 def plain_valid_records(draw, task="drawer_vase"):
     """A small valid record (cheap to generate): neighbours of an invalid one."""
     dj = draw(st.sampled_from([1.0, 0.0, -0.0, -2.5]))
-    return {"pack_id": f"{next(_IDS)}:plain", "task_name": task, "bucket": "positive" if dj >= 0 else "negative",
+    return {"pack_id": f"{uid()}:plain", "task_name": task, "bucket": "positive" if dj >= 0 else "negative",
             "attribution": {"delta_J": dj, "trust_score": 0.9}, "skill_trace": [{"t": 0, "skill_id": 3}],
             "counterfactual_plan": {"skills": [1]} if dj < 0 else None}
 
@@ -359,7 +365,7 @@ def invalid_records(draw):
     if kind == "skill_id":
         rec["skill_trace"][0]["skill_id"] = draw(st.one_of(st.integers(max_value=-1), st.booleans(), finite,
                                                            any_text, st.none(), st.integers(INT64_MAX + 1, UINT64_MAX)))
-        return rec, {"SKILL_ID_INVALID"}, "skill_trace[0].skill_id"
+        return rec, {"SKILL_ID_INVALID", "FIELD_TYPE"}, "skill_trace[0].skill_id"  # FIELD_TYPE: beyond 64 bits
     if kind == "time_order":
         rec["skill_trace"] = [{"t": 10, "skill_id": 1}, {"t": draw(st.integers(max_value=9)), "skill_id": 2}]
         return rec, {"SKILL_TRACE_TIME_ORDER"}, "skill_trace[1].t"
@@ -449,13 +455,15 @@ def test_invalid_records_are_refused_whole_with_field_violations(wire):
         rec, reasons, field = bad
         at = data.draw(st.integers(0, len(good)))
         batch = good[:at] + [rec] + good[at:]
-        wire.requests += 1
         try:
             msgs = [record_to_message(r) for r in batch]
-        except (TypeError, ValueError):
-            # The client refuses what it cannot encode (e.g. JSON nested deeper
-            # than its encoder goes); the raw-message tests send such records anyway.
+        except InvalidArgumentError as err:
+            # What no message can carry (JSON nested deeper than any encoder goes)
+            # the client refuses itself, naming the field as the embedded
+            # repository does; the raw-message tests send such records anyway.
+            assert err.reason in reasons and err.violations[0].field.startswith(field), (err, field)
             return
+        wire.requests += 1
         with pytest.raises(grpc.RpcError) as exc:
             wire.stub.AppendDataPacksBatch(spb.AppendDataPacksBatchRequest(store=store, data_packs=msgs),
                                            timeout=CALL_TIMEOUT)
@@ -572,7 +580,7 @@ def raw_records(draw):
         setattr(base, field, text)
         return base.SerializeToString(), None
     # random typed fields, including ones invalid for the record (ids, enums, trace)
-    base.pack_id = draw(st.one_of(st.just(""), any_text.map(lambda s: f"{next(_IDS)}:{s}")))  # printable or not
+    base.pack_id = draw(st.one_of(st.just(""), any_text.map(lambda s: f"{uid()}:{s}")))  # printable or not
     base.task_name = draw(st.one_of(st.sampled_from(["drawer_vase", "raw.b"]), invalid_name))
     base.bucket = draw(st.sampled_from(["positive", "negative", "", "POSITIVE"]))
     if draw(st.booleans()):
@@ -606,7 +614,7 @@ def test_raw_messages_never_crash_the_server(wire):
         batch = [r for r, _ in records]
         if big == 0:
             batch += [record_to_message(r).SerializeToString()
-                      for r in [DataPackMeta(**_small_valid(f"{next(_IDS)}-big")).to_dict() for _ in range(60)]]
+                      for r in [DataPackMeta(**_small_valid(f"{uid()}-big")).to_dict() for _ in range(60)]]
         wire.requests += 1
         try:
             resp = wire.raw_append(AppendEnvelope(store=store, data_packs=batch).SerializeToString(),
@@ -651,7 +659,7 @@ def test_append_stream_with_mixed_batches_acks_valid_and_rejects_invalid(wire):
             try:
                 reqs.append(spb.AppendDataPacksRequest(store=store, batch_sequence=i + 1,
                                                        data_packs=[record_to_message(r) for r in records]))
-            except (TypeError, ValueError):
+            except InvalidArgumentError:
                 return  # not encodable by the client (see above)
         wire.requests += len(reqs)
         out = list(wire.stub.AppendDataPacks(iter(reqs), timeout=CALL_TIMEOUT))
@@ -878,7 +886,7 @@ def test_other_rpcs_with_hostile_names_and_ids(wire, seeded):
 def _clean_episode(draw) -> spb.EpisodeInput:
     """An episode the builder accepts (so batches also succeed, not only fail)."""
     e = spb.EpisodeInput(env_type=draw(st.sampled_from(["drawer_vase", "dishwashing", "ing.c"])),
-                         pack_id=f"{next(_IDS)}:{draw(printable_text)}")
+                         pack_id=f"{uid()}:{draw(printable_text)}")
     s = e.summary
     s.termination_reason = draw(st.sampled_from(["success", "max_steps", "catastrophic_error"]))
     s.mpl_episode, s.error_rate_episode, s.ep_episode = draw(finite), abs(draw(finite)), draw(finite)
@@ -911,7 +919,7 @@ def episode_inputs(draw):
             any_text))
     if draw(st.booleans()):
         e.env_type = draw(st.one_of(st.sampled_from(["drawer_vase", "dishwashing"]), invalid_name))
-    e.pack_id = f"{next(_IDS)}:{draw(any_text)}"  # not always a valid id: then rejected
+    e.pack_id = f"{uid()}:{draw(any_text)}"  # not always a valid id: then rejected
     if draw(st.booleans()):
         for _ in range(draw(st.integers(0, 3))):
             entry = e.skill_trace.add(t=draw(st.integers(-5, 100)), skill_id=draw(st.integers(-5, 2 ** 40)))
@@ -1022,7 +1030,7 @@ def client_episodes(draw):
         return {"episode_info": {"termination_reason": "success", "mpl_episode": draw(finite),
                                  "error_rate_episode": abs(draw(finite)), "ep_episode": draw(finite)},
                 "env_type": draw(st.sampled_from(["drawer_vase", "ing.c"])),
-                "pack_id": f"{next(_IDS)}:{draw(printable_text)}",
+                "pack_id": f"{uid()}:{draw(printable_text)}",
                 "condition_profile": {"engine_type": draw(st.sampled_from(schema.ENGINE_TYPES))},
                 "agent_profile": draw(free_object),
                 "skill_trace": [{"t": 0, "skill_id": draw(skill_ids), "params": draw(free_object)}]}
@@ -1033,7 +1041,7 @@ def client_episodes(draw):
         "agent_profile": st.one_of(free_object, json_leaf),
         "vla_plan": json_tree, "counterfactual_plan": st.one_of(free_object, json_leaf),
         "env_type": st.one_of(st.sampled_from(["drawer_vase", "dishwashing", "ing.c"]), invalid_name),
-        "pack_id": st.one_of(printable_text.map(lambda s: f"{next(_IDS)}:{s}"), any_text, st.integers()),
+        "pack_id": st.one_of(printable_text.map(lambda s: f"{uid()}:{s}"), any_text, st.integers()),
         "trust_score": number, "semantic_quality": number, "source_type": st.one_of(any_text, st.sampled_from(
             schema.SOURCE_TYPES)),
         "skill_trace": st.one_of(st.lists(st.fixed_dictionaries(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import jsonio, packed, schema
+from .errors import invalid
 from .proto.datapack.v1 import datapack_pb2 as pb
 
 # Operation kinds of a field plan.
@@ -221,7 +222,16 @@ def dict_to_message(record: dict, name: str = "DataPackMeta"):
     """The message of a JSON object (values the typed fields cannot hold exactly
     travel in verbatim_json, unmodelled keys in extra_json)."""
     plan = _plan(name)
-    return plan.cls(**_kwargs(record, plan))
+    try:
+        return plan.cls(**_kwargs(record, plan))
+    except (TypeError, ValueError, OverflowError) as exc:
+        # A value no JSON line or message can hold (nested too deep, an integer
+        # beyond 64 bits, a lone surrogate, a non-JSON type): the caller's bad
+        # argument, named as the append validation of the embedded repository names it.
+        from .validation import encoding_violation
+        bad = encoding_violation(record)
+        where, why = bad if bad is not None else ("", f"not representable on the wire: {exc}")
+        raise invalid(where, "FIELD_TYPE", why) from None
 
 
 def _fits_scalar(v: Any, ftype: int) -> bool:

@@ -155,6 +155,14 @@ def _wrapped(value: Any, levels: int) -> Any:
     return value
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def encoding_violation(rec: Any, max_depth: int = MAX_RECORD_DEPTH) -> tuple[str, str] | None:
     """(path, message) when `rec` cannot be written as one JSON line within
     max_depth levels (too deep, an integer beyond 64 bits, a value JSON has no
@@ -171,14 +179,15 @@ def encoding_violation(rec: Any, max_depth: int = MAX_RECORD_DEPTH) -> tuple[str
             if depth > max_depth:
                 return path, f"{path or 'record'} nests deeper than {max_depth} levels"
             if isinstance(v, dict):
+                for k in v:
+                    if isinstance(k, str) and not _encodable(k):
+                        return path, f"{path or 'record'} has a key that is not valid Unicode (a lone surrogate)"
                 children = [(x, f"{path}.{k}" if path else str(k), depth + 1) for k, x in v.items()]
             else:
                 children = [(x, f"{path}[{i}]", depth + 1) for i, x in enumerate(v)]
             stack.extend(reversed(children))
         elif isinstance(v, str):
-            try:
-                v.encode()
-            except UnicodeEncodeError:
+            if not _encodable(v):
                 return path, f"{path} holds text that is not valid Unicode (a lone surrogate)"
         elif isinstance(v, bool) or v is None or isinstance(v, float):
             continue
