@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import zlib
+from array import array
+from bisect import bisect_left, bisect_right
 
 import numpy as np
 
@@ -28,6 +31,8 @@ MAGIC = b"DPCRC01\n"
 HEADER = struct.Struct("<8sQ16s")  # magic, inode of the data file, generation nonce
 ENTRY = np.dtype([("off", "<u8"), ("len", "<u4"), ("crc", "<u4")])
 ENTRY_SIZE = ENTRY.itemsize
+ENTRY_STRUCT = struct.Struct("<QII")
+assert sys.byteorder == "little"  # payload checks read offsets as native u64
 SCAN_CHUNK = 4 << 20
 
 
@@ -145,8 +150,7 @@ class Checksums:
         self.status = status  # "ok" | "missing" | "stale" (another file's) | "damaged"
         self.n = 0  # entries taken
         self.end = 0  # the covered prefix is [0, end)
-        self._sparse = np.empty(0, dtype=np.uint64)  # offset of entry k * BLOCK, k < _sparse_n
-        self._sparse_n = 0
+        self._sparse = array("Q")  # offset of entry k * BLOCK (bisect: cheap per payload read)
         self._keys: np.ndarray | None = None  # sorted (length << 32 | crc) of entries [0, _keys_n)
         self._keys_n = 0
         # Keys of valid entries that reach past the data read so far: not checked
@@ -192,8 +196,7 @@ class Checksums:
 
     def _block_of(self, off: int) -> int:
         """Index of the first entry of the block that holds the entry starting at or before `off`."""
-        k = int(np.searchsorted(self._sparse[: self._sparse_n], off, side="right")) - 1
-        return max(0, k) * self.BLOCK
+        return max(0, bisect_right(self._sparse, off) - 1) * self.BLOCK
 
     def _index_at_or_after(self, off: int) -> int | None:
         i = self._block_of(off)
@@ -207,13 +210,7 @@ class Checksums:
             return
         first = (-self.n) % self.BLOCK  # position in `entries` of the next BLOCK-th entry
         picks = entries["off"][first:: self.BLOCK]
-        need = self._sparse_n + len(picks)
-        if need > len(self._sparse):
-            grown = np.empty(max(256, 2 * len(self._sparse), need), dtype=np.uint64)
-            grown[: self._sparse_n] = self._sparse[: self._sparse_n]
-            self._sparse = grown
-        self._sparse[self._sparse_n: need] = picks
-        self._sparse_n = need
+        self._sparse.extend(picks.tolist())
         self.n += k
         self.end = int(entries["off"][-1]) + int(entries["len"][-1])
 
@@ -299,7 +296,7 @@ class Checksums:
             return
         self.n = count
         self.end = int(last["off"][0]) + int(last["len"][0]) if count else 0
-        self._sparse_n = (count + self.BLOCK - 1) // self.BLOCK
+        del self._sparse[(count + self.BLOCK - 1) // self.BLOCK:]
         self._keys = None
 
     # -- checks
@@ -364,10 +361,26 @@ class Checksums:
         return bool(np.any(self._beyond == key))
 
     def check_line(self, off: int, line: bytes) -> str | None:
-        """Check a line read back (with its newline) for a payload read."""
+        """Check a line read back (with its newline) for a payload read: one
+        read of the entry's block, no numpy (this runs per record served)."""
         if off >= self.end:
             return None
-        return self.mismatch(self.expected(off, off + 1), off, len(line), line[:-1])
+        i = self._block_of(off)
+        j = min(i + self.BLOCK, self.n)
+        fd = self._reader()
+        if fd is None:
+            return None
+        raw = os.pread(fd, (j - i) * ENTRY_SIZE, HEADER.size + i * ENTRY_SIZE)
+        offs = memoryview(raw).cast("Q")[::2]  # entries are (u64 offset, u32 length, u32 crc)
+        k = bisect_left(offs, off)
+        if k < len(offs) and offs[k] == off:
+            _off, length, crc = ENTRY_STRUCT.unpack_from(raw, k * ENTRY_SIZE)
+            if length == len(line) and crc == zlib.crc32(line):
+                return None
+            expected = {off: (length, crc)}
+        else:
+            expected = {}
+        return self.mismatch(expected, off, len(line), line[:-1])
 
     def all_match(self, offs: np.ndarray, lens: np.ndarray, crcs: np.ndarray) -> bool:
         """Whether every given line that starts inside the covered prefix matches
