@@ -92,6 +92,8 @@ class Wire:
         # AppendDataPacksBatch with hand-made bytes (records protobuf would refuse to build).
         self.raw_append = self.channel.unary_unary("/datapack.v1.DataPackService/AppendDataPacksBatch",
                                                    request_serializer=None, response_deserializer=None)
+        self.raw_stream = self.channel.stream_stream("/datapack.v1.DataPackService/AppendDataPacks",
+                                                     request_serializer=None, response_deserializer=None)
         self.ledger: dict[str, dict[str, set]] = {}
         self.requests = 0
 
@@ -615,14 +617,27 @@ def test_raw_messages_never_crash_the_server(wire):
         if big == 0:
             batch += [record_to_message(r).SerializeToString()
                       for r in [DataPackMeta(**_small_valid(f"{uid()}-big")).to_dict() for _ in range(60)]]
+        all_valid = all(known is False for _, known in records)
         wire.requests += 1
-        try:
-            resp = wire.raw_append(AppendEnvelope(store=store, data_packs=batch).SerializeToString(),
-                                   timeout=CALL_TIMEOUT)
-        except grpc.RpcError as exc:
-            assert_documented(exc)
-            return
-        out = spb.AppendDataPacksBatchResponse.FromString(resp)
+        envelope = AppendEnvelope(store=store, data_packs=batch, batch_sequence=7)
+        if big % 2:  # the bidirectional stream: a rejection in the response, the stream goes on
+            (resp,) = list(wire.raw_stream(iter([envelope.SerializeToString()]), timeout=CALL_TIMEOUT))
+            out = spb.AppendDataPacksResponse.FromString(resp)
+            assert out.batch_sequence == 7 and len(out.results) == len(batch)
+            if out.HasField("rejection"):
+                assert not all_valid, out.rejection
+                assert out.rejection.code in ("INVALID_ARGUMENT", "ALREADY_EXISTS"), out.rejection
+                assert out.rejection.reason and out.rejection.violations, out.rejection
+                assert {r.status for r in out.results} == ({spb.APPEND_STATUS_REJECTED} if batch else set())
+                return
+        else:
+            try:
+                out = spb.AppendDataPacksBatchResponse.FromString(wire.raw_append(envelope.SerializeToString(),
+                                                                                   timeout=CALL_TIMEOUT))
+            except grpc.RpcError as exc:
+                assert not all_valid, exc.details()
+                assert_documented(exc)
+                return
         assert len(out.results) == len(batch)
         assert not any(invalid for _, invalid in records), "a known invalid record was accepted"
         client = wire.client(store)
