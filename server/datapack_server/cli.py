@@ -7,6 +7,7 @@
                    [--task T] [--engine E] [--baseline SPEC] [--verbose]
                    [--target HOST:PORT] [--store NAME] [--quiet] [--raw-dir DIR]
     datapack export-portable --datapack-dir DIR --task T [--target HOST:PORT] [...]
+    datapack verify --data-dir DIR [--store S] [--task T]
 
 `serve` prints `datapack: listening on HOST:PORT; loading stores` once the port
 is bound (health NOT_SERVING, calls UNAVAILABLE while the stores load), then
@@ -18,6 +19,8 @@ certificate or key that cannot be used: security.py).
 0 ok, 1 usage error or no episodes, 2 an episode rejected or a pack id conflict.
 `export-portable` (export_cli.py, portable.md §7): 0 ok, 1 usage error or no
 records, 2 conflicts or rejected records.
+`verify` (storage/verify.py, storage/FORMAT.md): checks every line against its
+checksum, read-only; 0 clean, 1 usage error, 2 findings.
 """
 from __future__ import annotations
 
