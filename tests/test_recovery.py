@@ -348,3 +348,27 @@ def test_parallel_load_checks_checksums_like_the_sequential_one(tmp_path, monkey
     assert ids == [sequential.index.pack_id(i) for i in range(sequential.index.n)]
     assert ids == [f"p{i}" for i in range(300) if i != k]
     assert [(c[0], c[1]) for c in parallel.corrupt] == [(c[0], c[1]) for c in sequential.corrupt] == [(k + 1, start)]
+
+
+def test_datapack_verify_command(tmp_path, capsys):
+    """`datapack verify`: 0 when clean, 2 with findings (each with line number
+    and byte offset), 1 for an unknown task; it never modifies a file."""
+    from datapack_server.cli import main
+    root = tmp_path / "data"
+    d = root / "phase_c"
+    _written_store(d, [f"v{i}" for i in range(4)])
+    _written_store(root / "other", ["o0"])
+    assert main(["verify", "--data-dir", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "phase_c/drawer_vase: 4 lines, 4 records, 4 checked" in out and "2 task file(s), 0 with findings" in out
+    path = d / TASK_FILE
+    lines = path.read_bytes().split(b"\n")
+    start = len(lines[0]) + 1
+    pos = start + lines[1].index(b'"delta_J":') + len(b'"delta_J":')
+    _flip(path, pos, ord("5") if path.read_bytes()[pos] != ord("5") else ord("6"))
+    before = path.read_bytes()
+    assert main(["verify", "--data-dir", str(root), "--store", "phase_c", "--task", TASK]) == 2
+    out = capsys.readouterr().out
+    assert f"line 2 byte offset {start} ({len(lines[1]) + 1} bytes): CHECKSUM_MISMATCH" in out
+    assert path.read_bytes() == before
+    assert main(["verify", "--data-dir", str(root), "--store", "phase_c", "--task", "nope"]) == 1
