@@ -475,7 +475,7 @@ def run(crash_points: int, threads: int, tasks: int, seed: int, per_store: int =
             points = min(per_store, crash_points - totals["crash_points"])
             for _ in range(points):
                 disk = SimulatedDisk(root, rng)
-                disk.crash_at = rng.randint(1, 15) if rng.random() < 0.4 else rng.randint(1, 200)
+                disk.crash_at = rng.randint(1, 15) if rng.random() < 0.4 else rng.randint(1, 80)
                 with disk.installed():
                     s = open_store(store_dir)
                     ts = [threading.Thread(target=_workload, args=(

@@ -241,7 +241,15 @@ class Checksums:
         covered prefix and end within `limit` bytes of the data file. Call it
         after reading the data file's size: a writer removes stale entries
         before it writes new lines, so entries read afterwards never describe
-        bytes other than the ones below `limit`."""
+        bytes other than the ones below `limit`. A sidecar that cannot be read
+        counts as damaged: lines go unchecked (never unserved) and the next
+        writer rebuilds it."""
+        try:
+            self._load(data_inode, limit)
+        except OSError:
+            self.reset("damaged")
+
+    def _load(self, data_inode: int, limit: int) -> None:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
