@@ -142,6 +142,7 @@ class TaskState:
         self._reset()
 
     def _reset(self) -> None:
+        self.generation = getattr(self, "generation", 0) + 1  # snapshots taken before a reset are dropped
         self.file.sums.reset("missing")
         self.sums_seen: tuple | None = None  # (data inode, size) the sidecar was last read for
         self.needs_rebuild = False  # a served line failed its checksum: re-index without it
@@ -517,6 +518,7 @@ class TaskState:
                     "lines": self.lines, "fingerprint": self._fingerprint(self.scanned), "corrupt": self.corrupt,
                     "redundant": self.redundant, "changed_without_revision": self.changed_without_revision}
             rows = self.index.n
+            generation = self.generation
         state["meta"] = np.frombuffer(orjson.dumps(meta), dtype=np.uint8)
         path = self._snapshot_path()
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -524,7 +526,13 @@ class TaskState:
         try:
             with open(tmp, "wb") as f:
                 np.savez(f, **state)
-            os.replace(tmp, path)
+            with self.lock:
+                if self.generation != generation:
+                    # Re-indexed meanwhile (a line failed its checksum): this index is
+                    # older than the one that dropped its snapshot; do not bring it back.
+                    os.unlink(tmp)
+                    return False
+                os.replace(tmp, path)
         except OSError as exc:
             log.warning("could not write index snapshot %s: %s", path, exc)
             try:
