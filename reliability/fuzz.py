@@ -376,11 +376,12 @@ class LineCoverage:
         return self._local
 
     def trace(self, fn: Callable[[], None]) -> None:
+        previous = sys.gettrace()  # a debugger's or coverage tool's tracer comes back afterwards
         sys.settrace(self._global)
         try:
             fn()
         finally:
-            sys.settrace(None)
+            sys.settrace(previous)
 
     def by_module(self) -> dict[str, int]:
         out: collections.Counter = collections.Counter()
@@ -762,15 +763,19 @@ def _raw(value: Any) -> Any:
 
 def run(seconds: float, seed: int = 1, hang_seconds: float = 2.0) -> dict:
     """Fuzz for `seconds`; returns the figures (crashes and hangs listed)."""
+    import logging
     workdir = tempfile.mkdtemp(prefix="datapack-fuzz-")
     # Corrupt lines are logged as warnings once per line: expected here, not news.
-    import logging
-    logging.getLogger("datapack").setLevel(logging.ERROR)
+    # (The level is restored: in a test session other tests read those logs.)
+    logger = logging.getLogger("datapack")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     started = time.monotonic()
     f = Fuzzer(seed, hang_seconds, workdir)
     try:
         f.run(seconds)
     finally:
+        logger.setLevel(level)
         shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.monotonic() - started
     return {"seconds": round(elapsed, 1), "seed": seed, "inputs": f.inputs,
