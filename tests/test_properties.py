@@ -19,7 +19,7 @@ request:
 * no file appears outside the data directory.
 
 Runs are reproducible (derandomize=True, no example database) and bounded:
-about 2,400 requests in well under 40 s on two cores.
+about 2,600 requests in about 30 s on two cores (the fuzzer's 8 s included).
 """
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ def _settings(n: int):
 NAN, INF = float("nan"), float("inf")
 INT64_MAX, UINT64_MAX = 2 ** 63 - 1, 2 ** 64 - 1
 CALL_TIMEOUT = 20
+GENERATING_TESTS = 9  # the property tests below that send requests
 # Codes a request may legitimately end with; INTERNAL and UNKNOWN never.
 DOCUMENTED = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.NOT_FOUND}
 _IDS = itertools.count()
@@ -95,7 +96,8 @@ class Wire:
         self.raw_stream = self.channel.stream_stream("/datapack.v1.DataPackService/AppendDataPacks",
                                                      request_serializer=None, response_deserializer=None)
         self.ledger: dict[str, dict[str, set]] = {}
-        self.requests = 0
+        self.requests = 0  # requests that reached the server
+        self.ran = 0  # property tests completed
 
     def client(self, store: str):
         return connect(self.target, store=store, timeout=CALL_TIMEOUT)
@@ -441,6 +443,7 @@ def test_valid_records_over_the_wire_are_stored_and_read_back_equal(wire):
             assert_json_same(got, schema.normalize_record(rec, created_at=got["created_at"]))
 
     run()
+    wire.ran += 1
     client.close()
     wire.verify_store(store)
 
@@ -481,6 +484,7 @@ def test_invalid_records_are_refused_whole_with_field_violations(wire):
         assert err.value.reason == d["ErrorInfo"].reason
 
     run()
+    wire.ran += 1
     client.close()
     wire.verify_store(store)
 
@@ -651,6 +655,7 @@ def test_raw_messages_never_crash_the_server(wire):
         client.close()
 
     run()
+    wire.ran += 1
     wire.verify_store(store)
 
 
@@ -694,6 +699,7 @@ def test_append_stream_with_mixed_batches_acks_valid_and_rejects_invalid(wire):
                 assert [r.status for r in resp.results] == [spb.APPEND_STATUS_REJECTED]
 
     run()
+    wire.ran += 1
     wire.verify_store(store)
 
 
@@ -800,6 +806,7 @@ def test_raw_queries_and_statistics_never_crash(wire, seeded):
         assert len(got) <= (limit if limit is not None else (40 if unlimited else 100))
 
     run()
+    wire.ran += 1
 
 
 QUERY_ARGS = {
@@ -850,6 +857,7 @@ def test_client_queries_with_any_arguments_raise_invalid_argument_or_answer(wire
             pytest.fail(f"{type(err).__name__}: {err}")
 
     run()
+    wire.ran += 1
 
 
 def test_other_rpcs_with_hostile_names_and_ids(wire, seeded):
@@ -892,6 +900,7 @@ def test_other_rpcs_with_hostile_names_and_ids(wire, seeded):
             assert_documented(exc)
 
     run()
+    wire.ran += 1
     wire.verify_store(store)
 
 
@@ -1026,6 +1035,7 @@ def test_ingest_requests_never_crash_the_server(wire):
                 wire.acknowledge(store, r.task_name, r.pack_id)
 
     run()
+    wire.ran += 1
     wire.verify_store(store)
 
 
@@ -1105,14 +1115,15 @@ def test_client_ingest_with_any_arguments(wire):
             wire.acknowledge(store, r.task_name, r.pack_id)
 
     run()
+    wire.ran += 1
     client.close()
     wire.verify_store(store)
 
 
 def test_enough_requests_were_generated(wire):
     """The point-10 budget: at least 2,000 generated requests over the wire in this file."""
-    if wire.requests == 0:
-        pytest.skip("run with the whole file")
+    if wire.ran < GENERATING_TESTS:
+        pytest.skip("counts only when every property test of the file ran")
     assert wire.requests >= 2000, wire.requests
 
 
