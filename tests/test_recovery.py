@@ -378,3 +378,41 @@ def test_datapack_verify_command(tmp_path, capsys):
     assert f"line 2 byte offset {start} ({len(lines[1]) + 1} bytes): CHECKSUM_MISMATCH" in out
     assert path.read_bytes() == before
     assert main(["verify", "--data-dir", str(root), "--store", "phase_c", "--task", "nope"]) == 1
+
+
+def test_sidecar_of_a_replaced_data_file_is_ignored_then_rebuilt(tmp_path, caplog):
+    """A data file replaced by another tool (rename over it) while the old
+    sidecar stays: the sidecar does not match the new file's first lines, so it
+    is ignored (nothing reported corrupt) until the next writer rebuilds it."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    _written_store(a, [f"a{i}" for i in range(5)])
+    _written_store(b, [f"b{i}" for i in range(5)])
+    import os
+    os.replace(b / TASK_FILE, a / TASK_FILE)
+    with caplog.at_level(logging.WARNING, logger="datapack.store"):
+        s = Store(str(a), fsync=False, snapshots=False)
+        assert _served(s) == [f"b{i}" for i in range(5)]
+        report = s.verify(TASK)
+    assert report.ok and report.checksums == "stale" and report.checked == 0
+    assert not caplog.records
+    s.append_batch([make_pack("b5").to_dict()])
+    s.close()
+    report = Store(str(a), fsync=False).verify(TASK)
+    assert report.ok and report.checksums == "ok" and report.checked == 6
+
+
+def test_a_copied_store_keeps_its_checksums(tmp_path):
+    """The sidecar's bytes depend only on the data (no inode, no random
+    bytes): a copy of a store is checked like the original."""
+    src = tmp_path / "src"
+    _written_store(src, [f"c{i}" for i in range(4)])
+    dst = tmp_path / "dst"
+    shutil.copytree(src, dst)
+    assert (src / ".datapack" / "checksums" / f"{TASK}.crc").read_bytes() == \
+        (dst / ".datapack" / "checksums" / f"{TASK}.crc").read_bytes()
+    path = dst / TASK_FILE
+    pos = path.read_bytes().index(b'"delta_J":') + len(b'"delta_J":')
+    _flip(path, pos, ord("8") if path.read_bytes()[pos] != ord("8") else ord("9"))
+    s = Store(str(dst), fsync=False, snapshots=False)
+    assert _served(s) == ["c1", "c2", "c3"]
+    assert [(f.kind, f.line) for f in s.verify(TASK).findings] == [("CHECKSUM_MISMATCH", 1)]

@@ -188,7 +188,7 @@ class TaskState:
             size = os.fstat(self.rfd).st_size
             if self.sums_seen != (self.ident[1], size):
                 # Read after the size: see Checksums.load.
-                self.file.sums.load(self.ident[1], size)
+                self.file.sums.load(self.rfd, size)
                 self.sums_seen = (self.ident[1], size)
             if size != self.scanned + (self.torn[1] if self.torn else 0):
                 if size > self.scanned:

@@ -2,9 +2,9 @@
 
 The data file stays plain JSON lines (jq, pandas and DuckDB read it as is), so
 the checksums live in an append-only sidecar,
-`<store>/.datapack/checksums/<task>.crc` (format in FORMAT.md): a 32-byte
-header naming the data file's inode, then one 16-byte entry (offset, length,
-crc32) per physical line. Entries cover a contiguous prefix of the data file
+`<store>/.datapack/checksums/<task>.crc` (format in FORMAT.md): an 8-byte
+magic, then one 16-byte entry (offset, length, crc32) per physical line, so
+its bytes depend only on the data file's bytes (a build is byte-identical). Entries cover a contiguous prefix of the data file
 from offset 0; lines after that prefix (files written by other tools or by an
 earlier version, or lines whose entries a crash lost) are accepted unchecked
 until the next writer extends the sidecar from them.
@@ -15,6 +15,11 @@ of the entry at its offset, or else of some entry (the line is intact but has
 moved: an edit earlier in the file changed a length, and every later line
 shifted). Anything else means the bytes changed after they were written: the
 line is corrupt. A flipped byte keeps offsets, so its line fails both tests.
+
+A sidecar applies to a data file if one of the data file's first lines has the
+length and CRC of one of the sidecar's first entries; otherwise it belongs to
+another file (the data file was replaced by another tool) and is ignored until
+a writer rebuilds it. A corrupt first line alone does not detach it.
 """
 from __future__ import annotations
 
@@ -27,8 +32,9 @@ from bisect import bisect_left, bisect_right
 
 import numpy as np
 
-MAGIC = b"DPCRC01\n"
-HEADER = struct.Struct("<8sQ16s")  # magic, inode of the data file, generation nonce
+MAGIC = b"DPCRC02\n"
+HEADER = struct.Struct("<8s")  # the magic
+BINDING_ENTRIES = 16  # first lines/entries compared to tell whether a sidecar is this file's
 ENTRY = np.dtype([("off", "<u8"), ("len", "<u4"), ("crc", "<u4")])
 ENTRY_SIZE = ENTRY.itemsize
 ENTRY_STRUCT = struct.Struct("<QII")
@@ -39,18 +45,6 @@ SCAN_CHUNK = 4 << 20
 def line_crc(raw: bytes) -> int:
     """CRC-32 of a line given without its newline (the checksum covers the newline too)."""
     return zlib.crc32(b"\n", zlib.crc32(raw))
-
-
-def make_header(inode: int) -> bytes:
-    return HEADER.pack(MAGIC, inode, os.urandom(16))
-
-
-def header_inode(head: bytes) -> int | None:
-    """The data file inode a sidecar header names, or None if it is not a header."""
-    if len(head) != HEADER.size:
-        return None
-    magic, inode, _nonce = HEADER.unpack(head)
-    return inode if magic == MAGIC else None
 
 
 def entries_for_lines(lines: list[bytes], off: int) -> bytes:
@@ -146,7 +140,8 @@ class Checksums:
 
     def reset(self, status: str) -> None:
         self.close()
-        self.header: bytes | None = None
+        self.ident: tuple | None = None  # (dev, inode) of the sidecar the entries were taken from
+        self._rejected: tuple | None = None  # identity of a sidecar found not to apply
         self.status = status  # "ok" | "missing" | "stale" (another file's) | "damaged"
         self.n = 0  # entries taken
         self.end = 0  # the covered prefix is [0, end)
@@ -162,10 +157,10 @@ class Checksums:
             os.close(self._fd)
             self._fd = self._fd_ident = None
 
-    def adopt(self, header: bytes) -> None:
-        """A new, empty sidecar with this header was written."""
+    def adopt(self, ident: tuple) -> None:
+        """A new, empty sidecar (file identity `ident`) was written for this data file."""
         self.reset("ok")
-        self.header = header
+        self.ident = ident
 
     def _reader(self) -> int | None:
         """A descriptor of the sidecar these entries were taken from, or None
@@ -176,11 +171,11 @@ class Checksums:
                 fd = os.open(self.path, os.O_RDONLY)
             except FileNotFoundError:
                 return None
-            if os.pread(fd, HEADER.size, 0) != self.header:
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) != self.ident:
                 os.close(fd)
                 return None
-            st = os.fstat(fd)
-            self._fd, self._fd_ident = fd, (st.st_dev, st.st_ino)
+            self._fd, self._fd_ident = fd, self.ident
         return self._fd
 
     def _read(self, i: int, j: int) -> np.ndarray | None:
@@ -236,50 +231,49 @@ class Checksums:
         """Size of the sidecar file these entries correspond to."""
         return HEADER.size + self.n * ENTRY_SIZE
 
-    def load(self, data_inode: int, limit: int) -> None:
+    def load(self, data_fd: int, limit: int) -> None:
         """Catch up with the sidecar on disk: take the entries that continue the
-        covered prefix and end within `limit` bytes of the data file. Call it
-        after reading the data file's size: a writer removes stale entries
-        before it writes new lines, so entries read afterwards never describe
-        bytes other than the ones below `limit`. A sidecar that cannot be read
-        counts as damaged: lines go unchecked (never unserved) and the next
-        writer rebuilds it."""
+        covered prefix and end within `limit` bytes of the data file (open as
+        data_fd). Call it after reading the data file's size: a writer removes
+        stale entries before it writes new lines, so entries read afterwards
+        never describe bytes other than the ones below `limit`. A sidecar that
+        cannot be read counts as damaged: lines go unchecked (never unserved)
+        and the next writer rebuilds it."""
         try:
-            self._load(data_inode, limit)
+            self._load(data_fd, limit)
         except OSError:
             self.reset("damaged")
 
-    def _load(self, data_inode: int, limit: int) -> None:
+    def _load(self, data_fd: int, limit: int) -> None:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
             self.reset("missing")
             return
-        if self._fd is not None and self._fd_ident != (st.st_dev, st.st_ino):
-            self.close()  # replaced (rebuilt by a writer): read the new one
-        fd = self._fd
-        if fd is None:
+        ident = (st.st_dev, st.st_ino)
+        if ident != self.ident:  # first look, or rebuilt by a writer
+            if ident == self._rejected:
+                return  # already found not to apply; a writer replaces it
+            fd = os.open(self.path, os.O_RDONLY)
             try:
-                fd = os.open(self.path, os.O_RDONLY)
-            except FileNotFoundError:
-                self.reset("missing")
-                return
-        fst = os.fstat(fd)
-        head = os.pread(fd, HEADER.size, 0)
-        inode = header_inode(head)
-        if inode is None or inode != data_inode:
-            if fd != self._fd:
+                fst = os.fstat(fd)
+                ident = (fst.st_dev, fst.st_ino)
+                status = ("damaged" if os.pread(fd, HEADER.size, 0) != MAGIC
+                          else "ok" if self._belongs(fd, data_fd, limit) else "stale")
+            except BaseException:
                 os.close(fd)
-            self.reset("damaged" if inode is None else "stale")
+                raise
+            self.reset(status)
+            if status != "ok":
+                os.close(fd)
+                self._rejected = ident
+                return
+            self._fd, self._fd_ident, self.ident = fd, ident, ident
+        fd = self._reader()
+        if fd is None:
             return
-        if head != self.header:  # first look, or the sidecar was rebuilt
-            if fd == self._fd:
-                self._fd = None  # kept open across the reset
-            self.reset("ok")
-            self.header = head
-        self._fd, self._fd_ident = fd, (fst.st_dev, fst.st_ino)
         pos = self.file_size()
-        count = (fst.st_size - pos) // ENTRY_SIZE
+        count = (os.fstat(fd).st_size - pos) // ENTRY_SIZE
         if count <= 0:
             return
         new = np.frombuffer(os.pread(fd, count * ENTRY_SIZE, pos), dtype=ENTRY)
@@ -293,6 +287,23 @@ class Checksums:
         keep = int(np.searchsorted(ends[:valid_n], limit, side="right"))
         self.extend(new[:keep])
         self._beyond = _keys(new["len"][keep:valid_n], new["crc"][keep:valid_n])
+
+    @staticmethod
+    def _belongs(sfd: int, data_fd: int, limit: int) -> bool:
+        """Whether a sidecar describes this data file: one of the file's first
+        complete lines has the length and CRC of one of the first entries (a
+        stale sidecar of another file matches none; a corrupt line does not
+        detach its file's sidecar). Nothing to compare counts as a match."""
+        raw = os.pread(sfd, BINDING_ENTRIES * ENTRY_SIZE, HEADER.size)
+        first = np.frombuffer(raw[: len(raw) - len(raw) % ENTRY_SIZE], dtype=ENTRY)
+        if not len(first):
+            return True
+        span = min(limit, int(first["off"][-1]) + int(first["len"][-1]), 1 << 20)
+        lines = scan_bytes(os.pread(data_fd, span, 0), 0)[:BINDING_ENTRIES]
+        if not len(lines):
+            return True
+        theirs = set(zip(first["len"].tolist(), first["crc"].tolist()))
+        return any(k in theirs for k in zip(lines["len"].tolist(), lines["crc"].tolist()))
 
     def keep_first(self, count: int) -> None:
         """Only the first `count` entries remain (the sidecar was cut)."""

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 
 from datapack_client import jsonio, schema
 
-from .checksums import ENTRY_SIZE, HEADER, Checksums, header_inode, make_header, scan_fd
+from .checksums import ENTRY_SIZE, HEADER, MAGIC, Checksums, scan_fd
 
 SUFFIX = "_datapacks.jsonl"
 AUX_DIR = ".datapack"
@@ -129,9 +129,9 @@ class TaskFile:
                 fsync_dir(os.path.dirname(os.path.abspath(self.store_dir)))
             st = os.fstat(fd)
             if st.st_size == 0:
-                # A new (or still empty) data file gets a new sidecar: one left behind
-                # by a deleted file may name the same, reused inode number.
-                self._new_sidecar(st.st_ino, b"")
+                # A new (or still empty) data file gets a new sidecar: one may be
+                # left behind by a deleted file of the same name.
+                self._new_sidecar(b"")
         except BaseException:
             os.close(fd)
             raise
@@ -153,15 +153,14 @@ class TaskFile:
         self._sfd, self._sfd_ident = fd, ident
         return fd
 
-    def _new_sidecar(self, inode: int, entries: bytes) -> None:
+    def _new_sidecar(self, entries: bytes) -> None:
         """Replace the sidecar atomically (temp file, fsync, rename, fsync dir)."""
         folder = os.path.dirname(self.sums.path)
         makedirs_durable(folder, self.fsync_enabled)
-        header = make_header(inode)
         tmp = f"{self.sums.path}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            write_all(fd, header + entries)
+            write_all(fd, MAGIC + entries)
             self._sync(fd)
         finally:
             os.close(fd)
@@ -169,7 +168,8 @@ class TaskFile:
         if self.fsync_enabled:
             fsync_dir(folder)
         self._close_sidecar()
-        self.sums.adopt(header)
+        st = os.stat(self.sums.path)
+        self.sums.adopt((st.st_dev, st.st_ino))
         self.sums.extend_bytes(entries)
 
     def sync_checksums(self, complete_end: int) -> None:
@@ -178,13 +178,11 @@ class TaskFile:
         it is missing or belongs to another file, cut off stale entries (made
         durable at once, so they can never come back next to new lines at
         their offsets), and add entries for lines written without them."""
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
+        if not os.path.exists(self.path):
             return  # the first append creates the file and its sidecar
         try:
-            if self.sums.header is None:
-                self._rebuild_sidecar(st.st_ino, complete_end)
+            if self.sums.ident is None:  # missing, another file's, or damaged
+                self._rebuild_sidecar(complete_end)
                 return
             sfd = self._sidecar_fd()
             size = os.fstat(sfd).st_size
@@ -193,8 +191,8 @@ class TaskFile:
                 keep = (size - HEADER.size) // ENTRY_SIZE
                 if keep >= 0:
                     self.sums.keep_first(keep)
-                if keep < 0 or self.sums.header is None:
-                    self._rebuild_sidecar(st.st_ino, complete_end)
+                if keep < 0 or self.sums.ident is None:
+                    self._rebuild_sidecar(complete_end)
                     return
                 want = self.sums.file_size()
             if size != want:
@@ -203,7 +201,7 @@ class TaskFile:
             if self.sums.end < complete_end and self.sums.end and self._byte_at(self.sums.end - 1) != b"\n":
                 # The covered prefix ends inside a line: the file was edited (lengths
                 # changed). Entries can only be added from a line start: start over.
-                self._rebuild_sidecar(st.st_ino, complete_end)
+                self._rebuild_sidecar(complete_end)
                 return
             if self.sums.end < complete_end:
                 entries = self._scan(self.sums.end, complete_end)
@@ -214,8 +212,8 @@ class TaskFile:
             self.sums.reset("damaged")  # re-read (or rebuilt) by the next writer
             raise _write_error(self.sums.path, exc) from exc
 
-    def _rebuild_sidecar(self, inode: int, complete_end: int) -> None:
-        self._new_sidecar(inode, self._scan(0, complete_end).tobytes())
+    def _rebuild_sidecar(self, complete_end: int) -> None:
+        self._new_sidecar(self._scan(0, complete_end).tobytes())
 
     def _byte_at(self, pos: int) -> bytes:
         fd = os.open(self.path, os.O_RDONLY)
@@ -368,4 +366,4 @@ def _write_error(path: str, exc: OSError) -> StoreWriteError:
 
 
 __all__ = ["AUX_DIR", "SUFFIX", "FULL_ERRNOS", "StoreWriteError", "TaskFile", "fsync_dir", "makedirs_durable",
-           "write_all", "header_inode"]
+           "write_all"]

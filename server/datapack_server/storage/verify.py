@@ -64,7 +64,7 @@ def verify_file(path: str, sums_path: str, task: str, write_lock=None) -> Verify
         st = os.fstat(fd)
         size = report.bytes = st.st_size
         sums = Checksums(sums_path)
-        sums.load(st.st_ino, size)  # after the size: see Checksums.load
+        sums.load(fd, size)  # after the size: see Checksums.load
         report.checksums = sums.status
         try:
             report.stale_entries = max(0, (os.stat(sums_path).st_size - HEADER.size) // ENTRY_SIZE - sums.n)
