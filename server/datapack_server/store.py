@@ -43,7 +43,7 @@ from .packids import id_hash
 from .index import BUCKET_CODES, SNAPSHOT_VERSION, TaskIndex, cosine_match
 from .storage import checksums
 from .storage.checksums import entries_for_lines
-from .storage.lines import CorruptLine, is_legacy, parse_line, served_record
+from .storage.lines import CorruptLine, is_legacy, line_blocks, parse_line, served_record
 from .storage.taskfile import AUX_DIR, FULL_ERRNOS, SUFFIX, StoreWriteError, TaskFile
 from .storage.verify import VerifyReport, verify_file
 
@@ -320,24 +320,12 @@ class TaskState:
                 self.store.on_corrupt(self.task, line_no, off, payload)
 
     def _ingest_sequential(self, start: int, end: int) -> None:
-        off = start
-        carry = b""
         self.torn = None
-        while off < end:
-            chunk = os.pread(self.rfd, min(READ_CHUNK, end - off), off)
-            if not chunk:
-                break
-            data = carry + chunk
-            base = off - len(carry)
-            off += len(chunk)
-            last_nl = data.rfind(b"\n")
-            if last_nl < 0:
-                carry = data
-                continue
-            self._ingest_lines(data[: last_nl + 1], base)
-            carry = data[last_nl + 1:]
-        if carry:
-            self.torn = (self.scanned, len(carry))
+        for block, base, complete in line_blocks(self.rfd, start, end, READ_CHUNK):
+            if complete:
+                self._ingest_lines(block, base)
+            else:
+                self.torn = (self.scanned, len(block))
 
     def _ingest_lines(self, data: bytes, base: int) -> None:
         sums = self.file.sums

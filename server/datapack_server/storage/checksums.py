@@ -32,6 +32,8 @@ from bisect import bisect_left, bisect_right
 
 import numpy as np
 
+from .lines import line_blocks
+
 MAGIC = b"DPCRC02\n"
 HEADER = struct.Struct("<8s")  # the magic
 BINDING_ENTRIES = 16  # first lines/entries compared to tell whether a sidecar is this file's
@@ -84,22 +86,8 @@ def scan_bytes(data: bytes, base: int) -> np.ndarray:
 
 def scan_fd(fd: int, start: int, end: int) -> np.ndarray:
     """Entries of the complete lines in [start, end) of an open file (start is a line start)."""
-    out = []
-    off = start
-    carry = b""
-    while off < end:
-        chunk = os.pread(fd, min(SCAN_CHUNK, end - off), off)
-        if not chunk:
-            break
-        data = carry + chunk
-        base = off - len(carry)
-        off += len(chunk)
-        nl = data.rfind(b"\n")
-        if nl < 0:
-            carry = data
-            continue
-        out.append(scan_bytes(data[: nl + 1], base))
-        carry = data[nl + 1:]
+    out = [scan_bytes(block, base) for block, base, complete in line_blocks(fd, start, end, SCAN_CHUNK)
+           if complete]
     return np.concatenate(out) if out else np.empty(0, dtype=ENTRY)
 
 

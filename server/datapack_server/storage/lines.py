@@ -9,6 +9,7 @@ from __future__ import annotations
 
 
 import json
+import os
 
 import orjson
 
@@ -171,3 +172,27 @@ def served_record(d: dict, file_name: str, line_number: int, task_name: str) -> 
         rec = schema.normalize_record(d, pack_id=pid, created_at=created)
     rec.pop("_revision", None)
     return rec
+
+
+def line_blocks(fd: int, start: int, end: int, chunk: int):
+    """Read [start, end) of an open file (start is a line start) in chunks of
+    about `chunk` bytes, yielding (block, offset, True) for each run of
+    complete lines and, last, (tail, offset, False) for the bytes after the
+    last newline, if any (a torn tail or a line still being written)."""
+    off = start
+    carry = b""
+    while off < end:
+        data = os.pread(fd, min(chunk, end - off), off)
+        if not data:
+            break
+        data = carry + data
+        base = off - len(carry)
+        off = base + len(data)
+        nl = data.rfind(b"\n")
+        if nl < 0:
+            carry = data
+            continue
+        yield data[: nl + 1], base, True
+        carry = data[nl + 1:]
+    if carry:
+        yield carry, off - len(carry), False

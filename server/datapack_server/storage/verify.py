@@ -15,7 +15,7 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
 from .checksums import ENTRY_SIZE, HEADER, SCAN_CHUNK, Checksums
-from .lines import CorruptLine, parse_line
+from .lines import CorruptLine, line_blocks, parse_line
 
 CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"
 CORRUPT_LINE = "CORRUPT_LINE"
@@ -70,21 +70,12 @@ def verify_file(path: str, sums_path: str, task: str, write_lock=None) -> Verify
             report.stale_entries = max(0, (os.stat(sums_path).st_size - HEADER.size) // ENTRY_SIZE - sums.n)
         except FileNotFoundError:
             pass
-        off = 0
         carry = b""
-        while off < size:
-            chunk = os.pread(fd, min(SCAN_CHUNK, size - off), off)
-            if not chunk:
-                break
-            data = carry + chunk
-            base = off - len(carry)
-            off += len(chunk)
-            nl = data.rfind(b"\n")
-            if nl < 0:
-                carry = data
-                continue
-            _verify_lines(report, sums, data[: nl + 1], base)
-            carry = data[nl + 1:]
+        for block, base, complete in line_blocks(fd, 0, size, SCAN_CHUNK):
+            if complete:
+                _verify_lines(report, sums, block, base)
+            else:
+                carry = block
         if carry:
             tail_off = size - len(carry)
             with (write_lock() if write_lock is not None else nullcontext()):
