@@ -1013,6 +1013,19 @@ def history_refs(st: TaskState, pack_id: Any) -> list[tuple[RecordRef, dict | No
     return out
 
 
+def _mean_std(x: np.ndarray) -> tuple[float, float]:
+    """numpy's mean and population std; when finite values near the double
+    limit overflow the sums, the same computed on values scaled by their
+    largest magnitude (exact mean and std exist, inf/NaN would be wrong)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(np.mean(x)), float(np.std(x))
+        if not (math.isfinite(mean) and math.isfinite(std)) and np.isfinite(x).all():
+            scale = float(np.max(np.abs(x)))
+            y = x / scale
+            mean, std = float(np.mean(y)) * scale, float(np.std(y)) * scale
+    return mean, std
+
+
 def query_positions(st: TaskState, q: QuerySpec) -> np.ndarray:
     """Positions of the matching packs in result order."""
     return order(st.index, match(st.index, q.filter), q.sort_by, q.sort_descending, q.limit)
@@ -1216,17 +1229,19 @@ def statistics(ix: TaskIndex, idx: np.ndarray | None) -> dict:
     skills: set = set()
     for code in present.tolist():
         skills.update(traces[code])
+    dj_mean, dj_std = _mean_std(dj)
+    trust_mean, trust_std = _mean_std(trust)
     out = {
         "total": n,
         "positive": positive,
         "negative": negative,
         "positive_ratio": positive / n,
-        "delta_j_mean": float(np.mean(dj)),
-        "delta_j_std": float(np.std(dj)),
+        "delta_j_mean": dj_mean,
+        "delta_j_std": dj_std,
         "delta_j_min": float(np.min(dj)),
         "delta_j_max": float(np.max(dj)),
-        "trust_mean": float(np.mean(trust)),
-        "trust_std": float(np.std(trust)),
+        "trust_mean": trust_mean,
+        "trust_std": trust_std,
         "unique_skills": sorted(skills),
         "engine_types": _counts_in_order(col("engine"), ix.cats["engine"].values),
         "source_types": _counts_in_order(col("source"), ix.cats["source"].values),
