@@ -12,17 +12,18 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from datapack_client import codec, schema
-from datapack_client.errors import (FailedPreconditionError, InvalidArgumentError, ResourceExhaustedError,
-                                    UnavailableError, invalid)
+from datapack_client.errors import (AlreadyExistsError, FailedPreconditionError, InvalidArgumentError,
+                                    ResourceExhaustedError, UnavailableError, invalid)
 from datapack_client.export import ExportArgs
 from datapack_client.query import FilterSpec, QuerySpec
 from datapack_client.ingest import baseline_values_from_proto, econ_from_proto, episodes_from_proto
 from datapack_client.results import AppendResult, IngestResult
+from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.validation_rules import shown, store_ok, task_name_ok
 
 from datapack_client.skills import catalogue_for
@@ -31,7 +32,8 @@ from . import analytics
 from .baselines import BaselineRegistry
 from .ingest import ingest, resolve_baseline
 from .portable.exporter import export_steps, options_of
-from .store import RecordRef, Store, TaskState, history_refs, match, position_of, query_positions, statistics
+from .store import (NO_OBSERVER, RecordRef, Store, StoreObserver, TaskState, history_refs, match, position_of,
+                    query_positions, statistics)
 from .storage.taskfile import AUX_DIR, SUFFIX
 from .workers import WorkerPool, prepare_ingest, prepare_records
 
@@ -44,6 +46,17 @@ NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 PROBE_MIN_BYTES = 64 << 10
 PROBE_MAX_BYTES = 8 << 20
 log = logging.getLogger("datapack.server")
+# The task label of rejected records whose task holds no packs (an unknown or
+# malformed name): metrics stay bounded by the stored tasks. Not a valid task name.
+UNKNOWN_TASK = "(unknown)"
+
+
+def _task_of(raw: bytes) -> str:
+    """The task named by a serialized DataPackMeta, "" when it does not parse."""
+    try:
+        return pb.DataPackMeta.FromString(raw).task_name
+    except Exception:  # noqa: BLE001 - a malformed record has no task
+        return ""
 
 
 def probe_write(directory: str, nbytes: int, fsync: bool = True) -> None:
@@ -226,9 +239,16 @@ class EncodedCache:
 
 class WriterMemo:
     """Remembers the acknowledgement of recent batches per (store, writer id),
-    so a batch re-sent after a reconnect gets its original acknowledgement."""
+    so a batch re-sent after a reconnect gets its original acknowledgement.
 
-    def __init__(self, per_writer: int = 4096, writers: int = 4096):
+    A reconnecting writer re-sends only its unacknowledged batches (at most
+    its in-flight window: 8 for stream_appender), so the last 64 per writer
+    are plenty; an older re-sent batch is still stored once (its packs are
+    ALREADY_PRESENT) but answered afresh. The bounds keep a long-running
+    server's memory flat: the soak's 16 writers once held ~130 MB here with
+    4096 batches each."""
+
+    def __init__(self, per_writer: int = 64, writers: int = 1024):
         self.per_writer = per_writer
         self.writers = writers
         self._d: OrderedDict = OrderedDict()
@@ -256,8 +276,9 @@ class WriterMemo:
 class DataPackService:
     def __init__(self, data_root: str, *, fsync: bool = True, cache_bytes: int = 64 << 20,
                  exclusive: bool = True, workers: int = 0, skill_catalogues: dict | None = None,
-                 raw_roots: tuple[str, ...] | None = None):
+                 raw_roots: tuple[str, ...] | None = None, observer: StoreObserver = NO_OBSERVER):
         self.root = os.path.abspath(data_root)
+        self.observer = observer  # metrics hook (store.StoreObserver); a no-op unless metrics are served
         # Folders ExportPortable may read raw episode data from (None: anywhere).
         self.raw_roots = None if raw_roots is None else tuple(os.path.realpath(r) for r in raw_roots)
         self.fsync = fsync
@@ -388,8 +409,26 @@ class DataPackService:
             with self._stores_lock:
                 s = self._stores.get(path)
                 if s is None:
-                    s = self._stores[path] = Store(folder, fsync=self.fsync, pool=self.pool)
+                    s = self._stores[path] = Store(folder, fsync=self.fsync, pool=self.pool,
+                                                   observer=self.observer)
         return s
+
+    def task_sizes(self) -> list[tuple[str, str, int]]:
+        """(store, task, packs) of every loaded task holding packs (index sizes, no I/O)."""
+        return [(path, task, n) for path, s in list(self._stores.items()) for task, n in s.task_sizes()]
+
+    def _observe_results(self, results, source: str, t0: float) -> None:
+        if self.observer is NO_OBSERVER:
+            return
+        for key, n in Counter((r.task_name, r.status) for r in results).items():
+            self.observer.appended(key[0], key[1], n)
+        self.observer.acknowledged(source, time.perf_counter() - t0)
+
+    def _observe_rejected(self, s: Store, tasks: list[str]) -> None:
+        """Rejected records, by their task when it exists (labels stay bounded by
+        the stored tasks, whatever names a rejected record carries)."""
+        for task, n in Counter(t if s.has_packs(t) else UNKNOWN_TASK for t in tasks).items():
+            self.observer.appended(task, "rejected", n)
 
     # -- append
 
@@ -397,14 +436,28 @@ class DataPackService:
                batch_sequence: int = 0) -> list[AppendResult]:
         """Append serialized DataPackMeta messages as one atomic batch. Decoding,
         validation and encoding run in the worker pool for large batches."""
+        t0 = time.perf_counter()
         memo_key = (store, writer_id) if writer_id else None
         if memo_key is not None:
             seen = self.memo.get(memo_key, batch_sequence)
             if seen is not None:
+                self.observer.acknowledged("append", time.perf_counter() - t0)  # packs counted the first time
                 return seen
         s = self.store(store)  # validates the store path before any work
         if not raw_records:
             return []
+        try:
+            results = self._append(s, raw_records)
+        except (InvalidArgumentError, AlreadyExistsError):
+            if self.observer is not NO_OBSERVER:
+                self._observe_rejected(s, [_task_of(raw) for raw in raw_records])
+            raise
+        self._observe_results(results, "append", t0)
+        if memo_key is not None:
+            self.memo.put(memo_key, batch_sequence, results)
+        return results
+
+    def _append(self, s: Store, raw_records: list[bytes]) -> list[AppendResult]:
         now = schema.utc_now()
         if self.pool is not None and len(raw_records) >= POOL_MIN_BATCH:
             prepared, violations = self.pool.executor().submit(prepare_records, raw_records, now).result()
@@ -416,10 +469,7 @@ class DataPackService:
         keys = [(task, pid) for task, pid, _line, _raw in prepared]
         lines = [p[2] for p in prepared]
         with self._writing(s, sum(map(len, lines))):
-            results = s.append_lines(keys, lines, raws=[p[3] for p in prepared])
-        if memo_key is not None:
-            self.memo.put(memo_key, batch_sequence, results)
-        return results
+            return s.append_lines(keys, lines, raws=[p[3] for p in prepared])
 
     # -- reads (payloads as serialized DataPackMeta messages)
 
@@ -516,12 +566,27 @@ class DataPackService:
     def ingest_request(self, request) -> list:
         """IngestEpisodes batch from the wire: built in the worker pool when there
         is one (the builder is pure Python and CPU-bound), else in-process."""
+        t0 = time.perf_counter()
         memo_key = (request.store, "ingest:" + request.writer_id) if request.writer_id else None
         if memo_key is not None:
             seen = self.memo.get(memo_key, request.batch_sequence)
             if seen is not None:
+                self.observer.acknowledged("ingest", time.perf_counter() - t0)
                 return seen
         s = self.store(request.store)
+        try:
+            results = self._ingest(s, request)
+        except (InvalidArgumentError, AlreadyExistsError):
+            # An episode's task is known only once its pack is built.
+            self.observer.appended(UNKNOWN_TASK, "rejected", len(request.episodes))
+            raise
+        if results:
+            self._observe_results(results, "ingest", t0)
+        if memo_key is not None:
+            self.memo.put(memo_key, request.batch_sequence, results)
+        return results
+
+    def _ingest(self, s: Store, request) -> list:
         which = request.baseline.WhichOneof("source") if request.HasField("baseline") else None
         named = request.baseline.name if which == "name" else None
         values = (baseline_values_from_proto(request.baseline.values) if which == "values" else None)
@@ -544,8 +609,6 @@ class DataPackService:
                                           raws=[p[3] for p in prepared])
             results = [IngestResult(r.index, r.pack_id, r.task_name, r.status, bucket, dj, r.sequence)
                        for r, (bucket, dj) in zip(appended, outcomes)]
-        if memo_key is not None:
-            self.memo.put(memo_key, request.batch_sequence, results)
         return results
 
     def analyze(self, store: str, task_name: str, method: str, slice_spec, **args):
