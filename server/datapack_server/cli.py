@@ -8,6 +8,8 @@
                    [--target HOST:PORT] [--store NAME] [--quiet] [--raw-dir DIR]
     datapack export-portable --datapack-dir DIR --task T [--target HOST:PORT] [...]
     datapack verify --data-dir DIR [--store S] [--task T]
+    datapack report --task T --out DIR [--data-dir DIR] [--store S] [--target HOST:PORT]
+    datapack health [--target HOST:PORT] [--service NAME]
 
 `serve` prints `datapack: listening on HOST:PORT; loading stores` once the port
 is bound (health NOT_SERVING, calls UNAVAILABLE while the stores load), then
@@ -21,6 +23,9 @@ certificate or key that cannot be used: security.py).
 records, 2 conflicts or rejected records.
 `verify` (storage/verify.py, storage/FORMAT.md): checks every line against its
 checksum, read-only; 0 clean, 1 usage error, 2 findings.
+`report` (report.py): PNG plots and index.html of a task; 0 written, 1 usage
+error, no packs, matplotlib missing or the store unreadable.
+`health` (health_cli.py): the gRPC health status; 0 SERVING, 1 otherwise.
 """
 from __future__ import annotations
 
@@ -36,6 +41,8 @@ from datapack_client.errors import DataPackError
 from .build_cli import register as register_build
 from .export_cli import register as register_export
 from .storage.verify import register as register_verify
+from .health_cli import register as register_health
+from .report import register as register_report
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -115,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_build(sub)
     register_export(sub)
     register_verify(sub)
+    register_report(sub)
+    register_health(sub)
     return p
 
 
