@@ -80,7 +80,7 @@ def check_names(work: str, names: list[str], token_file: str) -> dict:
     os.symlink(outside, os.path.join(data, "linked"))
     before = tree_outside(os.path.join(work, "names"), data)
     log_path = os.path.join(work, "names", "server.log")
-    server = ServerProc(data, log_path, "--workers", "0", "--no-fsync", "--log-level", "debug",
+    server = ServerProc(data, log_path, "--workers", "0", "--no-fsync", "--log-level", "debug", "--log-format", "text",
                         "--token-file", token_file).start()
     auth = [("authorization", "Bearer " + RW_TOKEN)]
     t0 = time.perf_counter()

@@ -351,7 +351,7 @@ def test_hostile_names_on_every_rpc_over_the_wire(tmp_path, token_file):
     before = tree_outside(tmp_path, data)
     absolute = [n for n, _ in HOSTILE if n.startswith("/") and "\x00" not in n and len(n) < 200]
     existed = {n: os.path.lexists(n) for n in absolute}
-    proc = ServerProcess(data, "--workers", "0", "--no-fsync", "--log-level", "debug",
+    proc = ServerProcess(data, "--workers", "0", "--no-fsync", "--log-level", "debug", "--log-format", "text",
                          "--token-file", str(token_file)).start()
     auth = [("authorization", "Bearer " + RW_TOKEN)]
     stderr: list[str] = []

@@ -29,8 +29,9 @@ from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 
 from .adapter_servicer import SERVICE_NAME as ADAPTER_SERVICE_NAME
 from .adapter_servicer import SkillAdapterServicer, add_adapter_servicer
-from . import security
-from .interceptors import CallGate, ErrorInterceptor
+from . import security, tracing
+from .interceptors import DRAINING, STARTING, CallGate, ErrorInterceptor
+from .logs import RequestIdInterceptor
 from .service import DataPackService
 from .servicer import SERVICE_NAME, DataPackServicer, add_servicer
 
@@ -74,6 +75,9 @@ class ServerConfig:
     max_message_bytes: int = MAX_MESSAGE_BYTES
     # Load every task found under the data root before reporting SERVING.
     warm_up: bool = True
+    # HTTP side port with /metrics (Prometheus; needs prometheus-client),
+    # /healthz and /readyz, bound to `host`; 0 picks a free one, None: none.
+    metrics_port: int | None = None
 
 
 @dataclass
@@ -88,6 +92,28 @@ class RunningServer:
     _start_error: BaseException | None = None
     _health_lock: threading.Lock = field(default_factory=threading.Lock)
     _up: bool = False  # loaded: health may say SERVING
+    _stopping: bool = False
+    metrics: object | None = None  # metrics.ServerMetrics when a metrics port is served
+    side: object | None = None  # http_side.SideServer
+    tracer: object | None = None  # tracing.TracingInterceptor when OTEL_* asked for tracing
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The bound HTTP side port (/metrics, /healthz, /readyz), None without one."""
+        return self.side.port if self.side is not None else None
+
+    def readiness(self) -> tuple[bool, str]:
+        """(ready, why) as /readyz reports it: ready while the health name ""
+        is SERVING (loaded, not shutting down); writes may still be refused."""
+        with self._health_lock:
+            up, stopping = self._up, self._stopping
+        if stopping or self.gate.state == DRAINING:
+            return False, "NOT_SERVING: shutting down"
+        if not up or self.gate.state == STARTING:
+            return False, "NOT_SERVING: loading stores"
+        if not self.service.writable:
+            return True, f"SERVING; {WRITE_HEALTH_NAME} NOT_SERVING: no space left, appends are refused"
+        return True, "SERVING"
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """True once SERVING (False if timeout passed first); raises what made
@@ -137,6 +163,8 @@ class RunningServer:
         kept until the grace period ends, so a stop takes what the work needs."""
         grace = self.config.grace_seconds if grace is None else grace
         t0 = time.monotonic()
+        with self._health_lock:
+            self._stopping = True
         self.health.enter_graceful_shutdown()
         self.gate.drain()
         self.server.stop(grace)  # no new calls; cancels whatever is left when the grace period ends
@@ -145,6 +173,10 @@ class RunningServer:
         time.sleep(max(0.0, min(grace, ANNOUNCE_SECONDS) - (time.monotonic() - t0)))
         self.server.stop(None).wait()
         self.service.close()
+        if self.side is not None:
+            self.side.stop()
+        if self.tracer is not None:
+            self.tracer.provider.shutdown()
 
 
 def build_server(config: ServerConfig, wait_ready: bool = True) -> RunningServer:
@@ -155,15 +187,35 @@ def build_server(config: ServerConfig, wait_ready: bool = True) -> RunningServer
     file in it) cannot be written, before binding anything."""
     # Unusable tokens or keys fail here (SecurityConfigError), before anything starts.
     auth_interceptors, credentials = security.from_config(config)
+    prefixes = ("/" + SERVICE_NAME + "/", "/" + ADAPTER_SERVICE_NAME + "/")
+    metrics = None
+    if config.metrics_port is not None:
+        try:
+            from .metrics import ServerMetrics
+        except ImportError as exc:  # prometheus-client is optional (the metrics extra)
+            raise ImportError(f"metrics_port needs prometheus-client: pip install 'datapack[metrics]' ({exc})") from exc
+        metrics = ServerMetrics()
     service = DataPackService(config.data_dir, fsync=config.fsync, cache_bytes=config.cache_bytes,
                               workers=config.workers, skill_catalogues=config.skill_catalogues,
-                              exclusive=config.exclusive, raw_roots=config.raw_roots)
+                              exclusive=config.exclusive, raw_roots=config.raw_roots,
+                              **({"observer": metrics} if metrics is not None else {}))
+    side = tracer = None
     try:
         stores = service.preflight()
-        gate = CallGate(("/" + SERVICE_NAME + "/", "/" + ADAPTER_SERVICE_NAME + "/"))
+        gate = CallGate(prefixes)
+        # Outermost first: the request id and the metrics see every call,
+        # including those refused by the authentication or the start-up gate.
+        observing: list[grpc.ServerInterceptor] = [RequestIdInterceptor(prefixes)]
+        tracer = tracing.interceptor(prefixes)
+        if tracer is not None:
+            observing.append(tracer)
+        if metrics is not None:
+            from .metrics import MetricsInterceptor
+            metrics.watch(service)
+            observing.append(MetricsInterceptor(metrics, prefixes))
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="datapack-rpc"),
-            interceptors=[*auth_interceptors, ErrorInterceptor(), gate],
+            interceptors=[*observing, *auth_interceptors, ErrorInterceptor(), gate],
             options=[
                 ("grpc.max_receive_message_length", config.max_message_bytes),
                 ("grpc.max_send_message_length", config.max_message_bytes),
@@ -196,11 +248,21 @@ def build_server(config: ServerConfig, wait_ready: bool = True) -> RunningServer
                 else server.add_insecure_port(address))
         if port == 0:
             raise OSError(f"cannot bind {config.host}:{config.port}")
+        running = RunningServer(server, port, service, health_servicer, config, gate, metrics=metrics,
+                                tracer=tracer)
+        if metrics is not None:
+            from .http_side import SideServer
+            side = SideServer(config.host, config.metrics_port, running.readiness, metrics.exposition)
         server.start()
+        if side is not None:
+            running.side = side.start()
     except BaseException:
+        if side is not None:
+            side.stop()
+        if tracer is not None:
+            tracer.provider.shutdown()
         service.close()
         raise
-    running = RunningServer(server, port, service, health_servicer, config, gate)
     service.space.add_listener(running._set_write_health)
     threading.Thread(target=running._warm, args=(stores,), name="datapack-warm-up", daemon=True).start()
     if wait_ready:

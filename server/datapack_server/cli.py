@@ -1,6 +1,7 @@
 """The `datapack` command.
 
-    datapack serve [--data-dir DIR] [--host H] [--port P] [--no-fsync]
+    datapack serve [--data-dir DIR] [--host H] [--port P] [--no-fsync] [--metrics-port P]
+                   [--log-format auto|json|text] [--log-level L]
                    [--token-file PATH] [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
                    [--raw-root DIR ...]
     datapack build [--generate-synthetic N] [--seed S] [--data-dir DIR] [--output-dir DIR]
@@ -54,7 +55,15 @@ def _serve(args: argparse.Namespace) -> int:
                           max_workers=args.max_workers, grace_seconds=args.grace,
                           workers=args.workers if args.workers is not None else (os.cpu_count() or 1),
                           token_file=args.token_file, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                          tls_client_ca=args.tls_client_ca, raw_roots=tuple(args.raw_root) if args.raw_root else None)
+                          tls_client_ca=args.tls_client_ca, raw_roots=tuple(args.raw_root) if args.raw_root else None,
+                          metrics_port=args.metrics_port)
+    if args.metrics_port is not None:
+        try:
+            import prometheus_client  # noqa: F401 - the metrics extra
+        except ImportError:
+            print("datapack: --metrics-port needs prometheus-client: pip install 'datapack[metrics]'",
+                  file=sys.stderr)
+            return 2
     for warning in exposure_warnings(config):
         print(f"datapack: warning: {warning}", file=sys.stderr, flush=True)
     try:
@@ -77,6 +86,9 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     # Port bound, health NOT_SERVING, datapack calls UNAVAILABLE while the stores load.
     print(f"datapack: listening on {config.host}:{running.port}; loading stores", flush=True)
+    if running.metrics_port is not None:
+        print(f"datapack: metrics on http://{config.host}:{running.metrics_port}/metrics "
+              "(/healthz, /readyz)", flush=True)
     try:
         while not stop.is_set() and not running.wait_ready(0.2):
             pass
@@ -118,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ExportPortable reads raw episode data only below DIR (repeatable; default: anywhere)")
     s.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
                    help="server log level (stderr; default warning)")
+    s.add_argument("--log-format", default="auto", choices=("auto", "json", "text"),
+                   help="log lines on stderr: one JSON object each, or text; auto (default): JSON unless "
+                        "stderr is a terminal")
+    s.add_argument("--metrics-port", type=int, metavar="P",
+                   help="serve Prometheus /metrics, /healthz and /readyz over HTTP on this port of --host "
+                        "(0 picks a free one; needs prometheus-client)")
     s.set_defaults(func=_serve)
     register_build(sub)
     register_export(sub)
@@ -140,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         from .build_cli import main as build_main
         return build_main(argv[1:])
     args = build_parser().parse_args(argv)
+    if getattr(args, "log_format", None):
+        from .logs import configure
+        configure(args.log_format)  # same escaping guarantees as the handler above (logs.py)
     if getattr(args, "log_level", None):
         logging.getLogger().setLevel(args.log_level.upper())
     return args.func(args)

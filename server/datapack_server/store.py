@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import threading
+import time
 import zipfile
 from zlib import crc32
 from contextlib import ExitStack, contextmanager
@@ -607,12 +608,32 @@ class _PendingAppend:
         return rec
 
 
+class StoreObserver:
+    """What the engine reports as it works, for metrics (metrics.py overrides
+    these). The domain code calls this no-op base, so it imports no metrics
+    library and pays one method call where nobody observes."""
+
+    def fsync(self, seconds: float) -> None:
+        """One task's lines and checksum entries written and fsynced in a group commit."""
+
+    def appended(self, task: str, status: str, n: int) -> None:
+        """n packs of `task` acknowledged (status created/already_present) or rejected."""
+
+    def acknowledged(self, source: str, seconds: float) -> None:
+        """One batch ("append" or "ingest") durably acknowledged, `seconds` after it was received."""
+
+
+NO_OBSERVER = StoreObserver()
+
+
 class Store:
     """One store folder (e.g. data/datapacks/phase_c)."""
 
     def __init__(self, path: str, fsync: bool = True, on_corrupt: Callable | None = None,
-                 snapshots: bool = True, snapshot_min_rows: int = SNAPSHOT_MIN_ROWS, pool=None):
+                 snapshots: bool = True, snapshot_min_rows: int = SNAPSHOT_MIN_ROWS, pool=None,
+                 observer: StoreObserver = NO_OBSERVER):
         self.path = os.path.abspath(path)
+        self.observer = observer
         self.pool = pool  # a workers.WorkerPool for large loads, or None (sequential)
         self.fsync = fsync
         self.snapshots = snapshots
@@ -665,6 +686,15 @@ class Store:
         st = self.task(name)
         st.refresh()
         return st
+
+    def task_sizes(self) -> list[tuple[str, int]]:
+        """(task, packs) of every loaded task holding packs, from the index
+        sizes: no I/O, no lock (a scrape may see a count one commit old)."""
+        return [(name, st.index.n) for name, st in list(self._tasks.items()) if st.index.n]
+
+    def has_packs(self, task: str) -> bool:
+        st = self._tasks.get(task)
+        return st is not None and st.index.n > 0
 
     def list_tasks(self) -> list[str]:
         try:
@@ -848,7 +878,10 @@ class Store:
                     if out_lines[n]:
                         st = states[n]
                         entries = st.commit_entries(out_lines[n])
+                        t0 = time.perf_counter()
                         written[n] = (st.file.append(b"".join(out_lines[n]), entries, st.scanned), entries)
+                        if self.fsync:
+                            self.observer.fsync(time.perf_counter() - t0)
             except StoreWriteError as exc:
                 for n, (token, _entries) in written.items():
                     states[n].file.rollback(token)
