@@ -9,6 +9,7 @@
                    [--target HOST:PORT] [--store NAME] [--quiet] [--raw-dir DIR]
     datapack export-portable --datapack-dir DIR --task T [--target HOST:PORT] [...]
     datapack verify --data-dir DIR [--store S] [--task T]
+    datapack query|stats|export ... / validate ... / import FILE ...   (data_cli.py)
     datapack report --task T --out DIR [--data-dir DIR] [--store S] [--target HOST:PORT]
     datapack health [--target HOST:PORT] [--service NAME]
 
@@ -24,6 +25,8 @@ certificate or key that cannot be used: security.py).
 records, 2 conflicts or rejected records.
 `verify` (storage/verify.py, storage/FORMAT.md): checks every line against its
 checksum, read-only; 0 clean, 1 usage error, 2 findings.
+`query`, `stats`, `validate`, `import`, `export` (data_cli.py): 0 ok, 1 usage
+error, 2 findings (validate) or rejected records (import).
 `report` (report.py): PNG plots and index.html of a task; 0 written, 1 usage
 error, no packs, matplotlib missing or the store unreadable.
 `health` (health_cli.py): the gRPC health status; 0 SERVING, 1 otherwise.
@@ -42,6 +45,7 @@ from datapack_client.errors import DataPackError
 from .build_cli import register as register_build
 from .export_cli import register as register_export
 from .storage.verify import register as register_verify
+from .data_cli import register as register_data
 from .health_cli import register as register_health
 from .report import register as register_report
 
@@ -140,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_build(sub)
     register_export(sub)
     register_verify(sub)
+    register_data(sub)
     register_report(sub)
     register_health(sub)
     return p
