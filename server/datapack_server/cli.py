@@ -12,6 +12,7 @@
     datapack query|stats|export ... / validate ... / import FILE ...   (data_cli.py)
     datapack report --task T --out DIR [--data-dir DIR] [--store S] [--target HOST:PORT]
     datapack health [--target HOST:PORT] [--service NAME]
+    datapack sim --episodes N [--workers W] [--target HOST:PORT | --output-dir DIR] [...] (sim/cli.py)
 
 `serve` prints `datapack: listening on HOST:PORT; loading stores` once the port
 is bound (health NOT_SERVING, calls UNAVAILABLE while the stores load), then
@@ -48,6 +49,7 @@ from .storage.verify import register as register_verify
 from .data_cli import register as register_data
 from .health_cli import register as register_health
 from .report import register as register_report
+from .sim.cli import register as register_sim
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -147,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_data(sub)
     register_report(sub)
     register_health(sub)
+    register_sim(sub)
     return p
 
 
