@@ -273,7 +273,9 @@ def _trust_scatter_figure(Figure, data: ReportData):
     ax.set_xlabel("trust score (unitless)")
     ax.set_ylabel(DELTA_J_LABEL)
     ax.set_title("Trust against ΔJ, one point per pack")
-    ax.legend(title="bucket", frameon=False, markerscale=1.6 if not dense else 3)
+    legend = ax.legend(title="bucket", frameon=False, markerscale=1.6 if not dense else 3)
+    for handle in legend.legend_handles:  # the key at full colour, whatever the points' transparency
+        handle.set_alpha(1.0)
     ax.grid(color="#e3e3e3", linewidth=0.8)
     ax.set_axisbelow(True)
     fig.suptitle(_subtitle(data) + _skipped_note(data), fontsize=9.5, color="#444444", x=0.01, ha="left")
