@@ -231,7 +231,7 @@ def _lines_with_violations(path) -> dict[int, list[str]]:
 def test_validate_reference_store(ref_store):
     path = ref_store / STORE / REF_FILE
     code, out, _ = run("validate", "--data-dir", str(ref_store), "--json")
-    assert code == 2
+    assert code == 1
     findings = json_lines(out)
     expected = _lines_with_violations(path)
     assert {f["line"]: f["reasons"] for f in findings} == expected
@@ -244,7 +244,7 @@ def test_validate_reference_store(ref_store):
     assert counts["COUNTERFACTUAL_REQUIRED"] == 170 and counts["SKILL_TRACE_EMPTY"] == 82
     code, out, _ = run("validate", "--datapack-dir", str(ref_store / STORE), "--task", TASK)
     lines = out.splitlines()
-    assert code == 2 and len(lines) == len(expected) + 1
+    assert code == 1 and len(lines) == len(expected) + 1
     assert lines[-1] == f"datapack validate: 1 file(s), 600 line(s), {len(expected)} finding(s)"
 
 
@@ -269,7 +269,7 @@ def test_validate_planted_lines(data_root):
         fh.write(json.dumps(legacy).encode() + b"\n")  # line 9
         fh.write(b'{"pack_id": "torn"')  # torn tail
     code, out, _ = run("validate", str(path), "--json")
-    assert code == 2
+    assert code == 1
     got = {f["line"]: f for f in json_lines(out)}
     assert sorted(got) == [5, 6, 7, 8, 9, 10]
     assert got[5]["pack_id"] == "planted" and got[5]["revision"] == 1
@@ -283,7 +283,7 @@ def test_validate_planted_lines(data_root):
     assert got[10]["reasons"] == ["TORN_TAIL"]
     assert all(f["file"] == str(path) for f in got.values())
     code, out, _ = run("validate", str(path), "--verbose")
-    assert code == 2
+    assert code == 1
     assert f"{path}:5 planted BUCKET_SIGN_MISMATCH,COUNTERFACTUAL_REQUIRED" in out.splitlines() or \
         f"{path}:5 planted COUNTERFACTUAL_REQUIRED,BUCKET_SIGN_MISMATCH" in out.splitlines()
     assert "    counterfactual_plan: COUNTERFACTUAL_REQUIRED: " in out
@@ -294,13 +294,13 @@ def test_validate_planted_lines(data_root):
 
 
 def test_validate_usage_errors(data_root, tmp_path):
-    assert run("validate")[0] == 1
-    assert run("validate", str(tmp_path / "missing.jsonl"))[0] == 1
-    assert run("validate", "--data-dir", str(tmp_path / "nope"))[0] == 1
+    assert run("validate")[0] == 2
+    assert run("validate", str(tmp_path / "missing.jsonl"))[0] == 2
+    assert run("validate", "--data-dir", str(tmp_path / "nope"))[0] == 2
     (data_root / STORE).mkdir()
     code, _, err = run("validate", "--datapack-dir", str(data_root / STORE), "--task", "nothing_here")
-    assert code == 1 and "no file" in err
-    assert run("validate", "--data-dir", str(data_root), "--store", "../up")[0] == 1
+    assert code == 2 and "no file" in err
+    assert run("validate", "--data-dir", str(data_root), "--store", "../up")[0] == 2
 
 
 # ------------------------------------------------------------------------------------------ import

@@ -14,8 +14,8 @@ A store is a local folder (`--datapack-dir data/datapacks/phase_c`, or `--data-d
 the arguments of query() (repository.md §7), shared by query, stats and export.
 
 Exit status, as the other verbs (build, export-portable, verify): 0 success; 1 usage error (bad
-option, unknown store or file, unreachable server); 2 findings: `validate` found violations,
-`import` rejected a record.
+option, unknown store or file, unreachable server); 2 `import` rejected a record. Except
+`validate`, which keeps repository.md §10's statuses: 0 no findings, 1 findings, 2 usage error.
 """
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ from datapack_client.validation_rules import store_ok
 from .build_cli import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, _isatty, _Parser, _Progress
 
 EXIT_FINDINGS = EXIT_REJECTED
+# `validate` keeps the exit statuses repository.md §10 gives it (the other
+# verbs follow building.md / portable.md: 1 usage error, 2 findings).
+VALIDATE_FINDINGS, VALIDATE_USAGE = 1, 2
 
 
 class UsageError(Exception):
@@ -197,7 +200,8 @@ def open_repo(args: argparse.Namespace, create: bool = False):
     return DataPackRepo(path)
 
 
-def _run_guarded(verb: str, body, args: argparse.Namespace, out: TextIO | None, err: TextIO | None) -> int:
+def _run_guarded(verb: str, body, args: argparse.Namespace, out: TextIO | None, err: TextIO | None,
+                 usage_status: int = EXIT_USAGE) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     try:
@@ -212,7 +216,7 @@ def _run_guarded(verb: str, body, args: argparse.Namespace, out: TextIO | None, 
         print(f"datapack {verb}: error: {exc}", file=err)
     except OSError as exc:
         print(f"datapack {verb}: error: {exc}", file=err)
-    return EXIT_USAGE
+    return usage_status
 
 
 # ================================================================================ tables
@@ -407,7 +411,7 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not args.json:
         print(f"datapack validate: {len(files)} file(s), {total_lines} line(s), {total_findings} finding(s)",
               file=out)
-    return EXIT_FINDINGS if total_findings else EXIT_OK
+    return VALIDATE_FINDINGS if total_findings else EXIT_OK
 
 
 def _validation_targets(args: argparse.Namespace, task_files) -> list[str]:
@@ -685,13 +689,19 @@ def _common_output(p: argparse.ArgumentParser, quiet: bool = True) -> None:
         p.add_argument("--quiet", action="store_true", help="print only errors (and the requested output)")
 
 
-def _add(sub, name: str, help_text: str, description: str, body) -> argparse.ArgumentParser:
+def _add(sub, name: str, help_text: str, description: str, body, usage_status: int = EXIT_USAGE
+         ) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help_text, description=description,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.error = _Parser.error.__get__(p)  # type: ignore[method-assign]  # usage errors exit 1
+
+    def error(message: str):  # usage errors exit with the verb's usage status
+        p.print_usage(sys.stderr)
+        p.exit(usage_status, f"{p.prog}: error: {message}\n")
+
+    p.error = error  # type: ignore[method-assign]
 
     def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-        return _run_guarded(name, body, args, out, err)
+        return _run_guarded(name, body, args, out, err, usage_status)
 
     p.set_defaults(func=run)
     return p
@@ -722,8 +732,8 @@ def register(sub) -> None:
              "Read task files line by line and list every line a writer would refuse (repository.md §5) or "
              "a reader has to repair (corrupt line, torn tail, legacy shape, derived id or time, duplicate "
              "lines): `file:line pack_id REASONS`, or one JSON object per finding with --json. Only reads. "
-             "Checksums are checked by `datapack verify`. Exit codes: 0 no findings, 1 usage error, "
-             "2 findings.", _validate)
+             "Checksums are checked by `datapack verify`. Exit codes (repository.md §10): 0 no findings, "
+             "1 findings, 2 usage error.", _validate, usage_status=VALIDATE_USAGE)
     v.add_argument("files", nargs="*", metavar="FILE", help="JSONL files (instead of a store)")
     v.add_argument("--datapack-dir", metavar="DIR", help="a store folder")
     v.add_argument("--data-dir", metavar="ROOT", help="a data root: every store below it, or --store")
