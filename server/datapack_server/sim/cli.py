@@ -91,7 +91,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"datapack sim: error: --store {args.store!r} is not a valid store path", file=err)
         return EXIT_FAILED
     try:
-        import pybullet  # noqa: F401
+        from ._quiet import import_pybullet
+        import_pybullet()
     except ImportError:
         print("datapack sim: error: needs pybullet (pip install 'datapack[sim]')", file=err)
         return EXIT_FAILED

@@ -17,8 +17,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pybullet as p
 import pybullet_data
+
+from ._quiet import import_pybullet
+
+p = import_pybullet()
 
 TIME_STEP = 1.0 / 240.0
 
