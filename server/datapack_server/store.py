@@ -639,6 +639,7 @@ class Store:
         self.snapshots = snapshots
         self.snapshot_min_rows = snapshot_min_rows
         self._saving: set[str] = set()
+        self._saving_threads: set[threading.Thread] = set()
         self._saving_lock = threading.Lock()
         self._tasks: dict[str, TaskState] = {}
         self._tasks_lock = threading.Lock()
@@ -722,12 +723,22 @@ class Store:
             finally:
                 with self._saving_lock:
                     self._saving.discard(st.task)
+                    self._saving_threads.discard(threading.current_thread())
 
         # Not a daemon: an exiting process finishes the snapshot it started.
-        threading.Thread(target=run, name=f"snapshot-{st.task}", daemon=False).start()
+        t = threading.Thread(target=run, name=f"snapshot-{st.task}", daemon=False)
+        with self._saving_lock:
+            self._saving_threads.add(t)
+        t.start()
 
     def close(self) -> None:
-        """Save snapshots of tasks that grew by enough rows, then release files."""
+        """Save snapshots of tasks that grew by enough rows, then release files.
+        A background snapshot still being written is waited for first, so no
+        snapshot file appears after close() returned."""
+        with self._saving_lock:
+            pending = list(self._saving_threads)
+        for t in pending:
+            t.join()
         for st in list(self._tasks.values()):
             if self.snapshots and st.index.n - st.snapshot_rows >= self.snapshot_min_rows:
                 st.save_snapshot()
