@@ -18,27 +18,13 @@ from typing import Any, TextIO
 
 from datapack_client.validation_rules import store_ok, task_name_ok
 
+from ..build_cli import int_at_least
+
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
 
 
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return n
-
-
-def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return n
+_positive = int_at_least(1)
+_count = int_at_least(0)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
