@@ -413,10 +413,10 @@ def test_query_stops_when_the_client_is_gone(server, client, monkeypatch, how):
     encoded = []
     real = DataPackService._encoded
 
-    def slow_encoded(self, st, ref):
+    def slow_encoded(self, st, ref, basic=False):
         encoded.append(1)
         time.sleep(0.0005)
-        return real(self, st, ref)
+        return real(self, st, ref, basic)
 
     monkeypatch.setattr(DataPackService, "_encoded", slow_encoded)
     stub = spb_grpc.DataPackServiceStub(client._channel)

@@ -12,7 +12,7 @@ from datapack_client.proto.datapack.v1 import skill_adapter_service_pb2 as apb
 from datapack_client.query import UNSET, filter_from_proto
 
 from .service import DataPackService
-from .servicer import QUERY_CHUNK_RECORDS, _field1, _raw, chunk_bytes_for
+from .servicer import _raw, chunk_bytes_for, chunked_field1
 
 SERVICE_NAME = "datapack.v1.SkillAdapterService"
 
@@ -56,17 +56,8 @@ class SkillAdapterServicer:
             # stops the work at the next message), in messages bounded by count
             # and bytes (field 1 = data_packs), so large portable packs never
             # make a message exceed the size limit.
-            chunk: list[bytes] = []
-            size = 0
-            for p in packs:
-                piece = _field1(adapter_wire.pack_to_proto(p).SerializeToString())
-                if chunk and (len(chunk) >= QUERY_CHUNK_RECORDS or size + len(piece) > self.chunk_bytes):
-                    yield b"".join(chunk)
-                    chunk, size = [], 0
-                chunk.append(piece)
-                size += len(piece)
-            if chunk:
-                yield b"".join(chunk)
+            yield from chunked_field1((adapter_wire.pack_to_proto(p).SerializeToString() for p in packs),
+                                      self.chunk_bytes)
         return handler
 
 

@@ -473,24 +473,15 @@ class DataPackService:
 
     # -- reads (payloads as serialized DataPackMeta messages)
 
-    def _encoded(self, st: TaskState, ref: RecordRef) -> bytes:
-        key = (st.file.path, ref.file_ident, ref.offset)
-        b = self.cache.get(key)
-        if b is None:
-            msg = codec.dict_to_message(st.load(ref))
-            msg.revision = ref.revision
-            b = msg.SerializeToString()
-            self.cache.put(key, b)
-        return b
-
-    def _encoded_basic(self, st: TaskState, ref: RecordRef) -> bytes:
-        """The basic view of a pack that stores heavy artifacts: those fields
-        unset and named in omitted_fields."""
-        key = (st.file.path, ref.file_ident, ref.offset, "basic")
+    def _encoded(self, st: TaskState, ref: RecordRef, basic: bool = False) -> bytes:
+        """A pack as a serialized DataPackMeta. basic: the view without the
+        heavy artifacts (those fields unset and named in omitted_fields); only
+        asked for packs that store some."""
+        key = (st.file.path, ref.file_ident, ref.offset, basic)
         b = self.cache.get(key)
         if b is None:
             rec = st.load(ref)
-            omitted = [k for k in schema.ARTIFACT_KEYS if rec.get(k) is not None]
+            omitted = [k for k in schema.ARTIFACT_KEYS if rec.get(k) is not None] if basic else []
             for k in omitted:
                 rec[k] = None
             msg = codec.dict_to_message(rec)
@@ -522,7 +513,7 @@ class DataPackService:
                 if st.ident != ident or st.rfd is None:
                     raise UnavailableError(f"task {task_name!r} was replaced or closed during the query; retry",
                                            "TASK_FILE_REPLACED")
-                block = [(self._encoded_basic if h else self._encoded)(st, RecordRef(st.task, ident, off, ln, no, rev))
+                block = [self._encoded(st, RecordRef(st.task, ident, off, ln, no, rev), h)
                          for off, ln, no, rev, h in zip(offs, lens, nos, revs, basic)]
             yield from block
 

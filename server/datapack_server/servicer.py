@@ -46,6 +46,24 @@ def _field1(payload: bytes) -> bytes:
     return b"\x0a" + _varint(len(payload)) + payload
 
 
+def chunked_field1(payloads, chunk_bytes: int):
+    """Wire bytes of response messages whose field 1 (repeated) holds the
+    payloads, many per message (gRPC Python pays per message) but at most
+    QUERY_CHUNK_RECORDS and about chunk_bytes each. Lazy: a payload is
+    produced only when its message is about to be sent."""
+    chunk: list[bytes] = []
+    size = 0
+    for b in payloads:
+        piece = _field1(b)
+        if chunk and (len(chunk) >= QUERY_CHUNK_RECORDS or size + len(piece) > chunk_bytes):
+            yield b"".join(chunk)
+            chunk, size = [], 0
+        chunk.append(piece)
+        size += len(piece)
+    if chunk:
+        yield b"".join(chunk)
+
+
 def _results(results) -> list:
     return [spb.AppendResult(index=r.index, pack_id=r.pack_id, task_name=r.task_name, status=_STATUS[r.status],
                              revision=r.revision, sequence=r.sequence) for r in results]
@@ -101,17 +119,7 @@ class DataPackServicer:
         # Lazy: records are encoded as messages are sent, so a client that goes
         # away (cancel, deadline) stops the work at the next message.
         records = self.service.iter_query(request.store, request.task_name, q)
-        chunk: list[bytes] = []
-        size = 0
-        for b in records:
-            piece = _field1(b)
-            if chunk and (len(chunk) >= QUERY_CHUNK_RECORDS or size + len(piece) > self.chunk_bytes):
-                yield b"".join(chunk)
-                chunk, size = [], 0
-            chunk.append(piece)
-            size += len(piece)
-        if chunk:
-            yield b"".join(chunk)
+        yield from chunked_field1(records, self.chunk_bytes)
 
     def GetDataPack(self, request, context):
         return _field1(self.service.get(request.store, request.task_name, request.pack_id))
