@@ -58,6 +58,8 @@ from typing import Any
 
 import orjson
 
+from datapack_server.servicer import length_delimited
+
 HERE = pathlib.Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "tests" / "fixtures" / "reference"
 TASK = "drawer_vase"
@@ -322,19 +324,12 @@ class MessageMutator:
         if k == 2:  # a string field holding invalid UTF-8 (top level or in the condition)
             number, inner = r.choice([(2, None), (3, None), (6, None), (14, None), (11, 1), (11, 2), (12, 11)])
             bad = r.choice([b"\xff", b"\xed\xa0\x80", b"a\x80", b"\xf4\x90\x80\x80"])
-            return raw + _field(number, _field(inner, bad) if inner else bad)
+            return raw + length_delimited(number, length_delimited(inner, bad) if inner else bad)
         if k == 3:
             return raw + r.randbytes(r.randrange(1, 32))
         return r.randbytes(r.randrange(0, 200))
 
 
-def _field(number: int, payload: bytes) -> bytes:
-    n, varint = len(payload), bytearray()
-    while n > 0x7F:
-        varint.append((n & 0x7F) | 0x80)
-        n >>= 7
-    varint.append(n)
-    return bytes([number << 3 | 2]) + bytes(varint) + payload
 
 
 # ---------------------------------------------------------------------------------------- targets

@@ -8,6 +8,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -56,6 +57,25 @@ def repo(request, data_root):
         yield c
         c.close()
         running.stop(0)
+
+
+def hold_warm_up(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """Make a server's start-up load of its stores wait: returns (loading,
+    release); `loading` is set once the warm-up thread reached a task, which
+    then waits (at most 30 s) until `release` is set."""
+    from datapack_server.store import TaskState
+
+    loading, release = threading.Event(), threading.Event()
+    real_refresh = TaskState.refresh
+
+    def slow_refresh(self):
+        if threading.current_thread().name == "datapack-warm-up":
+            loading.set()
+            release.wait(30)
+        return real_refresh(self)
+
+    monkeypatch.setattr(TaskState, "refresh", slow_refresh)
+    return loading, release
 
 
 def copy_fixture(data_root: pathlib.Path, name: str, store: str = STORE) -> pathlib.Path:

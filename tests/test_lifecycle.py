@@ -17,9 +17,8 @@ from datapack_client import connect
 from datapack_client.errors import UnavailableError
 from datapack_server import DataPackRepo
 from datapack_server.app import WRITE_HEALTH_NAME, ServerConfig, build_server
-from datapack_server.store import TaskState
 
-from .conftest import STORE, ServerProcess, make_pack
+from .conftest import STORE, ServerProcess, hold_warm_up, make_pack
 
 TASK = "drawer_vase"
 SERVICE = "datapack.v1.DataPackService"
@@ -153,16 +152,7 @@ def test_not_serving_and_unavailable_while_stores_load(data_root, monkeypatch):
     reads are refused with UNAVAILABLE (STARTING), nothing written; then
     SERVING, the existing packs are served and appends work."""
     DataPackRepo(str(data_root / STORE)).append_batch([make_pack(f"r{i}") for i in range(50)])
-    loading, release = threading.Event(), threading.Event()
-    real_refresh = TaskState.refresh
-
-    def slow_refresh(self):
-        if threading.current_thread().name == "datapack-warm-up":
-            loading.set()
-            release.wait(30)
-        return real_refresh(self)
-
-    monkeypatch.setattr(TaskState, "refresh", slow_refresh)
+    loading, release = hold_warm_up(monkeypatch)
     running = build_server(ServerConfig(data_dir=str(data_root), port=0), wait_ready=False)
     c = connect(f"127.0.0.1:{running.port}", store=STORE, timeout=20)
     try:

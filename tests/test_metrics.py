@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 pytest.importorskip("prometheus_client")  # the metrics extra (part of dev)
-from .conftest import STORE, make_pack
+from .conftest import STORE, hold_warm_up, make_pack
 from datapack_client import connect
 from datapack_client.client import record_to_message
 from datapack_client.errors import AlreadyExistsError, NotFoundError
@@ -24,7 +24,6 @@ from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_g
 from datapack_server import DataPackRepo
 from datapack_server import service as service_module
 from datapack_server.app import ServerConfig, build_server
-from datapack_server.store import TaskState
 from prometheus_client.parser import text_string_to_metric_families
 
 TASK = "drawer_vase"
@@ -150,16 +149,7 @@ def test_readyz_follows_loading_disk_full_and_shutdown(data_root, monkeypatch):
     once SERVING (saying so when writes are NOT_SERVING for a full disk), and
     503 again as soon as a shutdown starts, while calls still finish."""
     DataPackRepo(str(data_root / STORE)).append_batch([make_pack(f"r{i}") for i in range(20)])
-    loading, release = threading.Event(), threading.Event()
-    real_refresh = TaskState.refresh
-
-    def slow_refresh(self):
-        if threading.current_thread().name == "datapack-warm-up":
-            loading.set()
-            release.wait(30)
-        return real_refresh(self)
-
-    monkeypatch.setattr(TaskState, "refresh", slow_refresh)
+    loading, release = hold_warm_up(monkeypatch)
     running = build_server(ServerConfig(data_dir=str(data_root), port=0, metrics_port=0), wait_ready=False)
     port = running.metrics_port
     stopper = None

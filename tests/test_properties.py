@@ -41,6 +41,7 @@ from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_g
 from datapack_client.query import make_query
 from datapack_client.validation import record_violations
 from datapack_server.app import ServerConfig, build_server
+from datapack_server.servicer import length_delimited
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
@@ -489,14 +490,6 @@ def test_invalid_records_are_refused_whole_with_field_violations(wire):
     wire.verify_store(store)
 
 
-def _field_bytes(number: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field, built by hand (any bytes, valid UTF-8 or not)."""
-    n, varint = len(payload), bytearray()
-    while n > 0x7F:
-        varint.append((n & 0x7F) | 0x80)
-        n >>= 7
-    varint.append(n)
-    return bytes([number << 3 | 2]) + bytes(varint) + payload
 
 
 _STRING_FIELDS = [(2, None), (3, None), (6, None), (24, None), (14, None), (11, 1), (11, 2), (12, 11), (12, 20),
@@ -517,10 +510,10 @@ def raw_records(draw):
     if kind == "utf8":
         number, inner = draw(st.sampled_from(_STRING_FIELDS))
         bad = draw(st.sampled_from(_BAD_UTF8))
-        payload = _field_bytes(inner, bad) if inner else bad
+        payload = length_delimited(inner, bad) if inner else bad
         if number == 15:  # into a new skill-trace entry (repeated message)
-            payload = _field_bytes(3, bad)
-        return base.SerializeToString() + _field_bytes(number, payload), True
+            payload = length_delimited(3, bad)
+        return base.SerializeToString() + length_delimited(number, payload), True
     if kind == "garbage":
         return draw(st.binary(max_size=200)), None
     if kind == "truncated":

@@ -41,8 +41,14 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+def length_delimited(number: int, payload: bytes) -> bytes:
+    """Wire bytes of a length-delimited field (any payload bytes)."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
 def _field1(payload: bytes) -> bytes:
-    """Wire bytes of field 1 (length-delimited) holding payload."""
+    """Wire bytes of field 1 (length-delimited) holding payload (the hot path:
+    the tag is a constant)."""
     return b"\x0a" + _varint(len(payload)) + payload
 
 
