@@ -75,9 +75,9 @@ def main(argv=None) -> int:
     from datapack_client import DataPackMeta
     from datapack_client.client import message_to_record, record_to_message
     from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
-    from datapack_client.query import make_query
+    from datapack_client.records.query import make_query
     from datapack_server import DataPackRepo
-    from datapack_server.service import DataPackService, EncodedCache
+    from datapack_server.service.facade import DataPackService, EncodedCache
 
     os.makedirs(OUT, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="hotspots-", dir=OUT)

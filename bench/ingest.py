@@ -28,10 +28,10 @@ def _worker(target: str, n: int, seed: int, barrier, results) -> None:
         import grpc
 
         from datapack_client.client import channel_options
-        from datapack_client.ingest import econ_to_proto, episode_to_proto
+        from datapack_client.wire.episodes import econ_to_proto, episode_to_proto
         from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
         from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
-        from datapack_client.synthetic import episode_to_builder_args, generate_synthetic_episodes
+        from datapack_server.synthetic.episodes import episode_to_builder_args, generate_synthetic_episodes
 
         episodes = []
         for i, e in enumerate(generate_synthetic_episodes(n, seed)):

@@ -42,7 +42,7 @@ import orjson
 from datapack_client import connect
 from datapack_client.client import channel_options
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
-from datapack_client.query import make_query, query_to_proto
+from datapack_client.records.query import make_query, query_to_proto
 
 from .queries import QUERY_METHOD
 from .report import row

@@ -14,7 +14,7 @@ from datapack_client.errors import DataPackError
 
 from datapack_client.client import channel_options
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
-from datapack_client.query import make_query, query_to_proto
+from datapack_client.records.query import make_query, query_to_proto
 
 from .datagen import TASK
 from .util import latencies, pct_ms, progress, timed

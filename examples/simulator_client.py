@@ -27,8 +27,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from datapack_client import connect
-from datapack_client.builder import Baseline, build_datapack_meta_from_episode
-from datapack_client.synthetic import episode_to_builder_args
+from datapack_client.building.builder import Baseline, build_datapack_meta_from_episode
+from datapack_server.synthetic.episodes import episode_to_builder_args
 
 
 class EpisodeStreamer:

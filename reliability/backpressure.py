@@ -47,7 +47,7 @@ def _client(k: int, target: str, batch: int, stop, pulled, pulled_bytes, out_pat
     import grpc
 
     from bench import datagen
-    from datapack_client import codec
+    from datapack_client.wire import codec
     from datapack_client.client import channel_options
     from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
     from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
@@ -106,8 +106,8 @@ def run(streams: int, seconds: float, batch: int, workers: int) -> dict:
     from bench import datagen
     from datapack_client import connect
     from datapack_server import DataPackRepo
-    from datapack_server.app import ServerConfig, build_server
-    from datapack_server.service import DataPackService
+    from datapack_server.api.app import ServerConfig, build_server
+    from datapack_server.service.facade import DataPackService
 
     work = tempfile.mkdtemp(prefix="bp-")
     me = psutil.Process()

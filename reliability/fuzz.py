@@ -58,7 +58,7 @@ from typing import Any
 
 import orjson
 
-from datapack_server.servicer import length_delimited
+from datapack_server.api.servicer import length_delimited
 
 HERE = pathlib.Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "tests" / "fixtures" / "reference"
@@ -238,7 +238,7 @@ class MessageMutator:
     enum numbers, packed arrays), and raw byte damage."""
 
     def __init__(self, rng: random.Random, lines: list[bytes]):
-        from datapack_client import codec
+        from datapack_client.wire import codec
         self.r = rng
         self.g = Gen(rng)
         self.base = [codec.dict_to_message(json.loads(x)) for x in lines[:120] if x.lstrip().startswith(b"{")
@@ -415,11 +415,12 @@ class Fuzzer:
         return raw, lambda: self._line(raw)
 
     def _line(self, raw: bytes) -> None:
-        from datapack_client import codec, jsonio
-        from datapack_client.fastdecode import decode_record
-        from datapack_client.model import DataPackMeta
-        from datapack_client.validation import record_violations
-        from datapack_server.index import raw_row
+        from datapack_client.wire import codec
+        from datapack_client.records import jsonio
+        from datapack_client.wire.fastdecode import decode_record
+        from datapack_client.records.model import DataPackMeta
+        from datapack_client.records.validation import record_violations
+        from datapack_server.engine.index import raw_row
         from datapack_server.storage.lines import (
             CorruptLine,
             is_legacy,
@@ -470,8 +471,8 @@ class Fuzzer:
         from datapack_client.errors import NotFoundError
         from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
         from datapack_server import DataPackRepo
-        from datapack_server.service import DataPackService
-        from datapack_server.servicer import DataPackServicer
+        from datapack_server.service.facade import DataPackService
+        from datapack_server.api.servicer import DataPackServicer
         self._n += 1
         root = os.path.join(self.workdir, f"s{self._n}")
         store_dir = os.path.join(root, "st")
@@ -515,10 +516,10 @@ class Fuzzer:
             shutil.rmtree(root, ignore_errors=True)
 
     def _read_everything(self, repo, servicer, spb) -> list[str]:
-        from datapack_client import jsonio
+        from datapack_client.records import jsonio
         from datapack_client.errors import DataPackError
-        from datapack_client.model import DataPackMeta
-        from datapack_client.validation import record_violations
+        from datapack_client.records.model import DataPackMeta
+        from datapack_client.records.validation import record_violations
         everything = {"min_trust": -1.7976931348623157e308, "limit": None}
         packs = repo.query(TASK, **everything)
         # A stored pack_id of the wrong type is served as stored; its lookup key is its JSON text.
@@ -583,11 +584,11 @@ class Fuzzer:
         return raw, lambda: self._append(raw)
 
     def _append(self, raw: bytes) -> None:
-        from datapack_client import schema
-        from datapack_client.model import DataPackMeta
+        from datapack_client.records import schema
+        from datapack_client.records.model import DataPackMeta
         from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
         from datapack_server.storage.lines import parse_line, served_record
-        from datapack_server.workers import prepare_records
+        from datapack_server.service.preparation import prepare_records
         prepared, violations = prepare_records([raw], "2025-01-01T00:00:00.000000+00:00")
         for v in violations:
             self.feature("append", "violation:" + v.reason)
@@ -633,8 +634,8 @@ class Fuzzer:
         return rec, lambda: self._validate(rec)
 
     def _validate(self, rec: dict) -> None:
-        from datapack_client import schema
-        from datapack_client.validation import record_violations, type_violations
+        from datapack_client.records import schema
+        from datapack_client.records.validation import record_violations, type_violations
         norm = schema.normalize_record(rec, created_at="2025-01-01T00:00:00.000000+00:00")
         for check_free_finite, typed in ((True, False), (False, False), (False, True)):
             vs = record_violations(norm, 3, check_free_finite=check_free_finite, typed=typed)
@@ -667,7 +668,7 @@ class Fuzzer:
 
     def _query(self, kwargs: dict) -> None:
         from datapack_client.errors import InvalidArgumentError
-        from datapack_client.query import make_query, query_from_proto, query_to_proto
+        from datapack_client.records.query import make_query, query_from_proto, query_to_proto
         try:
             q = make_query(**kwargs)
         except InvalidArgumentError as err:

@@ -174,7 +174,7 @@ def check_store(store_dir: str, acked: set[str], written: set[str]) -> dict:
     """Read the task file with an embedded store (the server is down): lost
     acknowledged packs, packs stored twice, complete lines that are not whole
     records (or fail their checksum), unknown packs, torn tail bytes."""
-    from datapack_server.store import Store
+    from datapack_server.engine.store import Store
     s = Store(store_dir, fsync=False, snapshots=False)
     try:
         if not os.path.exists(os.path.join(store_dir, f"{TASK}_datapacks.jsonl")):

@@ -49,7 +49,7 @@ from contextlib import contextmanager
 
 from datapack_server.storage import checksums as checksums_mod
 from datapack_server.storage import taskfile as taskfile_mod
-from datapack_server.store import Store
+from datapack_server.engine.store import Store
 
 from .kill9 import make_pack
 

@@ -6,7 +6,7 @@
 `<datapack-dir>_portable` (the source store is not modified)."""
 import sys
 
-from datapack_server.export_cli import SPEC_OUTPUT, main
+from datapack_server.cli.export_portable import SPEC_OUTPUT, main
 
 if __name__ == "__main__":
     sys.exit(main(default_output=SPEC_OUTPUT))

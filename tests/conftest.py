@@ -15,7 +15,7 @@ import pytest
 
 from datapack_client import DataPackMeta, connect
 from datapack_server import DataPackRepo
-from datapack_server.app import ServerConfig, build_server
+from datapack_server.api.app import ServerConfig, build_server
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "reference"
@@ -63,7 +63,7 @@ def hold_warm_up(monkeypatch) -> tuple[threading.Event, threading.Event]:
     """Make a server's start-up load of its stores wait: returns (loading,
     release); `loading` is set once the warm-up thread reached a task, which
     then waits (at most 30 s) until `release` is set."""
-    from datapack_server.store import TaskState
+    from datapack_server.engine.store import TaskState
 
     loading, release = threading.Event(), threading.Event()
     real_refresh = TaskState.refresh

@@ -119,8 +119,8 @@ from datapack_client.client import record_to_message  # noqa: E402
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb  # noqa: E402
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb  # noqa: E402
 from datapack_client.proto.datapack.v1 import skill_adapter_service_pb2 as apb  # noqa: E402
-from datapack_client.status import from_rpc_error  # noqa: E402
-from datapack_client.validation_rules import pack_id_ok, store_ok, task_name_ok  # noqa: E402
+from datapack_client.wire.status import from_rpc_error  # noqa: E402
+from datapack_client.records.validation_rules import pack_id_ok, store_ok, task_name_ok  # noqa: E402
 
 from .conftest import make_pack  # noqa: E402
 from .test_ingest_flows import drawer_episode, econ  # noqa: E402
@@ -176,7 +176,7 @@ def request_for(method: str, *, store="s", task=TASK, pack_id="p-1", baseline=No
             return [spb.AppendDataPacksRequest(store=store, data_packs=packs, batch_sequence=1)]  # no writer memo
         return spb.AppendDataPacksBatchRequest(store=store, data_packs=packs)
     if method == "IngestEpisodes":
-        from datapack_client.ingest import econ_to_proto, episode_to_proto
+        from datapack_client.wire.episodes import econ_to_proto, episode_to_proto
         ep = dict(drawer_episode(0), env_type=task, pack_id=pack_id)
         values = pb.BaselineValues(mpl=10, error=0.05, ep=2)
         named = pb.Baseline(values=values) if baseline is None else pb.Baseline(name=baseline)
@@ -252,5 +252,5 @@ def tree_outside(folder, data_root) -> dict:
 
 def bad_log_lines(text: str) -> list[str]:
     """Lines that carry a control or bidi character, or are not a record."""
-    from datapack_server.security import _UNSAFE
+    from datapack_server.api.security import _UNSAFE
     return [line for line in text.splitlines() if _UNSAFE.search(line) or not LOG_LINE.match(line)]

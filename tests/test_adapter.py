@@ -48,7 +48,7 @@ def open_repo(request, data_root):
             opened.append(r.close)
             return r
         from datapack_client import connect
-        from datapack_server.app import ServerConfig, build_server
+        from datapack_server.api.app import ServerConfig, build_server
         running = build_server(ServerConfig(data_dir=str(data_root), port=0, fsync=False,
                                             skill_catalogues=skill_catalogues, exclusive=False))
         c = connect(f"127.0.0.1:{running.port}", store=store, timeout=60)

@@ -67,7 +67,7 @@ def plain(v):
 
 @pytest.fixture(scope="module")
 def adapters(tmp_path_factory):
-    from datapack_server.app import ServerConfig, build_server
+    from datapack_server.api.app import ServerConfig, build_server
     root = tmp_path_factory.mktemp("adapter_parity")
     copy_fixture(root, "drawer_vase_datapacks.jsonl")
     embedded = SkillDataPackAdapter(DataPackRepo(str(root / STORE)))

@@ -18,10 +18,10 @@ duckdb = pytest.importorskip("duckdb")
 
 from datapack_client import frames
 from datapack_server import DataPackRepo
-from datapack_server.app import ServerConfig, build_server
-from datapack_client.schema import ARTIFACT_KEYS
-from datapack_server.arrow_export import export_packs, write_table
-from datapack_server.data_cli import main as data_main
+from datapack_server.api.app import ServerConfig, build_server
+from datapack_client.records.schema import ARTIFACT_KEYS
+from datapack_server.service.arrow_export import export_packs, write_table
+from datapack_server.cli.data import main as data_main
 
 from .conftest import STORE, copy_fixture, make_pack
 

@@ -12,15 +12,15 @@ import uuid
 import pytest
 
 from datapack_client import DataPackMeta, InvalidArgumentError
-from datapack_client.builder import (BASELINES, SYNTHETIC_NOMINAL, Baseline, EconParams, EpisodeInfoSummary,
+from datapack_client.building.builder import (BASELINES, SYNTHETIC_NOMINAL, Baseline, EconParams, EpisodeInfoSummary,
                                      SimaAnnotation, build_datapack_meta_from_episode, delta_j, derive_semantic_tags,
                                      generate_counterfactual_plan, infer_energy_driver_tags,
                                      normalize_objective_vector)
-from datapack_client.model import ConditionProfile
-from datapack_client.schema import DATAPACK_NS, TOP_KEYS
-from datapack_client.skills import (DEFAULT_SKILL_PARAMS, SKILL_DESCRIPTIONS, SkillID, catalogue_for,
+from datapack_client.records.model import ConditionProfile
+from datapack_client.records.schema import DATAPACK_NS, TOP_KEYS
+from datapack_client.records.skills import (DEFAULT_SKILL_PARAMS, SKILL_DESCRIPTIONS, SkillID, catalogue_for,
                                     skill_name)
-from datapack_client.validation import record_violations
+from datapack_client.records.validation import record_violations
 from datapack_server import DataPackRepo
 
 # -- inputs ------------------------------------------------------------------------------------------

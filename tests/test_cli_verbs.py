@@ -14,12 +14,12 @@ import uuid
 import pytest
 
 from datapack_client import connect
-from datapack_client.schema import DATAPACK_NS
-from datapack_client.validation import record_violations
+from datapack_client.records.schema import DATAPACK_NS
+from datapack_client.records.validation import record_violations
 from datapack_server import DataPackRepo
-from datapack_server.app import ServerConfig, build_server
-from datapack_server.data_cli import format_table
-from datapack_server.data_cli import main as data_main
+from datapack_server.api.app import ServerConfig, build_server
+from datapack_server.cli.data import format_table
+from datapack_server.cli.data import main as data_main
 from datapack_server.storage.lines import served_record
 
 from .conftest import FIXTURES, STORE, copy_fixture, make_pack

@@ -30,10 +30,11 @@ import threading
 import time
 
 import pytest
-from datapack_client import connect, schema
+from datapack_client import connect
+from datapack_client.records import schema
 from datapack_client.errors import DataPackError
-from datapack_client.validation import record_violations
-from datapack_server.app import ServerConfig, build_server
+from datapack_client.records.validation import record_violations
+from datapack_server.api.app import ServerConfig, build_server
 
 from .jsoncheck import assert_json_same
 

@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from datapack_client import connect
 from datapack_client.errors import FailedPreconditionError
 from datapack_server import DataPackRepo
-from datapack_server.app import ServerConfig, build_server
+from datapack_server.api.app import ServerConfig, build_server
 
 from .conftest import STORE, ServerProcess, copy_fixture, make_pack
 

@@ -10,7 +10,7 @@ import pytest
 
 from datapack_client import connect
 from datapack_server import DataPackRepo
-from datapack_server.store import Store
+from datapack_server.engine.store import Store
 
 from .conftest import STORE, make_pack
 
@@ -71,7 +71,7 @@ def test_corrupt_snapshot_is_ignored(tmp_path):
 def test_concurrent_threads_and_streams_never_interleave(tmp_path):
     """8 embedded threads + 4 client streams append at once into one task
     (group commit): every line is a whole record, every pack exactly once."""
-    from datapack_server.app import ServerConfig, build_server
+    from datapack_server.api.app import ServerConfig, build_server
     data = tmp_path / "data"
     running = build_server(ServerConfig(data_dir=str(data), port=0))
     embedded = DataPackRepo(str(data / STORE))
@@ -136,8 +136,8 @@ def test_parallel_load_equals_sequential_load(tmp_path, monkeypatch):
     """The worker-pool load (large files) builds exactly the sequential index,
     including derived pack_id / created_at of lines that lack them."""
     import json as _json
-    from datapack_server import store as store_mod
-    from datapack_server.workers import WorkerPool
+    from datapack_server.engine import store as store_mod
+    from datapack_server.engine.parsing import WorkerPool
     d = tmp_path / "s"
     d.mkdir()
     lines = []

@@ -11,7 +11,7 @@ from datapack_client.client import record_to_message
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
 from datapack_server import DataPackRepo
-from datapack_server.app import ServerConfig, build_server
+from datapack_server.api.app import ServerConfig, build_server
 
 from .conftest import STORE, make_pack
 

@@ -26,11 +26,11 @@ from datapack_client.client import record_to_message
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
 from datapack_server import DataPackRepo
-from datapack_server import cli
-from datapack_server.app import WRITE_HEALTH_NAME, ServerConfig, build_server
+from datapack_server.cli import main as cli
+from datapack_server.api.app import WRITE_HEALTH_NAME, ServerConfig, build_server
 from datapack_server.portable import exporter
-from datapack_server.service import DataPackService
-from datapack_server.store import Store
+from datapack_server.service.facade import DataPackService
+from datapack_server.engine.store import Store
 
 from .conftest import STORE, make_pack
 from .test_ingest_flows import drawer_episode, econ

@@ -11,7 +11,7 @@ CREATED = "2025-06-01T12:00:00.000000+00:00"
 
 
 def econ():
-    from datapack_client.builder import EconParams
+    from datapack_client.building.builder import EconParams
     return EconParams(price_per_unit=5.0, damage_cost=50.0, energy_Wh_per_attempt=5.0, time_step_s=60.0,
                       base_rate=2.0, p_min=0.02, k_err=0.12, q_speed=1.2, q_care=1.5, care_cost=0.25, max_steps=240,
                       max_catastrophic_errors=3, max_error_rate_sla=0.10, min_steps_for_sla=5,
@@ -49,7 +49,7 @@ def drawer_episode(i, vase_broken=False, sima=True):
 
 
 def test_ingest_rpc_builds_exactly_what_the_client_side_builder_builds(client, data_root):
-    from datapack_client.builder import Baseline, build_datapack_meta_from_episode
+    from datapack_client.building.builder import Baseline, build_datapack_meta_from_episode
     episodes = [drawer_episode(i, vase_broken=(i == 3)) for i in range(8)]
     results = client.ingest_episodes(episodes, econ(), {"mpl": 10.0, "error": 0.05, "ep": 2.0})
     assert [r.status for r in results] == ["created"] * 8
@@ -142,7 +142,7 @@ def test_phase_c_flow_sima_vla_extraction_and_world_model(server):
 def test_ingest_in_the_worker_pool_builds_the_same_packs(tmp_path):
     """Batches of >= 32 episodes are built in the server's worker processes:
     the stored packs equal the client-side builder's, byte for byte."""
-    from datapack_client.builder import Baseline, build_datapack_meta_from_episode
+    from datapack_client.building.builder import Baseline, build_datapack_meta_from_episode
     from .conftest import ServerProcess
     proc = ServerProcess(tmp_path / "data", "--workers", "2").start()
     try:

@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from datapack_client import connect
 from datapack_client.errors import UnavailableError
 from datapack_server import DataPackRepo
-from datapack_server.app import WRITE_HEALTH_NAME, ServerConfig, build_server
+from datapack_server.api.app import WRITE_HEALTH_NAME, ServerConfig, build_server
 
 from .conftest import STORE, ServerProcess, hold_warm_up, make_pack
 

@@ -18,9 +18,10 @@ import pytest
 from .conftest import STORE
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
-from datapack_server import logs, tracing
-from datapack_server import service as service_module
-from datapack_server.app import ServerConfig, build_server
+from datapack_server.observability import logs
+from datapack_server.observability import tracing
+from datapack_server.service import facade as service_module
+from datapack_server.api.app import ServerConfig, build_server
 
 TOKEN = "rw-token-0123456789abcdef"
 GENERATED = re.compile(r"[0-9a-f]{16}\Z")

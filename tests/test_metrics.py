@@ -22,8 +22,8 @@ from datapack_client.errors import AlreadyExistsError, NotFoundError
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
 from datapack_server import DataPackRepo
-from datapack_server import service as service_module
-from datapack_server.app import ServerConfig, build_server
+from datapack_server.service import facade as service_module
+from datapack_server.api.app import ServerConfig, build_server
 from prometheus_client.parser import text_string_to_metric_families
 
 TASK = "drawer_vase"

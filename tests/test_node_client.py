@@ -19,7 +19,7 @@ import pytest
 
 from datapack_client import connect
 from datapack_client.errors import NotFoundError
-from datapack_server.app import ServerConfig, build_server
+from datapack_server.api.app import ServerConfig, build_server
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "clients" / "node"

@@ -15,8 +15,10 @@ import zipfile
 
 import pytest
 
-from datapack_server import cli, health_cli
-from datapack_server.app import ServerConfig, build_server
+from datapack_server.cli import main as cli
+
+from datapack_server.cli import health as health_cli
+from datapack_server.api.app import ServerConfig, build_server
 
 from .conftest import ROOT, STORE
 
@@ -91,7 +93,7 @@ def test_wheel_holds_the_generated_protos_and_format_md(wheel):
                        if p.suffix in (".py", ".pyi"))
     assert any(g.endswith("datapack_service_pb2_grpc.py") for g in generated)
     assert [g for g in generated if g not in names] == []
-    assert {"datapack_server/storage/FORMAT.md", "datapack_client/py.typed", "datapack_server/report.py",
+    assert {"datapack_server/storage/FORMAT.md", "datapack_client/py.typed", "datapack_server/cli/report.py",
             "datapack_server/launcher.py"} <= names
     assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", "bench/"))]
 

@@ -6,9 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from datapack_client import codec, fastdecode, jsonio
-from datapack_client.model import json_equal
-from datapack_client.packed import pack_object, unpack_object
+from datapack_client.wire import codec
+
+from datapack_client.wire import fastdecode
+
+from datapack_client.records import jsonio
+from datapack_client.records.model import json_equal
+from datapack_client.wire.packed import pack_object, unpack_object
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_server.portable.scene_tracks import scene_tracks_payload
 from datapack_server.portable.synthetic_raw import write_raw_episode

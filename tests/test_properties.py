@@ -32,16 +32,17 @@ import re
 
 import grpc
 import pytest
-from datapack_client import DataPackMeta, connect, schema
+from datapack_client import DataPackMeta, connect
+from datapack_client.records import schema
 from datapack_client.client import record_to_message
 from datapack_client.errors import DataPackError, InvalidArgumentError
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
-from datapack_client.query import make_query
-from datapack_client.validation import record_violations
-from datapack_server.app import ServerConfig, build_server
-from datapack_server.servicer import length_delimited
+from datapack_client.records.query import make_query
+from datapack_client.records.validation import record_violations
+from datapack_server.api.app import ServerConfig, build_server
+from datapack_server.api.servicer import length_delimited
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
@@ -604,7 +605,7 @@ def test_raw_messages_never_crash_the_server(wire):
     typed values, bad JSON text, random typed fields) in empty, small and
     bounded large batches: a documented status each time, never INTERNAL; what
     is accepted is valid when read back; what is known invalid is refused."""
-    from datapack_server.envelope import AppendEnvelope
+    from datapack_server.api.envelope import AppendEnvelope
     store = "raw"
 
     @_settings(450)
@@ -1079,7 +1080,7 @@ def test_client_ingest_with_any_arguments(wire):
     """ingest_episodes through the public client with arguments of every shape:
     built and stored, or InvalidArgumentError (refused by the client before
     sending, or by the server's builder); nothing else, nothing stored on refusal."""
-    from datapack_client.builder import EconParams
+    from datapack_client.building.builder import EconParams
     from datapack_client.errors import AlreadyExistsError
     store = "ingest_client"
     client = wire.client(store)

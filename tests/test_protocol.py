@@ -9,7 +9,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
-from datapack_client import codec
+from datapack_client.wire import codec
 from datapack_client.client import record_to_message
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
@@ -30,7 +30,7 @@ def stub(channel):
 
 
 def test_health_serving_then_not_serving_on_shutdown(data_root):
-    from datapack_server.app import ServerConfig, build_server
+    from datapack_server.api.app import ServerConfig, build_server
     running = build_server(ServerConfig(data_dir=str(data_root), port=0))
     ch = grpc.insecure_channel(f"127.0.0.1:{running.port}")
     health = health_pb2_grpc.HealthStub(ch)
@@ -171,8 +171,8 @@ def test_unknown_pack_is_not_found(stub):
 
 def test_codec_round_trip_every_reference_line():
     import orjson
-    from datapack_client import schema
-    from datapack_client.fastdecode import decode_record
+    from datapack_client.records import schema
+    from datapack_client.wire.fastdecode import decode_record
     from .conftest import FIXTURES
     for name in ("drawer_vase_datapacks.jsonl", "dishwashing_datapacks.jsonl"):
         for line in (FIXTURES / name).read_bytes().splitlines():
@@ -193,7 +193,7 @@ def test_lazily_decoded_records_behave_like_materialised_ones(client):
     originals = [orjson.loads(x) for x in lines]
     for d in originals:
         msg = codec.dict_to_message(d)
-        from datapack_client.model import DataPackMeta
+        from datapack_client.records.model import DataPackMeta
         lazy = DataPackMeta._from_message(type(msg).FromString(msg.SerializeToString()))
         assert lazy.pack_id == d["pack_id"]
         attribution = lazy.attribution
@@ -210,7 +210,7 @@ def test_stream_appender_raises_instead_of_hanging_when_the_server_is_gone(data_
     reconnect window), rather than blocking append() forever."""
     import time as _time
     from datapack_client import UnavailableError, connect
-    from datapack_server.app import ServerConfig, build_server
+    from datapack_server.api.app import ServerConfig, build_server
     running = build_server(ServerConfig(data_dir=str(data_root), port=0))
     repo = connect(f"127.0.0.1:{running.port}", store=STORE, timeout=5)
     s = repo.stream_appender(batch_size=2, max_in_flight=1, reconnect_timeout=1.0)

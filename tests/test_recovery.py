@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from datapack_client.errors import InternalError, NotFoundError
-from datapack_server.store import Store
+from datapack_server.engine.store import Store
 from datapack_server.storage.checksums import ENTRY_SIZE, HEADER
 from datapack_server.storage.lines import CorruptLine, parse_line
 from datapack_server.storage.verify import verify_file
@@ -277,7 +277,7 @@ def test_corruption_after_indexing_fails_the_read_then_the_task_reindexes(tmp_pa
     fresh.close()
     with s.reading(TASK) as st:
         with pytest.raises(NotFoundError):
-            from datapack_server.store import position_of
+            from datapack_server.engine.store import position_of
             position_of(st, "a4")
     report = s.verify(TASK)
     assert [(f.kind, f.line) for f in report.findings] == [("CHECKSUM_MISMATCH", 5)]
@@ -332,8 +332,8 @@ def test_parallel_load_checks_checksums_like_the_sequential_one(tmp_path, monkey
     """Large files are parsed in worker processes; their lines are checked
     against the sidecar too (a chunk with a mismatch is re-read in order), so
     the parallel index equals the sequential one and the same line is reported."""
-    from datapack_server import store as store_mod
-    from datapack_server.workers import WorkerPool
+    from datapack_server.engine import store as store_mod
+    from datapack_server.engine.parsing import WorkerPool
     d = tmp_path / "s"
     _written_store(d, [f"p{i}" for i in range(300)])
     path, _sidecar, _q = _paths(d)
@@ -359,7 +359,7 @@ def test_parallel_load_checks_checksums_like_the_sequential_one(tmp_path, monkey
 def test_datapack_verify_command(tmp_path, capsys):
     """`datapack verify`: 0 when clean, 2 with findings (each with line number
     and byte offset), 1 for an unknown task; it never modifies a file."""
-    from datapack_server.cli import main
+    from datapack_server.cli.main import main
     root = tmp_path / "data"
     d = root / "phase_c"
     _written_store(d, [f"v{i}" for i in range(4)])

@@ -14,8 +14,9 @@ import pytest
 
 from datapack_client import SkillDataPackAdapter, connect
 from datapack_server import DataPackRepo
-from datapack_server import cli, report
-from datapack_server.app import ServerConfig, build_server
+from datapack_server.cli import main as cli
+from datapack_server.cli import report
+from datapack_server.api.app import ServerConfig, build_server
 
 from .conftest import STORE, copy_fixture
 

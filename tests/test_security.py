@@ -26,9 +26,9 @@ from datapack_client import (DataPackError, PermissionDeniedError, SkillDataPack
                              UnavailableError, connect)
 from datapack_client.client import channel_options
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
-from datapack_client.validation_rules import pack_id_ok, store_ok, task_name_ok
-from datapack_server import security
-from datapack_server.app import ServerConfig, build_server
+from datapack_client.records.validation_rules import pack_id_ok, store_ok, task_name_ok
+from datapack_server.api import security
+from datapack_server.api.app import ServerConfig, build_server
 
 from .conftest import ServerProcess, make_pack
 from .hostile_names import (ACCEPTED_STORES, ACCEPTED_TASK_NAMES, ALL_METHODS, HOSTILE, PACK_IDS_ACCEPTED_ON_APPEND,

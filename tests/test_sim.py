@@ -11,9 +11,9 @@ import sys
 
 import pytest
 from datapack_client import connect
-from datapack_client.builder import EpisodeInfoSummary, delta_j
-from datapack_client.skills import DRAWER_VASE_SKILLS, SkillID
-from datapack_client.synthetic import build_pack, generate_synthetic_episodes
+from datapack_client.building.builder import EpisodeInfoSummary, delta_j
+from datapack_client.records.skills import DRAWER_VASE_SKILLS, SkillID
+from datapack_server.synthetic.episodes import build_pack, generate_synthetic_episodes
 
 from .conftest import STORE
 
@@ -121,7 +121,7 @@ def test_sim_command_writes_a_local_store_deterministically(tmp_path, server, ca
     """Without --target the packs land in an embedded store; the same seed gives the same
     episodes whichever process simulated them (here: one worker vs. the server run)."""
     from datapack_server import DataPackRepo
-    from datapack_server.cli import main
+    from datapack_server.cli.main import main
     from datapack_server.sim.runner import SimConfig, run_simulation
 
     out = tmp_path / "local"

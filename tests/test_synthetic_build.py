@@ -13,11 +13,11 @@ import uuid
 import numpy as np
 import pytest
 
-from datapack_client.synthetic import (BaselineSpecError, IncompleteEpisodeError, build_pack,
+from datapack_server.synthetic.episodes import (BaselineSpecError, IncompleteEpisodeError, build_pack,
                                        episode_to_builder_args, generate_synthetic_episodes,
                                        load_episode_files, resolve_baseline)
 from datapack_server import DataPackRepo
-from datapack_server.cli import main as datapack_main
+from datapack_server.cli.main import main as datapack_main
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TASK = "drawer_vase"
@@ -158,7 +158,7 @@ def test_generator_is_deterministic_and_prefix_stable():
 
 
 def test_seed0_n200_packs_exercise_tags_sources_traces_and_sima():
-    from datapack_client.builder import BASELINES
+    from datapack_client.building.builder import BASELINES
 
     eps = generate_synthetic_episodes(200, seed=0)
     packs = [build_pack(episode_to_builder_args(e, i, TASK, "pybullet"), BASELINES["synthetic_nominal"])
@@ -267,7 +267,7 @@ def synthetic_runs(tmp_path_factory):
     results = []
     for name in ("one", "two", "one"):
         out, err = io.StringIO(), io.StringIO()
-        from datapack_server.build_cli import main as build_main
+        from datapack_server.cli.build import main as build_main
         rc = build_main(["--generate-synthetic", "1000", "--seed", "7", "--output-dir", str(base / name)],
                         out=out, err=err)
         results.append((rc, out.getvalue(), err.getvalue(), tree_bytes(base / name)))
@@ -453,7 +453,7 @@ def test_argparse_exit_status_is_1(capsys):
 
 
 def test_progress_bar_only_on_a_terminal(tmp_path):
-    from datapack_server.build_cli import main as build_main
+    from datapack_server.cli.build import main as build_main
 
     class Tty(io.StringIO):
         def isatty(self):

@@ -33,8 +33,8 @@ def main(root: str) -> int:
         print(f"seeded {dest} from {src}")
     portable = base / "portable"
     if not (portable / "drawer_vase_datapacks.jsonl").exists():
-        from datapack_server.build_cli import main as build
-        from datapack_server.export_cli import main as export
+        from datapack_server.cli.build import main as build
+        from datapack_server.cli.export_portable import main as export
 
         raw = base.parent / "raw" / "portable"
         rc = build(["--generate-synthetic", "60", "--seed", "11", "--output-dir", str(portable),

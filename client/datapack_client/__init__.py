@@ -5,18 +5,18 @@
 
 Needs only grpcio and protobuf (plus orjson for fast JSON).
 """
-from .adapter import SkillDataPackAdapter, SkillValueMatrix
-from .builder import (BASELINES, Baseline, EconParams, EpisodeInfoSummary, build_datapack_meta_from_episode, delta_j,
+from datapack_client.adapter import SkillDataPackAdapter, SkillValueMatrix
+from datapack_client.building.builder import (BASELINES, Baseline, EconParams, EpisodeInfoSummary, build_datapack_meta_from_episode, delta_j,
                       derive_semantic_tags, infer_energy_driver_tags)
-from .client import DataPackClient, StreamAppender, connect
-from .errors import (AlreadyExistsError, DataPackError, FailedPreconditionError, InternalError,
+from datapack_client.client import DataPackClient, StreamAppender, connect
+from datapack_client.errors import (AlreadyExistsError, DataPackError, FailedPreconditionError, InternalError,
                      InvalidArgumentError, NotFoundError, PermissionDeniedError, ResourceExhaustedError,
                      UnauthenticatedError, UnavailableError, Violation)
-from .model import (AttributionProfile, ConditionProfile, DataPackMeta, EmbodimentProfileSummary, EnergyProfile,
+from datapack_client.records.model import (AttributionProfile, ConditionProfile, DataPackMeta, EmbodimentProfileSummary, EnergyProfile,
                     FieldOmittedError, GuidanceProfile, ObjectiveProfile, ProcessRewardProfile, SimaAnnotation)
-from .query import UNSET
-from .results import AppendResult
-from .skills import SkillID, catalogue_for, skill_name
+from datapack_client.records.query import UNSET
+from datapack_client.records.results import AppendResult
+from datapack_client.records.skills import SkillID, catalogue_for, skill_name
 
 __all__ = [
     "connect", "DataPackClient", "StreamAppender", "DataPackMeta", "ConditionProfile", "AttributionProfile",

@@ -24,8 +24,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import invalid
-from .query import (
+from datapack_client.errors import invalid
+from datapack_client.records.query import (
     SKILL_ID_MAX,
     UNSET,
     FilterSpec,
@@ -35,7 +35,7 @@ from .query import (
     is_finite_number,
     make_filter,
 )
-from .validation_rules import shown
+from datapack_client.records.validation_rules import shown
 
 # Value-matrix columns (adapter.md §3.6), in order; a pack falls in the first of
 # CONDITIONS[1:] found in its semantic_tags, else in "normal".

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .model import DataPackMeta
-from .errors import invalid
-from .export import make_export_args
-from .query import (UNSET, QuerySpec, check_limit, check_skill_id, check_task_name, make_query,
+from datapack_client.records.model import DataPackMeta
+from datapack_client.errors import invalid
+from datapack_client.records.export import make_export_args
+from datapack_client.records.query import (UNSET, QuerySpec, check_limit, check_skill_id, check_task_name, make_query,
                     make_usage_update)
 
 

@@ -25,19 +25,19 @@ from typing import Any, Iterable, Iterator
 
 import grpc
 
-from . import codec
-from .api import RepositoryAPI
-from .errors import DataPackError, UnavailableError
-from .export import export_to_proto, summary_from_proto
-from .model import DataPackMeta
-from .proto.datapack.v1 import datapack_pb2 as pb
-from .proto.datapack.v1 import datapack_service_pb2 as spb
-from .proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
-from .query import check_task_name, filter_to_proto, make_filter, query_to_proto
-from .ingest import baseline_to_proto, econ_to_proto, episode_to_proto, summary_to_proto
-from .results import AppendResult, IngestResult
-from .status import detail_to_error, from_rpc_error
-from .validation_rules import store_ok
+from datapack_client.wire import codec
+from datapack_client.api import RepositoryAPI
+from datapack_client.errors import DataPackError, UnavailableError
+from datapack_client.records.export import export_to_proto, summary_from_proto
+from datapack_client.records.model import DataPackMeta
+from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
+from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
+from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
+from datapack_client.records.query import check_task_name, filter_to_proto, make_filter, query_to_proto
+from datapack_client.wire.episodes import baseline_to_proto, econ_to_proto, episode_to_proto, summary_to_proto
+from datapack_client.records.results import AppendResult, IngestResult
+from datapack_client.wire.status import detail_to_error, from_rpc_error
+from datapack_client.records.validation_rules import store_ok
 
 MAX_MESSAGE_BYTES = 64 << 20
 _STATUS = {spb.APPEND_STATUS_CREATED: "created", spb.APPEND_STATUS_ALREADY_PRESENT: "already_present"}
@@ -91,7 +91,7 @@ class DataPackClient(RepositoryAPI):
     def __init__(self, target: str, store: str = "", *, timeout: float = 30.0,
                  channel: grpc.Channel | None = None, credentials: grpc.ChannelCredentials | None = None):
         if not store_ok(store):
-            from .errors import invalid
+            from datapack_client.errors import invalid
             raise invalid("store", "STORE_INVALID", f"store {store!r} is not a valid store path")
         self.target = target
         self.store = store
@@ -224,7 +224,7 @@ class DataPackClient(RepositoryAPI):
         """Register a named baseline in the store (values or the means of episodes)."""
         req = spb.PutBaselineRequest(store=self.store, name=name)
         if (values is None) == (episodes is None):
-            from .errors import invalid
+            from datapack_client.errors import invalid
             raise invalid("values", "ARGUMENT_INVALID", "give either the baseline's values or its episodes")
         if episodes is not None:
             req.episodes.episodes.extend(summary_to_proto(e) for e in episodes)
@@ -251,8 +251,8 @@ class DataPackClient(RepositoryAPI):
 
     def _analyze(self, method: str, task_name: str, slice_spec, **args):
         """One SkillAdapterService call (the remote half of SkillDataPackAdapter)."""
-        from . import adapter_wire
-        from .proto.datapack.v1 import skill_adapter_service_pb2_grpc as apb_grpc
+        from datapack_client.wire import adapter as adapter_wire
+        from datapack_client.proto.datapack.v1 import skill_adapter_service_pb2_grpc as apb_grpc
         check_task_name(task_name)
         if self._adapter_stub is None:
             self._adapter_stub = apb_grpc.SkillAdapterServiceStub(self._channel)

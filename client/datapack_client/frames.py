@@ -45,7 +45,7 @@ from typing import Any, Iterable
 
 import orjson
 
-from . import schema
+from datapack_client.records import schema
 
 EXTRA_HINT = "install the extra: pip install 'datapack[export]'"
 

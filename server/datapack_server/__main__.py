@@ -1,6 +1,6 @@
 import sys
 
-from .cli import main
+from datapack_server.cli.main import main
 
 if __name__ == "__main__":  # worker processes re-import this module
     sys.exit(main())

@@ -20,7 +20,7 @@ MISSING_SERVER_EXTRA = ("datapack: this command needs the server dependencies ({
 def main(argv: list[str] | None = None) -> int:
     try:
         # Imported here, not at module level: cli pulls in the engine (numpy).
-        from .cli import main as cli_main
+        from datapack_server.cli.main import main as cli_main
 
         return cli_main(argv)
     except ModuleNotFoundError as exc:

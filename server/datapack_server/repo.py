@@ -11,19 +11,19 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable
 
-from datapack_client.model import DataPackMeta, copy_json
+from datapack_client.records.model import DataPackMeta, copy_json
 from datapack_client.api import RepositoryAPI
-from datapack_client.query import make_filter
-from datapack_client.results import AppendResult
-from datapack_client.skills import catalogue_for
+from datapack_client.records.query import make_filter
+from datapack_client.records.results import AppendResult
+from datapack_client.records.skills import catalogue_for
 
-from . import analytics
-from .store import Store, history_refs, position_of, query_refs, statistics as _statistics
-from .baselines import BaselineRegistry, baseline_from_episodes
-from .ingest import ingest
-from .store import match
-from .portable.exporter import export_steps, options_of
-from .storage.lines import parse_line, served_record
+from datapack_server.analytics import analyses as analytics
+from datapack_server.engine.store import Store, history_refs, position_of, query_refs, statistics as _statistics
+from datapack_server.service.baselines import BaselineRegistry, baseline_from_episodes
+from datapack_server.service.ingest import ingest
+from datapack_server.engine.store import match
+from datapack_server.portable.exporter import export_steps, options_of
+from datapack_server.storage.lines import parse_line, served_record
 
 
 def as_record_dict(pack: Any) -> Any:
@@ -149,7 +149,7 @@ def _baseline_values(values, episodes) -> dict:
         from datapack_client.errors import invalid
         raise invalid("values", "ARGUMENT_INVALID", "give either the baseline's values or its episodes")
     if episodes is not None:
-        from datapack_client.ingest import _as_dict
+        from datapack_client.wire.episodes import _as_dict
         return baseline_from_episodes([_as_dict(e) for e in episodes])
     if hasattr(values, "mpl"):
         return {"mpl": values.mpl, "error": values.error, "ep": values.ep,

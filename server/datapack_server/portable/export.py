@@ -8,11 +8,11 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from .raw_inputs import load_raw_inputs
-from .repr_tokens import repr_tokens
-from .rgb_features import FramesUnusable, rgb_features_v1
-from .scene_tracks import UnsupportedTracks, scene_tracks_payload
-from .slice_labels import slice_labels_v1
+from datapack_server.portable.raw_inputs import load_raw_inputs
+from datapack_server.portable.repr_tokens import repr_tokens
+from datapack_server.portable.rgb_features import FramesUnusable, rgb_features_v1
+from datapack_server.portable.scene_tracks import UnsupportedTracks, scene_tracks_payload
+from datapack_server.portable.slice_labels import slice_labels_v1
 
 PORTABLE = "2.1-portable"
 REPR = "2.2-repr"

@@ -25,13 +25,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from datapack_client import validation
-from datapack_client.export import COUNTERS, ExportArgs
+from datapack_client.records import validation
+from datapack_client.records.export import COUNTERS, ExportArgs
 from datapack_client.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError, invalid
-from datapack_client.model import json_equal
+from datapack_client.records.model import json_equal
 
-from ..store import Store, check_task
-from .export import (COMPUTED, REUSED, SKIPPED_BAD_INPUTS, SKIPPED_MISSING_INPUTS, SKIPPED_MISSING_RAW,
+from datapack_server.engine.store import Store, check_task
+from datapack_server.portable.export import (COMPUTED, REUSED, SKIPPED_BAD_INPUTS, SKIPPED_MISSING_INPUTS, SKIPPED_MISSING_RAW,
                      ExportOptions, OptionError, RecordOutcome, portable_fields)
 
 REVISION_REASON = "portable_export"

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from .scene_tracks import PREFIX, UnsupportedTracks, check_version
+from datapack_server.portable.scene_tracks import PREFIX, UnsupportedTracks, check_version
 
 MISSING_RAW = "missing_raw"
 MISSING_INPUTS = "missing_inputs"

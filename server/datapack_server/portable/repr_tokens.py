@@ -3,7 +3,7 @@ earlier library's geometry representations are outside this service and get
 the error entry that library wrote when a representation failed."""
 from __future__ import annotations
 
-from .rgb_features import rgb_features_v1
+from datapack_server.portable.rgb_features import rgb_features_v1
 
 VISION_RGB = "vision_rgb"
 UNSUPPORTED = "representation not supported"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .scene_tracks import tracks_arrays
+from datapack_server.portable.scene_tracks import tracks_arrays
 
 SCHEMA_VERSION = "2.1-portable"
 OCCLUSION_THRESHOLD = 0.5

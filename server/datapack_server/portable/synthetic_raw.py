@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .scene_tracks import PREFIX
+from datapack_server.portable.scene_tracks import PREFIX
 
 CLASS_NAMES = ("box", "vase", "handle")
 

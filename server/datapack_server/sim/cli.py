@@ -16,9 +16,9 @@ import os
 import sys
 from typing import Any, TextIO
 
-from datapack_client.validation_rules import store_ok, task_name_ok
+from datapack_client.records.validation_rules import store_ok, task_name_ok
 
-from ..build_cli import int_at_least
+from datapack_server.cli.build import int_at_least
 
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
 
@@ -77,13 +77,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"datapack sim: error: --store {args.store!r} is not a valid store path", file=err)
         return EXIT_FAILED
     try:
-        from ._quiet import import_pybullet
+        from datapack_server.sim._quiet import import_pybullet
         import_pybullet()
     except ImportError:
         print("datapack sim: error: needs pybullet (pip install 'datapack[sim]')", file=err)
         return EXIT_FAILED
-    from ..build_cli import _Progress
-    from .runner import SimConfig, run_simulation
+    from datapack_server.cli.build import _Progress
+    from datapack_server.sim.runner import SimConfig, run_simulation
 
     raw_dir = os.path.abspath(args.raw_dir) if args.raw_dir else None
     config = SimConfig(episodes=args.episodes, workers=args.workers, target=args.target, store=args.store,

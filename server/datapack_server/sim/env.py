@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pybullet_data
 
-from ._quiet import import_pybullet
+from datapack_server.sim._quiet import import_pybullet
 
 p = import_pybullet()
 

@@ -5,7 +5,7 @@ and the episode index alone, so results do not depend on how episodes are
 spread over processes), runs the scripted policy, accounts energy every physics
 step, watches the vase, captures small RGB frames and object pose tracks, and
 returns the keyword arguments of `build_datapack_meta_from_episode` (the shape
-`datapack_client.synthetic.episode_to_builder_args` returns; the caller adds the
+`datapack_server.synthetic.episodes.episode_to_builder_args` returns; the caller adds the
 baseline) plus the raw episode in the portable layout (portable.md §2-§3).
 """
 from __future__ import annotations
@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from datapack_client.builder import Baseline, EconParams
-from datapack_client.skills import DRAWER_VASE_SKILLS, SkillID
-from datapack_client.synthetic import SCRIPT_ECON_PARAMS, SIMA_INSTRUCTION, world_id_for
+from datapack_client.building.builder import Baseline, EconParams
+from datapack_client.records.skills import DRAWER_VASE_SKILLS, SkillID
+from datapack_server.synthetic.episodes import SCRIPT_ECON_PARAMS, SIMA_INSTRUCTION, world_id_for
 
-from . import env as W
-from .energy import GRIPPER_ACTUATOR, EnergyMeter
-from .policy import (
+from datapack_server.sim import env as W
+from datapack_server.sim.energy import GRIPPER_ACTUATOR, EnergyMeter
+from datapack_server.sim.policy import (
     OPEN_SUCCESS,
     PolicyOutcome,
     SkillExecutor,
@@ -163,7 +163,7 @@ def _scene_tracks(samples: list[dict], seed: int, index: int, frame_every: int) 
 def write_raw_episode(raw_dir: str, name: str, frames: np.ndarray, tracks: dict[str, np.ndarray],
                       fps: float) -> str:
     """The directory layout of portable.md §2 (metadata.json, rgb.npz, tracks.npz); returns its path."""
-    from ..portable.scene_tracks import PREFIX
+    from datapack_server.portable.scene_tracks import PREFIX
 
     path = Path(raw_dir) / name
     path.mkdir(parents=True, exist_ok=True)
@@ -209,7 +209,7 @@ def _narrations(trace: list[dict], out: PolicyOutcome) -> list[str]:
 def run_episode(world: W.DrawerVaseWorld, index: int, settings: EpisodeSettings,
                 created_at: str | None = None) -> EpisodeRun:
     """Simulate episode `index` of seed `settings.seed` in `world`."""
-    from datapack_client import schema
+    from datapack_client.records import schema
 
     rng = np.random.default_rng([settings.seed, index])
     condition = W.sample_condition(rng)
@@ -315,6 +315,6 @@ def run_episode(world: W.DrawerVaseWorld, index: int, settings: EpisodeSettings,
 
 def build_pack_from_run(run: EpisodeRun, baseline: Baseline = SIM_BASELINE):
     """The DataPackMeta of a simulated episode (the builder, client-side)."""
-    from datapack_client.synthetic import build_pack
+    from datapack_server.synthetic.episodes import build_pack
 
     return build_pack(run.builder_args, baseline)

@@ -1,5 +1,5 @@
 """The scripted hierarchical drawer + vase policy: the six skills of
-datapack_client.skills.SkillID, each a low-level controller (Cartesian
+datapack_client.records.skills.SkillID, each a low-level controller (Cartesian
 straight-line moves through inverse kinematics and joint position control)
 driven by parameters the high level passes down (clearance, speeds, grasp
 force). Every physics step goes through `SkillExecutor.step`, which lets the
@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from datapack_client.skills import SkillID
+from datapack_client.records.skills import SkillID
 
-from . import env as W
+from datapack_server.sim import env as W
 
 # Inverse kinematics is solved every CONTROL_EVERY physics steps (120 Hz at 240 Hz physics).
 CONTROL_EVERY = 2

@@ -72,8 +72,8 @@ class SimReport:
 def _worker_main(worker: int, indices: list[int], config: SimConfig, out: Any) -> None:
     """Entry point of one simulator process (module level, so `spawn` can import it)."""
     try:
-        from .env import DrawerVaseWorld
-        from .episode import EpisodeSettings, build_pack_from_run, run_episode
+        from datapack_server.sim.env import DrawerVaseWorld
+        from datapack_server.sim.episode import EpisodeSettings, build_pack_from_run, run_episode
 
         settings = EpisodeSettings(task=config.task, seed=config.seed, frame_every=config.frame_every,
                                    image_size=config.image_size, narrate=config.narrate, raw_dir=config.raw_dir)
@@ -133,7 +133,7 @@ def run_simulation(config: SimConfig, progress: Callable[[int, int], None] | Non
     local = None
     pending: list[dict] = []
     if not config.target:
-        from ..repo import DataPackRepo
+        from datapack_server.repo import DataPackRepo
 
         local = DataPackRepo(config.output_dir)
     finished: set[int] = set()

@@ -32,7 +32,7 @@ from bisect import bisect_left, bisect_right
 
 import numpy as np
 
-from .lines import line_blocks
+from datapack_server.storage.lines import line_blocks
 
 MAGIC = b"DPCRC02\n"
 HEADER = struct.Struct("<8s")  # the magic

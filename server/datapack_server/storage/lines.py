@@ -13,8 +13,8 @@ import os
 
 import orjson
 
-from datapack_client import schema
-from datapack_client.validation import encoding_violation
+from datapack_client.records import schema
+from datapack_client.records.validation import encoding_violation
 
 LEGACY_MARKERS = ("condition_profile", "econ_params", "semantic_energy_drivers")
 

@@ -22,9 +22,11 @@ import os
 import threading
 from contextlib import contextmanager
 
-from datapack_client import jsonio, schema
+from datapack_client.records import jsonio
 
-from .checksums import ENTRY_SIZE, HEADER, MAGIC, Checksums, scan_fd
+from datapack_client.records import schema
+
+from datapack_server.storage.checksums import ENTRY_SIZE, HEADER, MAGIC, Checksums, scan_fd
 
 SUFFIX = "_datapacks.jsonl"
 AUX_DIR = ".datapack"

@@ -1,0 +1,3 @@
+"""Episode results -> datapacks: the builder and its inputs.
+
+May import: records/, datapack_client.errors. No protobuf, no grpc."""

@@ -1,0 +1,340 @@
+"""`datapack build`: the builder script (building.md §8).
+
+    datapack build [--generate-synthetic N] [--seed S] [--data-dir DIR] [--output-dir DIR]
+                   [--task T] [--engine E] [--baseline SPEC] [--verbose]
+                   [--target HOST:PORT] [--store NAME] [--quiet]
+
+Builds one record per episode (the seeded synthetic generator of §9, or the episode JSON files
+of `--data-dir`, §8.1) with `build_datapack_meta_from_episode` and appends all of them in one
+`append_batch` to the embedded store `--output-dir`, or with `--target` to store `--store` of a
+running server. Exit status (§8.4): 0 success; 1 usage error, no episodes, or the store could not
+be written; 2 when an episode was rejected by the builder or a pack id conflicted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from datapack_client.errors import AlreadyExistsError, DataPackError
+from datapack_client.records.validation_rules import store_ok, task_name_ok
+
+ENGINES = ("pybullet", "isaac", "ue5")
+EXIT_OK, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A usage error of `datapack build` (exit status 1)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the builder script's usage-error status 1 (building.md §8.4)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def int_at_least(minimum: int):
+    """An argparse type: an integer >= minimum (a usage error otherwise)."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = None
+        if n is None or n < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return n
+    return parse
+
+
+_count = int_at_least(0)
+
+
+def add_build_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--generate-synthetic", type=_count, default=0, metavar="N",
+                   help="generate N seeded synthetic episodes instead of reading --data-dir")
+    p.add_argument("--seed", type=_count, default=0, metavar="S",
+                   help="seed of the synthetic generator (default 0; ignored when reading files)")
+    p.add_argument("--data-dir", default="data/episodes", metavar="DIR",
+                   help="folder of episode JSON files (*episode*.json; default data/episodes)")
+    p.add_argument("--output-dir", default="data/datapacks", metavar="DIR",
+                   help="store folder to append to (default data/datapacks; ignored with --target)")
+    p.add_argument("--task", default="drawer_vase", metavar="T",
+                   help="task_name and env_type of every pack (default drawer_vase)")
+    p.add_argument("--engine", default="pybullet", choices=ENGINES, help="engine_type (default pybullet)")
+    p.add_argument("--baseline", default=None, metavar="SPEC",
+                   help="mpl=X,error=Y,ep=Z[,wage_parity=W] | synthetic_nominal | FILE.json[#name]; "
+                        "default synthetic_nominal with --generate-synthetic, required otherwise")
+    p.add_argument("--verbose", action="store_true", help="also print the first 5 packs")
+    p.add_argument("--target", default=None, metavar="HOST:PORT",
+                   help="append through a running server instead of the local --output-dir")
+    p.add_argument("--store", default="", metavar="NAME",
+                   help="store on the server (with --target; default: the data root)")
+    p.add_argument("--quiet", action="store_true", help="print only errors (no summary, no progress bar)")
+    p.add_argument("--raw-dir", default=None, metavar="DIR",
+                   help="with --generate-synthetic: also write a small raw episode per pack (RGB frames with "
+                        "moving coloured objects, scene tracks, occlusion) under DIR and set raw_data_path, "
+                        "so `datapack export-portable` works without a simulator")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    return add_build_arguments(_Parser(prog="datapack build",
+                                       description="build datapacks from episodes (building.md §8)"))
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """A one-line carriage-return progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, stream: TextIO, total: int, label: str, enabled: bool):
+        self.stream, self.total, self.label = stream, total, label
+        self.enabled = enabled and total > 0
+        self._last = -1
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        pct = done * 100 // self.total
+        if pct == self._last and done != self.total:
+            return
+        self._last = pct
+        width = 30
+        filled = width * done // self.total
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} {pct:3d}%")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self._last >= 0:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+@dataclass
+class BuildReport:
+    episodes_read: int = 0
+    packs_built: int = 0
+    positive: int = 0
+    negative: int = 0
+    created: int = 0
+    already_present: int = 0
+    conflicts: int = 0
+    skipped_incomplete: int = 0
+    rejected_invalid: int = 0
+    conflict_ids: list[str] = field(default_factory=list)
+    statistics: dict = field(default_factory=dict)
+
+    def exit_status(self) -> int:
+        if self.rejected_invalid or self.conflicts:
+            return EXIT_REJECTED
+        return EXIT_OK
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{100.0 * k / n:.1f}%" if n else "0.0%"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (dict, list)):
+        return json.dumps(v)
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def _print_summary(out: TextIO, task: str, r: BuildReport) -> None:
+    print(f"episodes read: {r.episodes_read}", file=out)
+    print(f"packs built: {r.packs_built}", file=out)
+    print(f"positive: {r.positive} ({_pct(r.positive, r.packs_built)})", file=out)
+    print(f"negative: {r.negative} ({_pct(r.negative, r.packs_built)})", file=out)
+    print(f"created: {r.created}", file=out)
+    print(f"already_present: {r.already_present}", file=out)
+    print(f"conflicts: {r.conflicts}", file=out)
+    print(f"skipped_incomplete: {r.skipped_incomplete}", file=out)
+    print(f"rejected_invalid: {r.rejected_invalid}", file=out)
+    print(f"statistics ({task}):", file=out)
+    for k, v in r.statistics.items():
+        print(f"  {k}: {_fmt(v)}", file=out)
+
+
+def _print_verbose(out: TextIO, packs: list) -> None:
+    for p in packs[:5]:
+        a = p.attribution
+        print(f"  {p.pack_id} bucket={p.bucket} delta_J={a.delta_J!r} trust={a.trust_score!r} "
+              f"skills={p.get_skill_ids()} tags={list(p.semantic_tags or [])}", file=out)
+
+
+def _open_repo(args: argparse.Namespace):
+    if args.target:
+        from datapack_client.client import connect
+
+        return connect(args.target, store=args.store)
+    from datapack_server.repo import DataPackRepo
+
+    return DataPackRepo(args.output_dir)
+
+
+def _append(repo, packs: list, report: BuildReport, err: TextIO) -> None:
+    """One append_batch; on PACK_ID_CONFLICT drop the conflicting records and retry once."""
+    try:
+        results = repo.append_batch(packs)
+    except AlreadyExistsError as exc:
+        if exc.reason != "PACK_ID_CONFLICT":
+            raise
+        bad = {v.index for v in exc.violations}
+        if not bad:  # no details: nothing to remove, the retry could only fail the same way
+            raise
+        for j in sorted(bad):
+            report.conflicts += 1
+            report.conflict_ids.append(packs[j].pack_id)
+            print(f"datapack build: conflict: pack_id {packs[j].pack_id!r} is already used by a different "
+                  f"record; not appended", file=err)
+        rest = [p for j, p in enumerate(packs) if j not in bad]
+        results = repo.append_batch(rest)
+    for res in results:
+        if res.status == "created":
+            report.created += 1
+        elif res.status == "already_present":
+            report.already_present += 1
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run `datapack build` for parsed arguments; returns the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        return _run(args, out, err)
+    except UsageError as exc:
+        print(f"datapack build: error: {exc}", file=err)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from datapack_server.synthetic.episodes import (BaselineSpecError, IncompleteEpisodeError, build_pack,
+                                           episode_to_builder_args, generate_synthetic_episodes,
+                                           load_episode_files, resolve_baseline)
+
+    if not task_name_ok(args.task):
+        raise UsageError(f"--task {args.task!r} must be 1-128 characters of [A-Za-z0-9_.-] without '..'")
+    if args.engine not in ENGINES:
+        raise UsageError(f"--engine must be one of {', '.join(ENGINES)}")
+    if args.target and not store_ok(args.store):
+        raise UsageError(f"--store {args.store!r} is not a valid store path")
+    synthetic = args.generate_synthetic > 0
+    spec = args.baseline if args.baseline is not None else ("synthetic_nominal" if synthetic else None)
+    if spec is None:
+        raise UsageError("--baseline is required when reading episode files "
+                         "(mpl=X,error=Y,ep=Z[,wage_parity=W], a built-in name, or FILE.json[#name])")
+    try:
+        baseline = resolve_baseline(spec)
+    except BaselineSpecError as exc:
+        raise UsageError(str(exc)) from None
+
+    report = BuildReport()
+    if synthetic:
+        episodes: list[Any] = generate_synthetic_episodes(args.generate_synthetic, seed=args.seed)
+    else:
+        try:
+            loaded = load_episode_files(args.data_dir)
+        except OSError as exc:
+            raise UsageError(f"--data-dir: {exc}") from None
+        for path, why in loaded.unreadable:
+            print(f"datapack build: skipping {path}: not a JSON file ({why})", file=err)
+        report.skipped_incomplete += len(loaded.unreadable)
+        episodes = loaded.episodes
+    report.episodes_read = len(episodes)
+    if not episodes:
+        raise UsageError(f"no episodes in {args.data_dir} (files named *episode*.json)")
+
+    progress = _Progress(err, len(episodes), "building", not args.quiet and _isatty(err))
+    packs = []
+    for i, e in enumerate(episodes):
+        try:
+            pack = build_pack(episode_to_builder_args(e, i, args.task, args.engine), baseline)
+        except IncompleteEpisodeError:
+            report.skipped_incomplete += 1
+        except DataPackError as exc:
+            report.rejected_invalid += 1
+            print(f"datapack build: episode {i} rejected: {exc.reason}: {exc.message}", file=err)
+        except (TypeError, ValueError) as exc:
+            report.rejected_invalid += 1
+            print(f"datapack build: episode {i} rejected: {exc}", file=err)
+        else:
+            packs.append(pack)
+        progress.update(i + 1)
+    progress.close()
+    if args.raw_dir is not None:
+        _write_raw_episodes(args, packs)
+    report.packs_built = len(packs)
+    report.positive = sum(1 for p in packs if p.bucket == "positive")
+    report.negative = sum(1 for p in packs if p.bucket == "negative")
+    if not packs and not report.rejected_invalid:
+        raise UsageError(f"no complete episodes among {report.episodes_read} read")
+
+    try:
+        repo = _open_repo(args)
+    except DataPackError as exc:
+        print(f"datapack build: cannot open the store: {exc.message}", file=err)
+        return EXIT_USAGE
+    try:
+        _append(repo, packs, report, err)
+        report.statistics = repo.get_statistics(args.task)
+    except DataPackError as exc:
+        print(f"datapack build: append failed ({exc.code} {exc.reason}): {exc.message}", file=err)
+        for v in exc.violations[:20]:
+            print(f"  [{v.index}] {v.pack_id}: {v.field}: {v.reason}: {v.message}", file=err)
+        return EXIT_USAGE
+    finally:
+        repo.close()
+
+    if not args.quiet:
+        if args.verbose:
+            print("first packs:", file=out)
+            _print_verbose(out, packs)
+        _print_summary(out, args.task, report)
+    return report.exit_status()
+
+
+def _write_raw_episodes(args: argparse.Namespace, packs: list) -> None:
+    """Deterministic raw episodes (so a re-run builds identical packs): every
+    third episode still, every fourth a single .npz instead of a folder."""
+    from datapack_server.portable.synthetic_raw import write_raw_episode
+
+    if not args.generate_synthetic:
+        raise UsageError("--raw-dir needs --generate-synthetic")
+    os.makedirs(args.raw_dir, exist_ok=True)
+    for i, pack in enumerate(packs):
+        occlusion = pack.condition.occlusion_level
+        path = write_raw_episode(args.raw_dir, pack.pack_id, seed=args.seed * 1_000_003 + i,
+                                 occlusion_level=occlusion if type(occlusion) is float else 0.0,
+                                 moving=i % 3 != 0, layout="npz" if i % 4 == 3 else "dir")
+        pack.raw_data_path = os.path.abspath(path)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run(args, out, err)
+
+
+def register(sub: Any) -> argparse.ArgumentParser:
+    """Register `build` on the `datapack` command's subparsers (usage errors exit 1)."""
+    p = sub.add_parser("build", help="build datapacks from episode files or the seeded synthetic generator",
+                       description="build datapacks from episodes (building.md §8)")
+    p.error = _Parser.error.__get__(p)  # type: ignore[method-assign]
+    add_build_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+__all__ = ["BuildReport", "add_build_arguments", "build_parser", "main", "register", "run"]

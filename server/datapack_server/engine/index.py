@@ -1,0 +1,467 @@
+"""In-memory columnar index of one task (the current revision of every pack).
+
+One row per pack in append order. Numeric filter/sort fields are numpy
+columns; categorical values (enum strings, skill-id traces, tag sets, the
+condition-tag object) are interned: a row stores a small integer code and a
+filter is evaluated once per distinct value, then broadcast with a lookup.
+Payloads stay on disk: a row knows where its current line is (offset, length).
+
+New rows are buffered as tuples and written to the numpy columns in bulk on
+the next read (`view`), which is several times cheaper than per-cell writes.
+Values of the wrong type or null count as their schema defaults (schema.md §1).
+Not thread-safe by itself: the owning TaskState serialises access.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import orjson
+
+from datapack_client.records.schema import ARTIFACT_KEYS
+
+from datapack_server.engine.packids import PackIds
+
+BUCKET_CODES = {"positive": 0, "negative": 1}  # any other string -> 2
+SNAPSHOT_VERSION = 6  # bump when COLUMNS change: older snapshots are rebuilt
+
+
+class Interner:
+    """value <-> small integer code, in first-seen order."""
+
+    __slots__ = ("codes", "values")
+
+    def __init__(self) -> None:
+        self.codes: dict = {}
+        self.values: list = []
+
+    def code(self, value) -> int:
+        c = self.codes.get(value)
+        if c is None:
+            c = self.codes[value] = len(self.values)
+            self.values.append(value)
+        return c
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+# Columns in row-tuple order: name -> (dtype, width). Rows [0, n) are live.
+COLUMNS = (
+    ("line_off", np.int64, 1), ("line_len", np.int32, 1), ("line_no", np.int32, 1), ("revision", np.int32, 1),
+    ("bucket", np.int8, 1), ("engine", np.int32, 1), ("source", np.int32, 1), ("wm_role", np.int32, 1),
+    ("wm_model", np.int32, 1),
+    ("trust", np.float64, 1), ("delta_j", np.float64, 1), ("mvd", np.float64, 1), ("mvd_present", np.bool_, 1),
+    ("has_sima", np.bool_, 1), ("has_cf", np.bool_, 1),
+    ("trace", np.int32, 1), ("semtags", np.int32, 1), ("condtags", np.int32, 1),
+    ("c_task", np.int32, 1), ("c_world", np.int32, 1), ("c_light", np.int32, 1), ("c_preset", np.int32, 1),
+    ("c_friction", np.float64, 1), ("c_occlusion", np.float64, 1), ("c_price", np.float64, 1),
+    ("c_break", np.float64, 1), ("c_energy_price", np.float64, 1),
+    ("c_offset", np.float64, 3), ("c_offset_ok", np.bool_, 1),
+    ("c_objective", np.float64, 4), ("c_objective_ok", np.bool_, 1), ("c_objective_len", np.int8, 1),
+    ("created", "S32", 1),
+    # Analytics (adapter.md): attribution deltas and weights, energy totals, and
+    # interned env_type / energy-driver tag set / canonical skill_contribs.
+    ("w_econ", np.float64, 1), ("d_mpl", np.float64, 1), ("d_error", np.float64, 1), ("d_ep", np.float64, 1),
+    ("total_wh", np.float64, 1), ("wh_per_unit", np.float64, 1),
+    ("env_type", np.int32, 1), ("etags", np.int32, 1), ("contribs", np.int32, 1),
+    # The (kind, name) energy entries a row has, in stored order: presence is
+    # not visible in the per-name Wh columns (a 0-Wh entry looks absent).
+    ("enames", np.int32, 1),
+    # Trace entries whose skill_id is not an integer >= 0 (the `trace` column drops
+    # them); adapter.md §3.6 counts them as the value matrix's skipped_entries.
+    ("bad_skill_entries", np.int32, 1),
+    # Portable packs (portable.md): the schema version, whether a heavy artifact
+    # is stored (reads in the basic view leave those out), and the stored slice
+    # labels: flags as 1 / 0 / -1 (no label or not a boolean), buckets interned.
+    ("schema", np.int32, 1), ("has_artifacts", np.bool_, 1),
+    ("sl_occluded", np.int8, 1), ("sl_dynamic", np.int8, 1), ("sl_static", np.int8, 1),
+    ("sl_occ_bucket", np.int32, 1), ("sl_motion_bucket", np.int32, 1),
+)
+COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
+CATEGORIES = ("engine", "source", "wm_role", "wm_model", "trace", "semtags", "condtags", "c_task", "c_world", "c_light",
+              "c_preset", "env_type", "etags", "contribs", "enames", "schema", "sl_occ_bucket", "sl_motion_bucket")
+
+_DEFAULT_OFFSET = (0.0, 0.0, 0.0)
+_ZERO4 = (0.0, 0.0, 0.0, 0.0)
+_DEFAULT_OBJECTIVE = (1.0, 1.0, 1.0, 0.5)
+_EMPTY = frozenset()
+
+
+def _num(v: Any, default: float) -> float:
+    t = type(v)
+    return v if t is float else (float(v) if t is int else default)
+
+
+def _str(v: Any, default: str | None) -> str | None:
+    return v if type(v) is str else default
+
+
+def _flag(v: Any) -> int:
+    return (1 if v else 0) if type(v) is bool else -1
+
+
+# Python type of the interned values that are not plain strings (for snapshots).
+_CAT_KINDS = {"trace": tuple, "semtags": frozenset, "etags": frozenset, "condtags": bytes, "contribs": bytes,
+              "enames": "pairs"}
+
+# Positions of interned (categorical) values in a row tuple, and their tables.
+_CAT_POSITIONS = tuple((COLUMN_NAMES.index(name), name) for name in CATEGORIES)
+
+
+def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tuple:
+    """The index row of a record with categorical values not yet interned.
+    Pure (no index state), so worker processes can build rows in parallel."""
+    cond = rec.get("condition")
+    if type(cond) is not dict:
+        cond = {}
+    attr = rec.get("attribution")
+    if type(attr) is not dict:
+        attr = {}
+    energy = rec.get("energy")
+    if type(energy) is not dict:
+        energy = {}
+    breakdown = energy_breakdown(rec)
+    etags = rec.get("energy_driver_tags")
+    bucket = rec.get("bucket")
+    role = attr.get("wm_role")
+    mvd = attr.get("mvd_score")
+    mvd_ok = type(mvd) is float or type(mvd) is int
+    sima = rec.get("sima_annotation")
+    trace = rec.get("skill_trace")
+    skills = ()
+    bad_entries = 0
+    if type(trace) is list and trace:
+        # Valid ids fit int64 (they travel as int64; larger ones in old lines are invalid entries).
+        skills = tuple([e["skill_id"] for e in trace if type(e) is dict and type(e.get("skill_id")) is int
+                        and 0 <= e["skill_id"] <= 9223372036854775807])
+        bad_entries = len(trace) - len(skills)
+    tags = rec.get("semantic_tags")
+    semtags = frozenset([t for t in tags if type(t) is str]) if type(tags) is list and tags else _EMPTY
+    ctags = cond.get("tags")
+    vo = cond.get("vase_offset", _DEFAULT_OFFSET)
+    vo_ok = (type(vo) is list or type(vo) is tuple) and len(vo) == 3 and all(
+        [type(x) is float or type(x) is int for x in vo])
+    # A missing key is the default; a stored value that is not an array of 3 or 4
+    # numbers (null included) never matches the objective filter (repository.md §7.3).
+    ov = cond.get("objective_vector", _DEFAULT_OBJECTIVE)
+    ov_len = len(ov) if (type(ov) is list or type(ov) is tuple) and all(
+        [type(x) is float or type(x) is int for x in ov]) else -1
+    ov_ok = ov_len == 3 or ov_len == 4
+    created = rec.get("created_at")
+    labels = rec.get("slice_labels_v1")
+    if type(labels) is not dict:
+        labels = {}
+    return (
+        off, length, line_no, revision,
+        BUCKET_CODES.get(bucket, 2) if type(bucket) is str else 2,
+        _str(cond.get("engine_type"), "pybullet"),
+        _str(attr.get("source_type"), "real"),
+        role if type(role) is str else None,
+        model if type(model := attr.get("wm_model_id")) is str else None,
+        _num(attr.get("trust_score"), 0.0),
+        _num(attr.get("delta_J"), 0.0),
+        float(mvd) if mvd_ok else 0.0, mvd_ok,
+        type(sima) is dict and bool(sima),
+        rec.get("counterfactual_plan") is not None,
+        skills,
+        semtags,
+        orjson.dumps(ctags, option=orjson.OPT_NON_STR_KEYS) if type(ctags) is dict and ctags else b"{}",
+        _str(cond.get("task_name"), "drawer_vase"),
+        _str(cond.get("world_id"), "pyb_drawer_v1"),
+        _str(cond.get("lighting_profile"), "normal"),
+        _str(cond.get("econ_preset"), "drawer_vase"),
+        _num(cond.get("drawer_friction"), 0.3),
+        _num(cond.get("occlusion_level"), 0.0),
+        _num(cond.get("price_per_unit"), 5.0),
+        _num(cond.get("vase_break_cost"), 50.0),
+        _num(cond.get("energy_price_kWh"), 0.12),
+        tuple(vo) if vo_ok else _DEFAULT_OFFSET, vo_ok,
+        ((ov[0], ov[1], ov[2], ov[3] if ov_len == 4 else 0.5) if ov_ok else _ZERO4), ov_ok, ov_len,
+        created.encode("utf-8", "surrogatepass") if type(created) is str else b"",
+        _num(attr.get("w_econ"), 0.0),
+        _num(attr.get("delta_mpl"), 0.0),
+        _num(attr.get("delta_error"), 0.0),
+        _num(attr.get("delta_ep"), 0.0),
+        _num(energy.get("total_Wh"), 0.0),
+        _num(energy.get("Wh_per_unit"), 0.0),
+        _str(rec.get("env_type"), _str(rec.get("task_name"), "drawer_vase")),
+        frozenset([t for t in etags if type(t) is str]) if type(etags) is list and etags else _EMPTY,
+        _contribs_key(attr.get("skill_contribs")),
+        tuple([(kind, name) for kind, name, _wh in breakdown]),
+        bad_entries,
+        _str(rec.get("schema_version"), "2.0-energy"),
+        any([rec.get(k) is not None for k in ARTIFACT_KEYS]),
+        _flag(labels.get("is_occluded")), _flag(labels.get("is_dynamic")), _flag(labels.get("is_static")),
+        _str(labels.get("occlusion_bucket"), None), _str(labels.get("motion_bucket"), None),
+        breakdown,  # trailing, not a fixed column: see TaskIndex.energy
+    )
+
+
+def _contribs_key(contribs) -> bytes:
+    """Canonical JSON of skill_contribs for interning (most packs have none)."""
+    if type(contribs) is not dict or not contribs:
+        return b"{}"
+    return orjson.dumps({str(k): v for k, v in contribs.items()})
+
+
+def energy_breakdown(rec: dict) -> tuple:
+    """(("limb", name, Wh), ..., ("skill", name, Wh), ...) of a record, in
+    stored order (missing or non-numeric Wh counts as 0)."""
+    energy = rec.get("energy")
+    if type(energy) is not dict:
+        return ()
+    out = []
+    for kind, key in (("limb", "energy_per_limb"), ("skill", "energy_per_skill")):
+        part = energy.get(key)
+        if type(part) is dict:
+            for name, v in part.items():
+                wh = v.get("Wh") if type(v) is dict else None
+                out.append((kind, name, float(wh) if type(wh) in (int, float) else 0.0))
+    return tuple(out)
+
+
+class TaskIndex:
+    def __init__(self, capacity: int = 1024) -> None:
+        self.n = 0  # rows, including pending ones
+        self.flushed = 0  # rows already in the numpy columns
+        self.cap = capacity
+        self.cols: dict[str, np.ndarray] = {}
+        for name, dt, width in COLUMNS:
+            shape = (capacity,) if width == 1 else (capacity, width)
+            self.cols[name] = np.zeros(shape, dtype=dt)
+        self.cats = {name: Interner() for name in CATEGORIES}
+        self.ids = PackIds()
+        self._pending: list[tuple] = []
+        # Per-name energy columns (adapter.md §3.15): ("limb"|"skill", name) -> Wh by
+        # row, created when a name first appears (earlier rows 0), in that order.
+        self.energy: dict[tuple[str, str], np.ndarray] = {}
+        self.version = 0  # bumped when an existing row changes (revisions)
+        self.stats_cache: tuple | None = None
+        # Packs with more than one line: position -> [(offset, length, line_no), ...] oldest first.
+        self.history: dict[int, list[tuple[int, int, int]]] = {}
+
+    # -- rows
+
+    def position(self, pack_id: str) -> int | None:
+        return self.ids.get(pack_id)
+
+    def pack_id(self, pos: int) -> str:
+        return self.ids.pack_id(pos)
+
+    def _intern(self, raw: tuple) -> tuple:
+        row = list(raw)
+        cats = self.cats
+        for i, name in _CAT_POSITIONS:
+            interner = cats[name]
+            code = interner.codes.get(row[i])
+            if code is None:
+                code = interner.code(row[i])
+            row[i] = code
+        return tuple(row)
+
+    def add(self, pack_id: str, rec: dict, off: int, length: int, line_no: int, id_hash: int | None = None) -> int:
+        """Append a new pack (pack_id must be absent); returns its position."""
+        return self.add_raw(pack_id, raw_row(rec, off, length, line_no, 1), id_hash)
+
+    def add_raw(self, pack_id: str, raw: tuple, id_hash: int | None = None) -> int:
+        """Append a new pack from a raw_row() tuple (built here or in a worker)."""
+        pos = self.ids.add(pack_id, id_hash)
+        self._pending.append(self._intern(raw))
+        self.n += 1
+        if len(self._pending) >= 4096:
+            self.flush()
+        return pos
+
+    def add_block(self, pids: list, hashes: list, line_no, block: dict) -> None:
+        """Append many new packs at once from a worker's columnar block (all
+        pack_ids absent and distinct; see workers.parse_range_columns)."""
+        self.flush()
+        m = len(pids)
+        a, b = self.n, self.n + m
+        if b > self.cap:
+            self._grow(b)
+        for pid, h in zip(pids, hashes):
+            self.ids.add(pid, h)
+        cols = self.cols
+        cols["line_off"][a:b] = block["off"]
+        cols["line_len"][a:b] = block["len"]
+        cols["line_no"][a:b] = line_no
+        cols["revision"][a:b] = 1
+        for name, arr in block["cols"].items():
+            if name in ("line_off", "line_len", "line_no", "revision"):
+                continue
+            if name == "created" and arr.dtype.itemsize > cols[name].dtype.itemsize:
+                cols[name] = cols[name].astype(f"S{max(arr.dtype.itemsize, 2 * cols[name].dtype.itemsize)}")
+            cols[name][a:b] = arr
+        for name, (codes, table) in block["cats"].items():
+            interner = self.cats[name]
+            mapping = np.array([interner.code(v) for v in table], dtype=np.int32)
+            cols[name][a:b] = mapping[codes]
+        for key, arr in block["energy"].items():
+            col = self.energy.get(key)
+            if col is None:
+                col = self.energy[key] = np.zeros(self.cap, dtype=np.float64)
+            col[a:b] = arr
+        self.n = self.flushed = b
+
+    def revise(self, pos: int, rec: dict, off: int, length: int, line_no: int) -> int:
+        """Record a new revision line of the pack at pos; returns its revision number."""
+        self.flush()
+        cols = self.cols
+        hist = self.history.get(pos)
+        if hist is None:
+            hist = self.history[pos] = [(int(cols["line_off"][pos]), int(cols["line_len"][pos]),
+                                         int(cols["line_no"][pos]))]
+        hist.append((off, length, line_no))
+        rev = int(cols["revision"][pos]) + 1
+        self.version += 1
+        row = self._intern(raw_row(rec, off, length, line_no, rev))
+        for (name, _dt, _w), value in zip(COLUMNS, row):
+            self._assign(name, pos, value)
+        for col in self.energy.values():
+            col[pos] = 0.0
+        self._set_energy(pos, row[-1])
+        return rev
+
+    def _set_energy(self, pos: int, breakdown: tuple) -> None:
+        energy = self.energy
+        for kind, name, wh in breakdown:
+            col = energy.get((kind, name))
+            if col is None:
+                col = energy[(kind, name)] = np.zeros(self.cap, dtype=np.float64)
+            col[pos] += wh
+
+    def _assign(self, name: str, pos: int, value) -> None:
+        col = self.cols[name]
+        if name == "created" and len(value) > col.dtype.itemsize:
+            col = self.cols[name] = col.astype(f"S{max(len(value), 2 * col.dtype.itemsize)}")
+        col[pos] = value
+
+    # -- bulk flush
+
+    def _grow(self, need: int) -> None:
+        cap = self.cap
+        while cap < need:
+            cap *= 2
+        for name, arr in self.cols.items():
+            new = np.zeros((cap,) + arr.shape[1:], dtype=arr.dtype)
+            new[: self.flushed] = arr[: self.flushed]
+            self.cols[name] = new
+        for key, arr in self.energy.items():
+            new = np.zeros(cap, dtype=np.float64)
+            new[: self.flushed] = arr[: self.flushed]
+            self.energy[key] = new
+        self.cap = cap
+
+    def flush(self) -> None:
+        rows = self._pending
+        if not rows:
+            return
+        a, b = self.flushed, self.flushed + len(rows)
+        if b > self.cap:
+            self._grow(b)
+        for name, values in zip(COLUMN_NAMES, zip(*rows)):
+            if name == "created":
+                width = max(map(len, values))
+                if width > self.cols[name].dtype.itemsize:
+                    self.cols[name] = self.cols[name].astype(f"S{max(width, 2 * self.cols[name].dtype.itemsize)}")
+            self.cols[name][a:b] = values
+        for pos, row in enumerate(rows, start=a):
+            if row[-1]:
+                self._set_energy(pos, row[-1])
+        self.flushed = b
+        self._pending = []
+
+    # -- reads
+
+    def view(self, name: str) -> np.ndarray:
+        if self._pending:
+            self.flush()
+        return self.cols[name][: self.n]
+
+    def energy_view(self) -> dict[tuple[str, str], np.ndarray]:
+        """("limb"|"skill", name) -> Wh of every row, names in first-appearance order."""
+        if self._pending:
+            self.flush()
+        return {k: v[: self.n] for k, v in self.energy.items()}
+
+    def memory_bytes(self) -> int:
+        return (sum(a[: self.n].nbytes for a in self.cols.values())
+                + sum(a[: self.n].nbytes for a in self.energy.values()) + self.ids.memory_bytes())
+
+    # -- snapshot (see store.py for when it is written and trusted)
+
+    def state(self) -> dict:
+        self.flush()
+        st = {f"col_{name}": arr[: self.n].copy() for name, arr in self.cols.items()}
+        names = list(self.energy)
+        for i, key in enumerate(names):
+            st[f"energy_{i}"] = self.energy[key][: self.n].copy()
+        st["energy_names"] = np.frombuffer(orjson.dumps(names), dtype=np.uint8)
+        st.update(self.ids.state())
+        hist = sorted(self.history.items())
+        st["hist_pos"] = np.array([p for p, lines in hist for _ in lines], dtype=np.int64)
+        st["hist_lines"] = np.array([line for _, lines in hist for line in lines], dtype=np.int64).reshape(-1, 3)
+        cats = {}
+        for name, interner in self.cats.items():
+            kind = _CAT_KINDS.get(name)
+            vals = interner.values
+            if kind is tuple or kind == "pairs":
+                vals = [list(v) for v in vals]
+            elif kind is frozenset:
+                vals = [sorted(v) for v in vals]
+            elif kind is bytes:
+                vals = [v.decode("utf-8", "surrogatepass") for v in vals]
+            cats[name] = vals
+        st["cats"] = np.frombuffer(orjson.dumps(cats), dtype=np.uint8)
+        return st
+
+    @classmethod
+    def from_state(cls, st: dict) -> "TaskIndex":
+        n = len(st["col_line_off"])
+        ix = cls(capacity=1024)
+        if n > ix.cap:
+            # Adopt the loaded arrays as the columns (no copy, no 2x peak); the
+            # next append grows them.
+            for name in COLUMN_NAMES:
+                ix.cols[name] = st[f"col_{name}"]
+            ix.cap = n
+        else:
+            for name in COLUMN_NAMES:
+                arr = st[f"col_{name}"]
+                if name == "created" and arr.dtype.itemsize > ix.cols[name].dtype.itemsize:
+                    ix.cols[name] = ix.cols[name].astype(arr.dtype)
+                ix.cols[name][:n] = arr
+        ix.n = ix.flushed = n
+        for i, (kind, name) in enumerate(orjson.loads(st["energy_names"].tobytes())):
+            col = np.zeros(ix.cap, dtype=np.float64)
+            col[:n] = st[f"energy_{i}"]
+            ix.energy[(kind, name)] = col
+        ix.ids = PackIds.from_state(st)
+        for p, line in zip(st["hist_pos"].tolist(), st["hist_lines"].tolist()):
+            ix.history.setdefault(p, []).append(tuple(line))
+        cats = orjson.loads(st["cats"].tobytes())
+        for name, vals in cats.items():
+            kind = _CAT_KINDS.get(name)
+            if kind is tuple:
+                vals = [tuple(v) for v in vals]
+            elif kind == "pairs":
+                vals = [tuple(tuple(p) for p in v) for v in vals]
+            elif kind is frozenset:
+                vals = [frozenset(v) for v in vals]
+            elif kind is bytes:
+                vals = [v.encode("utf-8", "surrogatepass") for v in vals]
+            interner = ix.cats[name]
+            interner.values = list(vals)
+            interner.codes = {v: i for i, v in enumerate(vals)}
+        return ix
+
+
+def cosine_match(vectors: np.ndarray, ok: np.ndarray, q: tuple, threshold: float) -> np.ndarray:
+    """repository.md §7.3: dot(p, q) / (|p||q| + 1e-8) >= threshold."""
+    qv = np.array(q if len(q) == 4 else (*q, 0.5), dtype=np.float64)
+    dots = vectors @ qv
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors)) * math.sqrt(float(qv @ qv)) + 1e-8
+    return ok & (dots / norms >= threshold)

@@ -1,0 +1,473 @@
+"""Episodes for the builder script (building.md §8, §9).
+
+* `generate_synthetic_episodes(n, seed=0)` – the seeded synthetic generator
+  (§9): one `numpy.random.default_rng(seed)`, the same 23 draws in the same
+  order for every episode, so two runs with one seed line up one to one and
+  the first k episodes do not depend on n.
+* `episode_to_builder_args(e, i, task, engine)` – an episode dict → the
+  arguments of `build_datapack_meta_from_episode` (§8.2).
+* `load_episode_files(data_dir)` – the episode JSON files of a folder (§8.1).
+* `resolve_baseline(spec)` – the `--baseline` option (§8.3).
+
+Pure apart from `load_episode_files` / `resolve_baseline` reading files.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+__all__ = [
+    "DEFAULT_TRACE", "SCRIPT_ECON_PARAMS", "SIMA_INSTRUCTION", "SKILL_NARRATIONS", "BaselineSpecError",
+    "IncompleteEpisodeError", "LoadedEpisodes", "build_pack", "episode_to_builder_args",
+    "generate_synthetic_episodes", "load_episode_files", "resolve_baseline", "script_econ_params", "world_id_for",
+]
+
+# §8.2: default 6-skill trace (skills 0…5 in order).
+DEFAULT_TRACE: tuple[tuple[int, int, int], ...] = (  # (skill_id, t, duration)
+    (0, 0, 10), (1, 10, 10), (2, 20, 20), (3, 40, 30), (4, 70, 40), (5, 110, 20))
+
+# §8.2: the script's EconParams preset (keyword arguments of EconParams).
+SCRIPT_ECON_PARAMS: dict[str, Any] = {
+    "price_per_unit": 5.0, "damage_cost": 50.0, "energy_Wh_per_attempt": 5.0, "time_step_s": 60.0,
+    "base_rate": 2.0, "p_min": 0.02, "k_err": 0.12, "q_speed": 1.2, "q_care": 1.5, "care_cost": 0.25,
+    "max_steps": 240, "max_catastrophic_errors": 3, "max_error_rate_sla": 0.10, "min_steps_for_sla": 5,
+    "zero_throughput_patience": 10, "preset": "drawer_vase", "vase_break_cost": 50.0,
+    "electricity_price_kWh": 0.12,
+}
+
+SIMA_INSTRUCTION = "open the drawer without hitting the vase"
+SKILL_NARRATIONS = {
+    0: "Locating the drawer handle",
+    1: "Finding the vase",
+    2: "Planning a safe approach",
+    3: "Grasping the drawer handle",
+    4: "Opening the drawer with clearance",
+    5: "Retracting to a safe pose",
+}
+
+_DEFAULT_OBJECTIVE = (1.0, 1.0, 1.0, 0.5)
+_WORLD_PREFIX = {"pybullet": "pyb", "isaac": "isaac", "ue5": "ue5"}
+_EPOCH = datetime(2025, 1, 1, tzinfo=timezone.utc)
+_LIMBS = ("shoulder", "elbow", "wrist", "gripper")
+_JOINTS = ("joint_0", "joint_1", "joint_2")
+_EPISODE_HOURS = 0.1  # §9: episode length fixed at 0.1 h
+
+# §1.1 fields 6-15 that the script copies by name (else 0.0 / {}).
+_ENERGY_NUMBERS = ("energy_Wh", "energy_Wh_per_unit", "energy_Wh_per_hour")
+_ENERGY_DICTS = ("limb_energy_Wh", "skill_energy_Wh", "energy_per_limb", "energy_per_skill",
+                 "energy_per_joint", "energy_per_effector", "coordination_metrics")
+
+
+class IncompleteEpisodeError(ValueError):
+    """The episode lacks one of mpl / error rate / ep (counted `skipped_incomplete`)."""
+
+
+class BaselineSpecError(ValueError):
+    """A `--baseline` value that names no usable baseline (a usage error)."""
+
+
+def script_econ_params():
+    """The builder script's EconParams preset (building.md §8.2)."""
+    from datapack_client.building.builder import EconParams
+
+    return EconParams(**SCRIPT_ECON_PARAMS)
+
+
+def world_id_for(task: str, engine: str) -> str:
+    """The builder's default world id `<prefix>_<task>_v1` (building.md §2.2 step 6)."""
+    return f"{_WORLD_PREFIX.get(engine, engine)}_{task}_v1"
+
+
+def _default_trace() -> list[dict]:
+    return [{"t": t, "skill_id": k, "params": {}, "duration": d} for k, t, d in DEFAULT_TRACE]
+
+
+# ------------------------------------------------------------------------------------------------
+# §9 seeded synthetic generator
+
+
+def generate_synthetic_episodes(n: int, seed: int = 0) -> list[dict]:
+    """n synthetic drawer/vase episode dicts for the builder script (building.md §9)."""
+    import numpy as np
+
+    if type(n) is not int or n < 0:
+        raise ValueError(f"n must be an integer >= 0, got {n!r}")
+    from datapack_client.records.skills import skill_name
+
+    names = {k: skill_name("drawer_vase", k) for k in range(6)}
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        # The draws, exactly these and in this order, for every episode.
+        z1, z2, z3 = (float(v) for v in rng.standard_normal(3))          # 1-3
+        u_vase = float(rng.random())                                      # 4
+        off_x = float(rng.uniform(-0.12, 0.12))                           # 5
+        off_y = float(rng.uniform(-0.12, 0.12))                           # 6
+        friction = float(rng.uniform(0.2, 0.6))                           # 7
+        u_light = float(rng.random())                                     # 8
+        u_occluded = float(rng.random())                                  # 9
+        occ_value = float(rng.uniform(0.0, 0.6))                          # 10
+        u_stuck = float(rng.random())                                     # 11
+        u_source = float(rng.random())                                    # 12
+        trust = float(rng.uniform(0.7, 1.0))                              # 13
+        w_econ = float(rng.uniform(0.5, 1.5))                             # 14
+        u_default = float(rng.random())                                   # 15
+        include = [float(v) < 0.75 for v in rng.random(6)]                # 16
+        durations = [int(v) for v in rng.integers(5, 41, size=6)]         # 17
+        u_retry = float(rng.random())                                     # 18
+        u_sima = float(rng.random())                                      # 19
+        energy = float(rng.uniform(0.1, 1.0))                             # 20
+        f = [float(v) for v in rng.dirichlet([2.0, 2.0, 2.0, 2.0])]       # 21
+        g = [float(v) for v in rng.dirichlet([2.0, 2.0, 2.0])]            # 22
+        mean_active = float(rng.uniform(1.0, 4.0))                        # 23
+
+        mpl = 10 * (1 + 0.3 * z1)
+        error = max(0.0, 0.05 + 0.02 * z2)
+        ep = 2 * (1 + 0.2 * z3)
+        vase_broken = u_vase < 0.1
+        drawer_stuck = u_stuck < 0.05
+        lighting = "normal" if u_light < 0.7 else "low_light" if u_light < 0.9 else "high_contrast"
+        occlusion = occ_value if u_occluded >= 0.6 else 0.0
+        source_type = "real" if u_source < 0.85 else "synthetic" if u_source < 0.95 else "hybrid"
+        success = not vase_broken and not drawer_stuck and error < 0.1
+        termination = "success" if success else "catastrophic_error" if vase_broken else "max_steps"
+
+        if u_default < 0.5:
+            trace = _default_trace()
+        else:
+            skills = [k for k in range(6) if include[k]] or [4]
+            if u_retry < 0.15 and 3 in skills:
+                j = skills.index(3)
+                skills.insert(j + 1, 3)
+            trace, start = [], 0
+            for k in skills:
+                trace.append({"t": start, "skill_id": k, "params": {}, "duration": durations[k]})
+                start += durations[k]
+
+        total_d = sum(e["duration"] for e in trace)
+        per_skill_d: dict[int, int] = {}
+        for e in trace:
+            per_skill_d[e["skill_id"]] = per_skill_d.get(e["skill_id"], 0) + e["duration"]
+        energy_per_skill = {}
+        skill_energy = {}
+        for k, d in per_skill_d.items():
+            energy_per_skill[names[k]] = {"Wh": energy * d / total_d, "fraction": d / total_d}
+            skill_energy[names[k]] = energy * d / total_d
+        energy_per_limb = {l: {"Wh": energy * fl, "fraction": fl} for l, fl in zip(_LIMBS, f)}
+        limb_energy = {l: energy * fl for l, fl in zip(_LIMBS, f)}
+
+        e: dict[str, Any] = {
+            "episode_id": f"ep_{i:04d}",
+            "pack_id": f"synthetic-s{seed}-ep_{i:04d}",
+            "created_at": (_EPOCH + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"),
+            "termination_reason": termination,
+            "mpl_episode": mpl,
+            "error_rate_episode": error,
+            "ep_episode": ep,
+            "throughput_units_per_hour": mpl,
+            "energy_Wh": energy,
+            "energy_Wh_per_unit": energy / max(mpl * _EPISODE_HOURS, 1e-6),
+            "energy_Wh_per_hour": energy / _EPISODE_HOURS,
+            "limb_energy_Wh": limb_energy,
+            "skill_energy_Wh": skill_energy,
+            "energy_per_limb": energy_per_limb,
+            "energy_per_skill": energy_per_skill,
+            "energy_per_joint": {j: {"Wh": energy * gj} for j, gj in zip(_JOINTS, g)},
+            "energy_per_effector": {"gripper": {"Wh": limb_energy["gripper"]}},
+            "coordination_metrics": {"mean_active_joints": mean_active},
+            "profit": 5.0 * mpl * _EPISODE_HOURS - (50.0 if vase_broken else 0.0),
+            "wage_parity": mpl / 20,
+            "vase_offset": [off_x, off_y, 0.0],
+            "drawer_friction": friction,
+            "lighting_profile": lighting,
+            "occlusion_level": occlusion,
+            "objective_vector": list(_DEFAULT_OBJECTIVE),
+            "vase_broken": vase_broken,
+            "drawer_stuck": drawer_stuck,
+            "success": success,
+        }
+        # building.md §9 names one cause; when the vase broke *and* the drawer jammed
+        # both are named (a deliberate deviation), so the builder's vase and friction
+        # counterfactual rules both apply and every plan variant occurs in generated sets.
+        if vase_broken and drawer_stuck:
+            e["failure_reason"] = "vase_collision+drawer_friction_jam"
+        elif vase_broken:
+            e["failure_reason"] = "vase_collision"
+        elif drawer_stuck:
+            e["failure_reason"] = "drawer_friction_jam"
+        e["source_type"] = source_type
+        e["trust_score"] = trust
+        e["w_econ"] = w_econ
+        e["skill_trace"] = trace
+        if u_sima < 0.3:
+            e["instruction"] = SIMA_INSTRUCTION
+            e["narrations"] = [SKILL_NARRATIONS[t["skill_id"]] for t in trace]
+            e["sima_agent_id"] = "sima_v1"
+        out.append(e)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# §8.2 episode dict → builder call
+
+
+def _present(e: dict, key: str) -> bool:
+    return e.get(key) is not None
+
+
+def _first(e: dict, *keys: str) -> Any:
+    for k in keys:
+        v = e.get(k)
+        if v is not None:
+            return v
+    return None
+
+
+def episode_to_builder_args(e: dict, i: int, task: str, engine: str) -> dict[str, Any]:
+    """The arguments of `build_datapack_meta_from_episode` for episode dict `e` at index `i`
+    (building.md §8.2), as one dict of keyword arguments (the caller adds the baseline).
+
+    Raises IncompleteEpisodeError when `e` lacks one of the three metrics (or is not an object),
+    TypeError/ValueError when a value the script itself reads has the wrong shape.
+    """
+    if not isinstance(e, dict):
+        raise IncompleteEpisodeError(f"episode {i} is not an object")
+    mpl = _first(e, "mpl_episode", "mpl")
+    error = _first(e, "error_rate_episode", "error_rate")
+    ep = _first(e, "ep_episode", "ep")
+    missing = [name for name, v in (("mpl_episode", mpl), ("error_rate_episode", error), ("ep_episode", ep))
+               if v is None]
+    if missing:
+        raise IncompleteEpisodeError(f"episode {i} lacks {', '.join(missing)}")
+
+    termination = e.get("termination_reason")
+    if termination is None:
+        termination = "success" if e.get("success") else "unknown"
+    summary_fields: dict[str, Any] = {
+        "termination_reason": termination,
+        "mpl_episode": mpl,
+        "ep_episode": ep,
+        "error_rate_episode": error,
+        "throughput_units_per_hour": _first(e, "throughput_units_per_hour", "mpl_episode", "mpl"),
+    }
+    for k in _ENERGY_NUMBERS:
+        summary_fields[k] = e[k] if _present(e, k) else 0.0
+    for k in _ENERGY_DICTS:
+        summary_fields[k] = copy.deepcopy(e[k]) if _present(e, k) else {}
+    summary_fields["profit"] = e["profit"] if _present(e, "profit") else 0.0
+    summary_fields["episode_id"] = e["episode_id"] if _present(e, "episode_id") else str(i)
+    summary_fields["media_refs"] = copy.deepcopy(e["media_refs"]) if _present(e, "media_refs") else {}
+    summary_fields["wage_parity"] = e.get("wage_parity")
+
+    offset = copy.deepcopy(e["vase_offset"]) if _present(e, "vase_offset") else [0.0, 0.0, 0.0]
+    condition: dict[str, Any] = {
+        "task": task,
+        "engine_type": engine,
+        "vase_offset": offset,
+        "drawer_friction": e["drawer_friction"] if _present(e, "drawer_friction") else 0.3,
+        "lighting_profile": e["lighting_profile"] if _present(e, "lighting_profile") else "normal",
+        "occlusion_level": e["occlusion_level"] if _present(e, "occlusion_level") else 0.0,
+        "objective_vector": (copy.deepcopy(e["objective_vector"]) if _present(e, "objective_vector")
+                             else list(_DEFAULT_OBJECTIVE)),
+    }
+    for k in ("fragile", "multi_object"):
+        if k in e:
+            condition[k] = copy.deepcopy(e[k])
+    if not isinstance(offset, (list, tuple)):
+        raise TypeError(f"vase_offset must be an array of numbers, got {offset!r}")
+    if any(c != 0 for c in offset):
+        condition["has_offset"] = True
+
+    if _present(e, "skill_trace"):
+        trace = copy.deepcopy(e["skill_trace"])
+    elif _present(e, "actions"):
+        actions = e["actions"]
+        if not isinstance(actions, list):
+            raise TypeError(f"actions must be an array, got {type(actions).__name__}")
+        s = max(1, len(actions) // 6)
+        trace = [{"t": k * s, "skill_id": k, "params": {}, "duration": s} for k in range(6)]
+    else:
+        trace = _default_trace()
+
+    args: dict[str, Any] = {
+        # The §1.1 dict (all 19 keys, in order): the builder coerces and type-checks it.
+        "episode_info": summary_fields,
+        "econ_params": script_econ_params(),
+        "condition_profile": condition,
+        "agent_profile": copy.deepcopy(e["agent_profile"]) if _present(e, "agent_profile") else {},
+        "env_type": task,
+        "vase_broken": e["vase_broken"] if _present(e, "vase_broken") else False,
+        "drawer_stuck": e["drawer_stuck"] if _present(e, "drawer_stuck") else False,
+        "success": e.get("success"),
+        "failure_reason": e.get("failure_reason"),
+        "skill_trace": trace,
+    }
+    if _present(e, "instruction") or _present(e, "narrations"):
+        plan = [t.get("skill_id") for t in trace if isinstance(t, dict)] if isinstance(trace, list) else []
+        args["sima_annotation"] = {
+            "instruction": e["instruction"] if _present(e, "instruction") else SIMA_INSTRUCTION,
+            "step_narrations": copy.deepcopy(e["narrations"]) if _present(e, "narrations") else [],
+            "sima_agent_id": e["sima_agent_id"] if _present(e, "sima_agent_id") else "sima_v1",
+            "source_world": world_id_for(task, engine),
+            "derived_skill_plan": plan,
+        }
+    if _present(e, "vla_plan"):
+        args["vla_plan"] = copy.deepcopy(e["vla_plan"])
+    for k in ("trust_score", "w_econ", "lambda_budget", "mvd_score"):
+        if _present(e, k):
+            args[k] = e[k]
+    args["source_type"] = e["source_type"] if _present(e, "source_type") else "real"
+    for k in ("wm_model_id", "wm_role", "wm_horizon_used", "wm_branch_depth", "wm_trust_over_horizon"):
+        args[k] = copy.deepcopy(e.get(k))
+    args["world_model_horizon"] = e["wm_horizon"] if _present(e, "wm_horizon") else 0
+    args["world_model_trust_over_horizon"] = (copy.deepcopy(e["wm_trust_over_horizon"])
+                                              if _present(e, "wm_trust_over_horizon") else [])
+    for k in ("pack_id", "brick_id", "created_at"):
+        if _present(e, k):
+            args[k] = e[k]
+    args["episode_index"] = i
+    return args
+
+
+def build_pack(args: dict[str, Any], baseline):
+    """Call the builder with `episode_to_builder_args` output and a Baseline (the first four
+    arguments positionally, as building.md §2.1 lists them)."""
+    from datapack_client.building.builder import build_datapack_meta_from_episode
+
+    kw = dict(args)
+    head = [kw.pop(k) for k in ("episode_info", "econ_params", "condition_profile", "agent_profile")]
+    return build_datapack_meta_from_episode(*head, baseline=baseline, **kw)
+
+
+# ------------------------------------------------------------------------------------------------
+# §8.1 loading episode files
+
+
+@dataclass
+class LoadedEpisodes:
+    """The episode list of §8.1 (index = position) plus the files that could not be read."""
+
+    episodes: list[Any] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+
+def load_episode_files(data_dir: str) -> LoadedEpisodes:
+    """Every regular file of `data_dir`, in name order, whose name ends with `.json` and contains
+    `episode` (case-insensitive): an array contributes its elements, anything else itself.
+
+    Raises FileNotFoundError / NotADirectoryError when `data_dir` is not a folder. A file that is
+    not valid JSON (or not UTF-8) is listed in `unreadable` and contributes nothing."""
+    if not os.path.isdir(data_dir):
+        if os.path.exists(data_dir):
+            raise NotADirectoryError(f"{data_dir} is not a folder")
+        raise FileNotFoundError(f"{data_dir} does not exist")
+    out = LoadedEpisodes()
+    for name in sorted(os.listdir(data_dir)):
+        low = name.lower()
+        path = os.path.join(data_dir, name)
+        if not (low.endswith(".json") and "episode" in low) or not os.path.isfile(path):
+            continue
+        out.files.append(path)
+        try:
+            with open(path, "rb") as fh:
+                value = json.loads(fh.read().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            out.unreadable.append((path, str(exc)))
+            continue
+        if isinstance(value, list):
+            out.episodes.extend(value)
+        else:
+            out.episodes.append(value)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# §8.3 --baseline
+
+
+def _finite_number(v: Any) -> bool:
+    return type(v) in (int, float) and math.isfinite(v)
+
+
+def _baseline_from_numbers(d: dict, name: str | None, where: str):
+    from datapack_client.building.builder import Baseline
+
+    missing = [k for k in ("mpl", "error", "ep") if k not in d]
+    if missing:
+        raise BaselineSpecError(f"{where}: missing {', '.join(missing)}")
+    for k in ("mpl", "error", "ep", "wage_parity"):
+        v = d.get(k)
+        if k in d and not (v is None and k == "wage_parity") and not _finite_number(v):
+            raise BaselineSpecError(f"{where}: {k} must be a finite number, got {v!r}")
+    wp = d.get("wage_parity")
+    return Baseline(float(d["mpl"]), float(d["error"]), float(d["ep"]),
+                    wage_parity=None if wp is None else float(wp), name=name)
+
+
+def _baseline_from_value(value: Any, name: str | None, where: str):
+    from datapack_client.building.builder import Baseline
+    from datapack_client.errors import DataPackError
+
+    if isinstance(value, dict):
+        return _baseline_from_numbers(value, name, where)
+    if isinstance(value, list):
+        try:
+            return Baseline.from_episodes(value, name=name)
+        except DataPackError as exc:
+            raise BaselineSpecError(f"{where}: {exc.message}") from None
+    raise BaselineSpecError(f"{where}: expected an object with mpl, error, ep or an array of episodes")
+
+
+def resolve_baseline(spec: str):
+    """The Baseline named by a `--baseline` value (building.md §8.3), tried in this order:
+    inline `mpl=<x>,error=<y>,ep=<z>[,wage_parity=<w>]`; a built-in name (`synthetic_nominal`);
+    a JSON file path, optionally followed by `#<name>`. Raises BaselineSpecError otherwise."""
+    from datapack_client.building.builder import BASELINES
+    from datapack_client.errors import DataPackError
+
+    if not isinstance(spec, str) or not spec.strip():
+        raise BaselineSpecError("empty baseline")
+    try:
+        if "=" in spec:
+            values: dict[str, float] = {}
+            for part in spec.split(","):
+                key, eq, raw = part.partition("=")
+                key = key.strip()
+                if not eq or key not in ("mpl", "error", "ep", "wage_parity"):
+                    raise BaselineSpecError(
+                        f"baseline {spec!r}: expected mpl=<x>,error=<y>,ep=<z>[,wage_parity=<w>], got {part!r}")
+                if key in values:
+                    raise BaselineSpecError(f"baseline {spec!r}: {key} given twice")
+                try:
+                    values[key] = float(raw.strip())
+                except ValueError:
+                    raise BaselineSpecError(f"baseline {spec!r}: {key} is not a number: {raw!r}") from None
+                if not math.isfinite(values[key]):
+                    raise BaselineSpecError(f"baseline {spec!r}: {key} must be finite")
+            return _baseline_from_numbers(values, None, f"baseline {spec!r}")
+        if spec in BASELINES:
+            return BASELINES[spec]
+        path, name = spec, None
+        if not os.path.isfile(path) and "#" in spec:
+            path, _, name = spec.rpartition("#")
+        if not os.path.isfile(path):
+            raise BaselineSpecError(f"baseline {spec!r} is neither mpl=..,error=..,ep=.., a built-in name "
+                                    f"({', '.join(sorted(BASELINES))}) nor a JSON file")
+        try:
+            with open(path, "rb") as fh:
+                value = json.loads(fh.read().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise BaselineSpecError(f"baseline file {path}: {exc}") from None
+        if name is not None:
+            if not isinstance(value, dict) or name not in value:
+                raise BaselineSpecError(f"baseline file {path} has no baseline named {name!r}")
+            return _baseline_from_value(value[name], name, f"baseline {path}#{name}")
+        return _baseline_from_value(value, None, f"baseline file {path}")
+    except DataPackError as exc:  # Baseline(...) rejected the numbers (BASELINE_INVALID)
+        raise BaselineSpecError(f"baseline {spec!r}: {exc.message}") from None
