@@ -33,11 +33,14 @@ check-protos: $(STAMP)
 
 # Schema lint (buf STANDARD rules, protos/buf.yaml), wire compatibility with the
 # last released schema (buf breaking, FILE rules, against the committed snapshot:
-# works offline and on a fresh clone, unlike a git tag), generated-code freshness.
+# works offline and on a fresh clone, unlike a git tag), generated-code freshness,
+# ruff on server/ and client/, mypy on the domain folders (rules in pyproject.toml).
 lint: $(STAMP)
 	cd protos && ../$(VENV)/bin/buf lint
 	$(VENV)/bin/buf breaking protos --against $(RELEASED_PROTOS)
 	$(PY) tools/gen_protos.py --check
+	$(VENV)/bin/ruff check server client
+	$(VENV)/bin/mypy
 	@if command -v node >/dev/null 2>&1; then node --check clients/node/append_and_query.js; fi
 
 # When releasing: the current protos become the baseline `make lint` checks against.

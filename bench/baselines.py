@@ -2,7 +2,7 @@
 
 * DuckDB: `read_ndjson` with explicit columns (only the fields the query
   needs), returning pack_id and delta_J of the top 100;
-* naive: the earlier library's design (repository.md §13): re-read the whole
+* naive: the earlier library's design (docs/repository.md §13): re-read the whole
   file, `json.loads` every line (stdlib, as that library did), filter and sort
   in Python (stable, so ties keep append order).
 """

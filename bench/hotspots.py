@@ -77,7 +77,8 @@ def main(argv=None) -> int:
     from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
     from datapack_client.records.query import make_query
     from datapack_server import DataPackRepo
-    from datapack_server.service.facade import DataPackService, EncodedCache
+    from datapack_server.service.encoded_cache import EncodedCache
+    from datapack_server.service.facade import DataPackService
 
     os.makedirs(OUT, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="hotspots-", dir=OUT)

@@ -1,7 +1,7 @@
 """Server-side episode ingest throughput (the pipeline issue's note item).
 
 Each stream runs in its own spawned process: it generates seeded synthetic
-episodes (building.md §9), turns them into IngestEpisodes requests of 256
+episodes (docs/building.md §9), turns them into IngestEpisodes requests of 256
 episodes, serialized before the clock starts, and streams them over a raw
 IngestEpisodes call; the server builds (ΔJ, tags, counterfactuals), validates
 and durably appends every pack. Figure: episodes/s from the first stream's

@@ -1,4 +1,4 @@
-"""Portable datapacks (portable.md): export throughput and query latency with
+"""Portable datapacks (docs/portable.md): export throughput and query latency with
 and without the artifacts.
 
 Export: `datapack build --generate-synthetic N --raw-dir` writes N synthetic
@@ -42,7 +42,8 @@ import orjson
 from datapack_client import connect
 from datapack_client.client import channel_options
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
-from datapack_client.records.query import make_query, query_to_proto
+from datapack_client.records.query import make_query
+from datapack_client.wire.query import query_to_proto
 
 from .queries import QUERY_METHOD
 from .report import row

@@ -14,12 +14,13 @@ from datapack_client.errors import DataPackError
 
 from datapack_client.client import channel_options
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
-from datapack_client.records.query import make_query, query_to_proto
+from datapack_client.records.query import make_query
+from datapack_client.wire.query import query_to_proto
 
 from .datagen import TASK
 from .util import latencies, pct_ms, progress, timed
 
-# repository.md §13 timed query first, then other filtered top-100 queries.
+# docs/repository.md §13 timed query first, then other filtered top-100 queries.
 QUERIES = {
     "timed": dict(bucket="positive", skill_id=3, min_trust=0.9, sort_by="delta_j", limit=100),
     "engine+min_dj": dict(engine_type="isaac", min_delta_j=5.0, sort_by="delta_j", limit=100),

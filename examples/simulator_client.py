@@ -50,7 +50,7 @@ class EpisodeStreamer:
         `episode` holds the engine's results: mpl_episode, error_rate_episode, ep_episode,
         the energy breakdowns, termination_reason, vase_offset, drawer_friction,
         lighting_profile, occlusion_level, skill_trace [{t, skill_id, params, duration}],
-        vase_broken, drawer_stuck, failure_reason, raw_data_path, ... (building.md §8.2)."""
+        vase_broken, drawer_stuck, failure_reason, raw_data_path, ... (docs/building.md §8.2)."""
         kwargs = episode_to_builder_args(episode, self.submitted, self.task, self.engine)
         head = [kwargs.pop(k) for k in ("episode_info", "econ_params", "condition_profile", "agent_profile")]
         pack = build_datapack_meta_from_episode(*head, baseline=self.baseline, **kwargs)

@@ -58,7 +58,7 @@ from typing import Any
 
 import orjson
 
-from datapack_server.api.servicer import length_delimited
+from datapack_server.api.framing import length_delimited
 
 HERE = pathlib.Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "tests" / "fixtures" / "reference"
@@ -417,8 +417,7 @@ class Fuzzer:
     def _line(self, raw: bytes) -> None:
         from datapack_client.wire import codec
         from datapack_client.records import jsonio
-        from datapack_client.wire.fastdecode import decode_record
-        from datapack_client.records.model import DataPackMeta
+        from datapack_client.wire.fastdecode import decode_record, record_from_message
         from datapack_client.records.validation import record_violations
         from datapack_server.engine.index import raw_row
         from datapack_server.storage.lines import (
@@ -444,12 +443,12 @@ class Fuzzer:
         data = msg.SerializeToString()
         back = type(msg).FromString(data)
         got = decode_record(back)
-        # Equal JSON values (schema.md §8.6): key order inside skill-trace entries
+        # Equal JSON values (docs/schema.md §8.6): key order inside skill-trace entries
         # becomes modelled-then-unmodelled on the wire, which the spec allows.
         same = orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS
         if orjson.dumps(got, option=same) != orjson.dumps(rec, option=same) and not jsonio.has_nonfinite(rec):
             raise Crash("served record does not survive the wire round trip")
-        DataPackMeta._from_message(back).to_dict()
+        record_from_message(back).to_dict()
         jsonio.dumps(dict(rec, _revision={"number": 2}))  # a revision line of it can be written
 
     # -- a whole file through the embedded repository, the servicer and a writer
@@ -518,7 +517,7 @@ class Fuzzer:
     def _read_everything(self, repo, servicer, spb) -> list[str]:
         from datapack_client.records import jsonio
         from datapack_client.errors import DataPackError
-        from datapack_client.records.model import DataPackMeta
+        from datapack_client.wire.fastdecode import record_from_message
         from datapack_client.records.validation import record_violations
         everything = {"min_trust": -1.7976931348623157e308, "limit": None}
         packs = repo.query(TASK, **everything)
@@ -541,7 +540,7 @@ class Fuzzer:
         for pid in ids[:4]:
             repo.get(TASK, pid).to_dict()
             repo.get_history(TASK, pid)
-        verify = getattr(repo._store, "verify", None)
+        verify = getattr(servicer.service.store("st"), "verify", None)
         if verify is not None:
             verify(TASK)
         # The transport: the same file served as messages.
@@ -550,7 +549,7 @@ class Fuzzer:
         wire_ids = []
         for chunk in servicer.QueryDataPacks(req, None):
             for m in spb.QueryDataPacksResponse.FromString(chunk).data_packs:
-                pid = DataPackMeta._from_message(m).to_dict()["pack_id"]
+                pid = record_from_message(m).to_dict()["pack_id"]
                 wire_ids.append(pid if type(pid) is str else jsonio.dumps_str(pid))
         if wire_ids != ids:
             raise Crash("the servicer serves other packs than the embedded repository")
@@ -585,7 +584,7 @@ class Fuzzer:
 
     def _append(self, raw: bytes) -> None:
         from datapack_client.records import schema
-        from datapack_client.records.model import DataPackMeta
+        from datapack_client.wire.fastdecode import record_from_message
         from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
         from datapack_server.storage.lines import parse_line, served_record
         from datapack_server.service.preparation import prepare_records
@@ -610,7 +609,7 @@ class Fuzzer:
             self.feature("append", "undecodable")
             return
         try:
-            DataPackMeta._from_message(msg).to_dict()
+            record_from_message(msg).to_dict()
         except ValueError:
             self.feature("append", "client-refused")
 
@@ -668,7 +667,8 @@ class Fuzzer:
 
     def _query(self, kwargs: dict) -> None:
         from datapack_client.errors import InvalidArgumentError
-        from datapack_client.records.query import make_query, query_from_proto, query_to_proto
+        from datapack_client.records.query import make_query
+        from datapack_client.wire.query import query_from_proto, query_to_proto
         try:
             q = make_query(**kwargs)
         except InvalidArgumentError as err:

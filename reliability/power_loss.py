@@ -358,7 +358,7 @@ def open_store(path) -> Store:
 def abandon(store: Store) -> None:
     """Drop a store after a simulated crash without letting it write anything."""
     for st in list(store._tasks.values()):
-        st._close_rfd()
+        st.close_reader()
         st.file.close()
 
 

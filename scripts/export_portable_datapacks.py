@@ -1,4 +1,4 @@
-"""The export script of portable.md §7:
+"""The export script of docs/portable.md §7:
 
     python -m scripts.export_portable_datapacks --datapack-dir data/datapacks/phase_c --task drawer_vase
 

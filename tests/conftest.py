@@ -1,6 +1,6 @@
 """Shared fixtures: real servers on port 0, and one `repo` fixture that runs a
 test twice, against the embedded DataPackRepo and through the client against a
-server (repository.md §11.3 parity)."""
+server (docs/repository.md §11.3 parity)."""
 from __future__ import annotations
 
 import os
@@ -63,7 +63,7 @@ def hold_warm_up(monkeypatch) -> tuple[threading.Event, threading.Event]:
     """Make a server's start-up load of its stores wait: returns (loading,
     release); `loading` is set once the warm-up thread reached a task, which
     then waits (at most 30 s) until `release` is set."""
-    from datapack_server.engine.store import TaskState
+    from datapack_server.engine.task_state import TaskState
 
     loading, release = threading.Event(), threading.Event()
     real_refresh = TaskState.refresh

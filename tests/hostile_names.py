@@ -252,5 +252,5 @@ def tree_outside(folder, data_root) -> dict:
 
 def bad_log_lines(text: str) -> list[str]:
     """Lines that carry a control or bidi character, or are not a record."""
-    from datapack_server.api.security import _UNSAFE
+    from datapack_server.observability.safe_text import UNSAFE_CHARACTERS as _UNSAFE
     return [line for line in text.splitlines() if _UNSAFE.search(line) or not LOG_LINE.match(line)]

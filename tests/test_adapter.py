@@ -1,4 +1,4 @@
-"""SkillDataPackAdapter (adapter.md): every analysis on generated and hand-made
+"""SkillDataPackAdapter (docs/adapter.md): every analysis on generated and hand-made
 stores, compared with answers computed here by brute force over the records
 written to the store (plain Python over the JSON dicts, never via the code under
 test), plus the spec's worked examples, the seed's Typical Workflows 2-4,
@@ -185,7 +185,7 @@ def gen(data_root):
     return recs
 
 
-# =========================================================================== brute force (adapter.md, literally)
+# =========================================================================== brute force (docs/adapter.md, literally)
 
 def num(v, default):
     return float(v) if type(v) in (int, float) else default
@@ -239,7 +239,7 @@ def pstd(xs):
 
 
 def q(recs, bucket=None, skill=None, min_trust=0.0, cf=False, sort=False, desc=True, limit=None):
-    """repository.md §7 for the filters the adapter uses (stable sorts both ways)."""
+    """docs/repository.md §7 for the filters the adapter uses (stable sorts both ways)."""
     out = [d for d in recs if (bucket is None or d.get("bucket") == bucket)
            and (skill is None or skill in skills_of(d)) and trust(d) >= min_trust
            and (not cf or d.get("bucket") != "negative" or d.get("counterfactual_plan") is not None)]

@@ -1,6 +1,6 @@
-"""The episode -> datapack builder (building.md §1-§7, checklist §12 items 1-9),
-the skill catalogues it relies on (adapter.md §1) and its self-check against the
-append invariants (repository.md §5)."""
+"""The episode -> datapack builder (docs/building.md §1-§7, checklist §12 items 1-9),
+the skill catalogues it relies on (docs/adapter.md §1) and its self-check against the
+append invariants (docs/repository.md §5)."""
 from __future__ import annotations
 
 import copy
@@ -25,7 +25,7 @@ from datapack_server import DataPackRepo
 
 # -- inputs ------------------------------------------------------------------------------------------
 
-# The episode_metrics of the schema.md §9 example line (the 19 summary fields).
+# The episode_metrics of the docs/schema.md §9 example line (the 19 summary fields).
 SUMMARY_9 = {
     "termination_reason": "success", "mpl_episode": 15.0, "ep_episode": 3.0, "error_rate_episode": 0.03,
     "throughput_units_per_hour": 15.0, "energy_Wh": 0.5, "energy_Wh_per_unit": 0.03333333333333333,
@@ -42,7 +42,7 @@ SUMMARY_9 = {
     "coordination_metrics": {"mean_active_joints": 2.5, "peak_power": 10.0},
     "profit": 73.5, "episode_id": "3f1c2a9e-5b7d-4e21-9c0a-8d6f4b2e1a70", "media_refs": {}, "wage_parity": 0.9,
 }
-SUMMARY_FIELDS = list(SUMMARY_9)  # the 19 fields in the order of building.md §1.1
+SUMMARY_FIELDS = list(SUMMARY_9)  # the 19 fields in the order of docs/building.md §1.1
 
 # A summary that triggers no energy-driver rule (§5): every rule test changes one thing.
 QUIET = {
@@ -54,7 +54,7 @@ QUIET = {
     "coordination_metrics": {"mean_active_joints": 2.0}, "profit": 1.0, "episode_id": "quiet-1",
 }
 
-# The builder script's preset (building.md §8.2).
+# The builder script's preset (docs/building.md §8.2).
 ECON = EconParams(price_per_unit=5.0, damage_cost=50.0, energy_Wh_per_attempt=5.0, time_step_s=60.0, base_rate=2.0,
                   p_min=0.02, k_err=0.12, q_speed=1.2, q_care=1.5, care_cost=0.25, max_steps=240,
                   max_catastrophic_errors=3, max_error_rate_sla=0.10, min_steps_for_sla=5,
@@ -842,7 +842,7 @@ def test_numpy_values_become_plain_json():
     json.loads(dp.to_json())
 
 
-# -- self-check and append (checklist 9, schema.md §9) -----------------------------------------------
+# -- self-check and append (checklist 9, docs/schema.md §9) -----------------------------------------------
 
 def variety() -> list[DataPackMeta]:
     """Packs covering every branch of the builder."""
@@ -909,7 +909,7 @@ def test_self_check_raises_what_append_would():
 
 
 def test_schema_example_inputs():
-    """The inputs of the schema.md §9 line built by this service."""
+    """The inputs of the docs/schema.md §9 line built by this service."""
     dp = build_datapack_meta_from_episode(
         summary(), ECON_TOY, {"task": "drawer_vase", "tags": ["test"], "engine_type": "pybullet"},
         {"policy": "scripted", "version": "v1"}, env_type="drawer_vase", brick_id="drawer_vase_scripted_0001",

@@ -18,8 +18,8 @@ from datapack_client.records.schema import DATAPACK_NS
 from datapack_client.records.validation import record_violations
 from datapack_server import DataPackRepo
 from datapack_server.api.app import ServerConfig, build_server
-from datapack_server.cli.data import format_table
 from datapack_server.cli.data import main as data_main
+from datapack_server.cli.tables import format_table
 from datapack_server.storage.lines import served_record
 
 from .conftest import FIXTURES, STORE, copy_fixture, make_pack
@@ -382,7 +382,7 @@ def test_import_legacy_and_unified_json_arrays(target, data_root, tmp_path):
     legacy = str(FIXTURES / "legacy_2_0_energy.json")
     code, out, _ = run("import", legacy, *target, "--json")
     (report,) = json_lines(out)
-    # schema.md §10.2: a mapped legacy dict has an empty skill trace, so the store refuses it
+    # docs/schema.md §10.2: a mapped legacy dict has an empty skill trace, so the store refuses it
     assert code == 2 and report["read"] == 20 and report["created"] == 0 and report["rejected"] == 20
     assert all("SKILL_TRACE_EMPTY" in r["reasons"] for r in report["rejections"])
     assert [r["where"] for r in report["rejections"]] == [f"[{i}]" for i in range(20)]

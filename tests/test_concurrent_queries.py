@@ -18,7 +18,7 @@ the run:
 
 At the end the store holds exactly the acknowledged packs, and for a seeded
 set of filter/sort/limit combinations the server's answer equals a brute-force
-oracle written from shared/spec/repository.md §7 (and §9 for statistics),
+oracle written from docs/repository.md §7 (and §9 for statistics),
 with append order taken from the acknowledgements' sequence numbers.
 About 15 s.
 """
@@ -84,7 +84,7 @@ _EXPECTED: dict[str, dict] = {}
 
 
 def expected(pack_id: str) -> dict:
-    """The served form of the appended record (schema.md §8.2 normalisation)."""
+    """The served form of the appended record (docs/schema.md §8.2 normalisation)."""
     e = _EXPECTED.get(pack_id)
     if e is None:
         e = _EXPECTED[pack_id] = schema.normalize_record(make_record(*parse_id(pack_id)))
@@ -95,7 +95,7 @@ def expected(pack_id: str) -> dict:
 
 
 def oracle_match(rec: dict, f: dict) -> bool:
-    """repository.md §7.1 checks 1-8 for the filters these tests use (the
+    """docs/repository.md §7.1 checks 1-8 for the filters these tests use (the
     records here have well-typed values, so no defaults are needed)."""
     attr = rec["attribution"]
     if "bucket" in f and rec["bucket"] != f["bucket"]:

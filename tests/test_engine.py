@@ -136,7 +136,7 @@ def test_parallel_load_equals_sequential_load(tmp_path, monkeypatch):
     """The worker-pool load (large files) builds exactly the sequential index,
     including derived pack_id / created_at of lines that lack them."""
     import json as _json
-    from datapack_server.engine import store as store_mod
+    from datapack_server.engine import task_state as store_mod
     from datapack_server.engine.parsing import WorkerPool
     d = tmp_path / "s"
     d.mkdir()

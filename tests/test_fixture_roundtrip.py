@@ -1,4 +1,4 @@
-"""Compatibility with lines written by the earlier library (schema.md §12 items
+"""Compatibility with lines written by the earlier library (docs/schema.md §12 items
 1-5 and 7), through the embedded repository and through the client.
 
 Every comparison of JSON values here is strict: same keys in the same order,
@@ -66,7 +66,7 @@ def other_store(repo, data_root, name):
 
 
 def append_violations(d: dict) -> set[str]:
-    """Which repository.md §5 invariants a fixture line breaks (independent check
+    """Which docs/repository.md §5 invariants a fixture line breaks (independent check
     of the rules these files can break; the files hold no other kind of problem)."""
     out = set()
     cf = d.get("counterfactual_plan")
@@ -221,7 +221,7 @@ def test_write_back_to_a_fresh_store(repo, data_root, name, task):
 
 @pytest.mark.parametrize("name,task", [(DV, "drawer_vase"), (DW, "dishwashing")])
 def test_fixture_records_breaking_invariants_are_refused_with_every_violation(repo, data_root, name, task):
-    """Stored records may break repository.md §5; appending them elsewhere is refused
+    """Stored records may break docs/repository.md §5; appending them elsewhere is refused
     as a whole, with every violation of every record (§4.1)."""
     copy_fixture(data_root, name)
     originals = [json.loads(x) for x in raw_lines(task_path(data_root, task))]

@@ -1,9 +1,9 @@
 """Append behaviour, run against the embedded repository and through the client.
 
-repository.md §14 items 1-3 and 6 (append invariants of §5, atomic batches,
-identity and idempotency of §3.2, results are copies §6.3), schema.md §12
+docs/repository.md §14 items 1-3 and 6 (append invariants of §5, atomic batches,
+identity and idempotency of §3.2, results are copies §6.3), docs/schema.md §12
 item 8 (schema version / FIELD_TYPE / NUMBER_NOT_FINITE) and the task-name rule
-of schema.md §7.1.
+of docs/schema.md §7.1.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from datapack_server import DataPackRepo
 
 TASK = "drawer_vase"
 
-# schema.md §9, verbatim (4,939 bytes with the final newline).
+# docs/schema.md §9, verbatim (4,939 bytes with the final newline).
 EXAMPLE_LINE = '{"schema_version": "2.0-energy", "pack_id": "drawer_vase_scripted_0001", "task_name": "drawer_vase", "env_type": "drawer_vase", "brick_id": "drawer_vase_scripted_0001", "bucket": "positive", "semantic_tags": ["test"], "econ_semantic_tags": null, "semantic_quality": null, "energy_driver_tags": ["energy_driver:joint_dominated:joint_0", "energy_driver:effector:gripper", "energy_driver:coordination:high_multi_joint_activity"], "condition": {"task_name": "drawer_vase", "engine_type": "pybullet", "world_id": "pyb_drawer_vase_v1", "vase_offset": [0.0, 0.0, 0.0], "drawer_friction": 0.3, "lighting_profile": "normal", "occlusion_level": 0.0, "econ_preset": "toy", "price_per_unit": 5.0, "vase_break_cost": 50.0, "energy_price_kWh": 0.12, "objective_vector": [1.0, 1.0, 1.0], "tags": {"task": "drawer_vase", "tags": ["test"], "engine_type": "pybullet"}}, "attribution": {"delta_mpl": 5.0, "delta_error": -0.020000000000000004, "delta_ep": 1.0, "delta_wage_parity": 0.0, "delta_J": 5.3, "trust_score": 0.9, "w_econ": 0.0, "lambda_budget": 0.0, "world_model_horizon": 0, "world_model_trust_over_horizon": [], "source_type": "real", "wm_model_id": null, "wm_horizon_used": null, "wm_branch_depth": null, "wm_trust_over_horizon": null, "zv_stats": null, "mvd_score": null, "econ_weight_final": null, "used_in_training_runs": [], "wm_role": null, "skill_contribs": {}, "delta_mpl_model": 0.0, "delta_mpl_data": 0.0, "delta_mpl_energy": 0.0, "rebate_pct": 0.0, "attributable_spread_capture": 0.0, "data_premium": 0.0, "tier": 1, "env_name": null, "engine_type": null}, "energy": {"total_Wh": 0.5, "Wh_per_unit": 0.03333333333333333, "Wh_per_hour": 5.0, "energy_per_limb": {"shoulder": {"Wh": 0.2, "fraction": 0.4}, "elbow": {"Wh": 0.15, "fraction": 0.3}, "wrist": {"Wh": 0.1, "fraction": 0.2}, "gripper": {"Wh": 0.05, "fraction": 0.1}}, "energy_per_skill": {"grasp": {"Wh": 0.2, "fraction": 0.4}, "lift": {"Wh": 0.15, "fraction": 0.3}, "place": {"Wh": 0.15, "fraction": 0.3}}, "energy_per_joint": {"joint_0": {"Wh": 0.1, "torque_integral": 5.0}, "joint_1": {"Wh": 0.2, "torque_integral": 8.0}, "joint_2": {"Wh": 0.15, "torque_integral": 6.0}}, "energy_per_effector": {"gripper": {"Wh": 0.05, "activation_time": 2.0}}, "coordination_metrics": {"mean_active_joints": 2.5, "peak_power": 10.0}, "limb_energy_Wh": {"shoulder": 0.2, "elbow": 0.15, "wrist": 0.1, "gripper": 0.05}, "skill_energy_Wh": {"grasp": 0.2, "lift": 0.15, "place": 0.15}}, "agent_profile": {"policy": "scripted", "version": "v1"}, "skill_trace": [{"t": 0, "skill_id": 0, "params": {}, "duration": 10}, {"t": 10, "skill_id": 1, "params": {}, "duration": 15}, {"t": 25, "skill_id": 3, "params": {"grasp_force": 0.5}, "duration": 20, "local_metrics": {"delta_mpl": 1.2}}], "episode_metrics": {"termination_reason": "success", "mpl_episode": 15.0, "ep_episode": 3.0, "error_rate_episode": 0.03, "throughput_units_per_hour": 15.0, "energy_Wh": 0.5, "energy_Wh_per_unit": 0.03333333333333333, "energy_Wh_per_hour": 5.0, "limb_energy_Wh": {"shoulder": 0.2, "elbow": 0.15, "wrist": 0.1, "gripper": 0.05}, "skill_energy_Wh": {"grasp": 0.2, "lift": 0.15, "place": 0.15}, "energy_per_limb": {"shoulder": {"Wh": 0.2, "fraction": 0.4}, "elbow": {"Wh": 0.15, "fraction": 0.3}, "wrist": {"Wh": 0.1, "fraction": 0.2}, "gripper": {"Wh": 0.05, "fraction": 0.1}}, "energy_per_skill": {"grasp": {"Wh": 0.2, "fraction": 0.4}, "lift": {"Wh": 0.15, "fraction": 0.3}, "place": {"Wh": 0.15, "fraction": 0.3}}, "energy_per_joint": {"joint_0": {"Wh": 0.1, "torque_integral": 5.0}, "joint_1": {"Wh": 0.2, "torque_integral": 8.0}, "joint_2": {"Wh": 0.15, "torque_integral": 6.0}}, "energy_per_effector": {"gripper": {"Wh": 0.05, "activation_time": 2.0}}, "coordination_metrics": {"mean_active_joints": 2.5, "peak_power": 10.0}, "profit": 73.5, "episode_id": "3f1c2a9e-5b7d-4e21-9c0a-8d6f4b2e1a70", "media_refs": {}, "wage_parity": 0.9}, "sima_annotation": {"instruction": "open the drawer without hitting the vase", "step_narrations": ["Locating drawer handle", "Planning approach", "Grasping handle"], "sima_agent_id": "sima_v1", "source_world": "pyb_drawer_v1", "derived_skill_plan": [0, 1, 3], "vla_references": null, "narration_count": 3, "average_narration_length": 18.0}, "vla_plan": {"instruction": "open the drawer carefully", "skill_sequence": [0, 1, 3], "confidence": [0.9, 0.85, 0.88]}, "objective_profile": null, "process_reward_profile": null, "embodiment_profile": null, "counterfactual_plan": null, "counterfactual_source": null, "created_at": "2025-06-01T12:00:00.000000", "episode_id": null, "episode_index": null, "raw_data_path": null, "scene_tracks_v1": null, "rgb_features_v1": null, "slice_labels_v1": null, "repr_tokens": null, "guidance_profile": null, "vla_action_summary": null, "episode_embedding": null, "epiplexity": null, "epiplexity_summary": null, "signal_bundle": null, "graph_summary_v1": null, "econ_tensor_v1": null, "regal_annotations": null, "regal_annotations_sha": null}'
 EXAMPLE_SHA256 = "fbbccae6b5795a003f4ce17b399049dd3c736288ca1109ac1f84d9438fabe03f"
 
@@ -292,7 +292,7 @@ def test_zero_and_negative_zero_delta_j_are_positive(repo, data_root):
     assert math.copysign(1.0, lines[1]["attribution"]["delta_J"]) == -1.0
 
 
-# --------------------------------------------------------------------------- schema.md §12 item 8
+# --------------------------------------------------------------------------- docs/schema.md §12 item 8
 
 @pytest.mark.parametrize("mutate,reason,field", [
     (_set_attr("schema_version", "2.3-x"), "SCHEMA_VERSION_UNKNOWN", "schema_version"),
@@ -491,7 +491,7 @@ def test_same_id_in_different_tasks_is_not_a_conflict(repo):
     assert repo.get(TASK, "shared").attribution.trust_score == 0.95
 
 
-# --------------------------------------------------------------------------- task names (schema.md §7.1)
+# --------------------------------------------------------------------------- task names (docs/schema.md §7.1)
 
 VALID_TASK_NAMES = ["drawer_vase", "dishwashing", "isaac_drawer", "test.v2", "A-Z_09.x", "x", "t" * 128, "Drawer_Vase"]
 INVALID_TASK_NAMES = ["../etc", "a/b", "drawer vase", "a..b", "", "t" * 129, "..", "/abs", "a\\b", "tâche",
@@ -598,7 +598,7 @@ def test_mutating_returned_records_does_not_change_later_results(repo):
 # --------------------------------------------------------------------------- parity of errors and results
 
 def test_errors_and_results_identical_in_both_modes(data_root, client):
-    """repository.md §11.3: same results and same errors (class, reason,
+    """docs/repository.md §11.3: same results and same errors (class, reason,
     message, violations) from the embedded repository and the client."""
     emb = DataPackRepo(str(data_root / "embedded_store"))
     try:

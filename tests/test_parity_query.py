@@ -1,6 +1,6 @@
 """query() and the read methods, against the embedded repository and through the client.
 
-repository.md §7 (every parameter, condition filters §7.2, objective filter
+docs/repository.md §7 (every parameter, condition filters §7.2, objective filter
 §7.3, sorting §7.4, limit §7.5), §8 (get_positive_for_skill /
 get_negative_for_skill), §6.5 (get, empty tasks). Expected answers are computed
 in this file by brute force over the stored lines parsed with `json`, never by

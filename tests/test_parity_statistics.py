@@ -1,4 +1,4 @@
-"""get_statistics (repository.md §9), against the embedded repository and through the client.
+"""get_statistics (docs/repository.md §9), against the embedded repository and through the client.
 
 Expected values are computed here by brute force over the stored lines parsed
 with `json` (or given by the spec / the fixture README).
@@ -44,7 +44,7 @@ def write_lines(path, dicts):
 
 
 def r_stats(lines):
-    """repository.md §9 by brute force over parsed lines (current revisions, no duplicates here)."""
+    """docs/repository.md §9 by brute force over parsed lines (current revisions, no duplicates here)."""
     n = len(lines)
     if n == 0:
         return dict(EMPTY)

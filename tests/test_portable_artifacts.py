@@ -1,4 +1,4 @@
-"""Portable artifacts other than the RGB encoder (portable.md §2, §3, §5, §6 and
+"""Portable artifacts other than the RGB encoder (docs/portable.md §2, §3, §5, §6 and
 the per-record part of §7)."""
 from __future__ import annotations
 

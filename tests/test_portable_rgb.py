@@ -1,4 +1,4 @@
-"""rgb_features_v1 / vision_rgb::deterministic_pool_v1 against portable.md §4.6."""
+"""rgb_features_v1 / vision_rgb::deterministic_pool_v1 against docs/portable.md §4.6."""
 from __future__ import annotations
 
 import numpy as np

@@ -42,7 +42,7 @@ from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_g
 from datapack_client.records.query import make_query
 from datapack_client.records.validation import record_violations
 from datapack_server.api.app import ServerConfig, build_server
-from datapack_server.api.servicer import length_delimited
+from datapack_server.api.framing import length_delimited
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings

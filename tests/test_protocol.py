@@ -193,8 +193,8 @@ def test_lazily_decoded_records_behave_like_materialised_ones(client):
     originals = [orjson.loads(x) for x in lines]
     for d in originals:
         msg = codec.dict_to_message(d)
-        from datapack_client.records.model import DataPackMeta
-        lazy = DataPackMeta._from_message(type(msg).FromString(msg.SerializeToString()))
+        from datapack_client.wire.fastdecode import record_from_message
+        lazy = record_from_message(type(msg).FromString(msg.SerializeToString()))
         assert lazy.pack_id == d["pack_id"]
         attribution = lazy.attribution
         attribution.wm_role = "wm_eval"  # a view over the partially decoded key

@@ -277,7 +277,7 @@ def test_corruption_after_indexing_fails_the_read_then_the_task_reindexes(tmp_pa
     fresh.close()
     with s.reading(TASK) as st:
         with pytest.raises(NotFoundError):
-            from datapack_server.engine.store import position_of
+            from datapack_server.query.lookups import position_of
             position_of(st, "a4")
     report = s.verify(TASK)
     assert [(f.kind, f.line) for f in report.findings] == [("CHECKSUM_MISMATCH", 5)]
@@ -332,7 +332,7 @@ def test_parallel_load_checks_checksums_like_the_sequential_one(tmp_path, monkey
     """Large files are parsed in worker processes; their lines are checked
     against the sidecar too (a chunk with a mismatch is re-read in order), so
     the parallel index equals the sequential one and the same line is reported."""
-    from datapack_server.engine import store as store_mod
+    from datapack_server.engine import task_state as store_mod
     from datapack_server.engine.parsing import WorkerPool
     d = tmp_path / "s"
     _written_store(d, [f"p{i}" for i in range(300)])

@@ -1,4 +1,4 @@
-"""World-model revisions (repository.md §3.3-§3.5): update_training_usage
+"""World-model revisions (docs/repository.md §3.3-§3.5): update_training_usage
 appends revision lines, reads see the latest, history lists every revision,
 nothing is rewritten in place. Runs against both repos."""
 from __future__ import annotations

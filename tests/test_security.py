@@ -29,6 +29,7 @@ from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.records.validation_rules import pack_id_ok, store_ok, task_name_ok
 from datapack_server.api import security
 from datapack_server.api.app import ServerConfig, build_server
+from datapack_server.observability import safe_text
 
 from .conftest import ServerProcess, make_pack
 from .hostile_names import (ACCEPTED_STORES, ACCEPTED_TASK_NAMES, ALL_METHODS, HOSTILE, PACK_IDS_ACCEPTED_ON_APPEND,
@@ -405,7 +406,7 @@ def test_log_lines_cannot_be_forged():
     assert lines[0] == "ERROR datapack.test_security: unexpected error on 'a\\nb'"
     assert len(lines) > 2 and all(x.startswith("  | ") for x in lines[1:])
     assert lines[-1].startswith("  | KeyError: ") and "\\r\\nERROR" in lines[-1]
-    assert not any(security._UNSAFE.search(x) for x in lines)
+    assert not any(safe_text.UNSAFE_CHARACTERS.search(x) for x in lines)
 
 
 def test_error_messages_echo_hostile_names_shortened(start):

@@ -1,4 +1,4 @@
-"""The seeded synthetic generator and `datapack build` (building.md §8, §9, §12 item 10)."""
+"""The seeded synthetic generator and `datapack build` (docs/building.md §8, §9, §12 item 10)."""
 from __future__ import annotations
 
 import collections
@@ -306,7 +306,7 @@ def test_synthetic_build_content(synthetic_runs):
     negatives = [p for p in packs if p["bucket"] == "negative"]
     assert all(p["counterfactual_plan"] for p in negatives)
     variants = collections.Counter(cf_variant(p) for p in negatives)
-    # Every plan variant of building.md §7 (vase+friction from episodes where the vase broke and the drawer
+    # Every plan variant of docs/building.md §7 (vase+friction from episodes where the vase broke and the drawer
     # jammed: the generator names both causes then).
     assert set(variants) == {"default", "vase", "friction", "vase+friction"}, variants
     assert all(p["counterfactual_plan"] is None for p in packs if p["bucket"] == "positive")

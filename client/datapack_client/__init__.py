@@ -6,14 +6,42 @@
 Needs only grpcio and protobuf (plus orjson for fast JSON).
 """
 from datapack_client.adapter import SkillDataPackAdapter, SkillValueMatrix
-from datapack_client.building.builder import (BASELINES, Baseline, EconParams, EpisodeInfoSummary, build_datapack_meta_from_episode, delta_j,
-                      derive_semantic_tags, infer_energy_driver_tags)
+from datapack_client.building.builder import (
+                      BASELINES,
+                      Baseline,
+                      EconParams,
+                      EpisodeInfoSummary,
+                      build_datapack_meta_from_episode,
+                      delta_j,
+                      derive_semantic_tags,
+                      infer_energy_driver_tags,
+)
 from datapack_client.client import DataPackClient, StreamAppender, connect
-from datapack_client.errors import (AlreadyExistsError, DataPackError, FailedPreconditionError, InternalError,
-                     InvalidArgumentError, NotFoundError, PermissionDeniedError, ResourceExhaustedError,
-                     UnauthenticatedError, UnavailableError, Violation)
-from datapack_client.records.model import (AttributionProfile, ConditionProfile, DataPackMeta, EmbodimentProfileSummary, EnergyProfile,
-                    FieldOmittedError, GuidanceProfile, ObjectiveProfile, ProcessRewardProfile, SimaAnnotation)
+from datapack_client.errors import (
+                      AlreadyExistsError,
+                      DataPackError,
+                      FailedPreconditionError,
+                      InternalError,
+                      InvalidArgumentError,
+                      NotFoundError,
+                      PermissionDeniedError,
+                      ResourceExhaustedError,
+                      UnauthenticatedError,
+                      UnavailableError,
+                      Violation,
+)
+from datapack_client.records.model import (
+                      AttributionProfile,
+                      ConditionProfile,
+                      DataPackMeta,
+                      EmbodimentProfileSummary,
+                      EnergyProfile,
+                      FieldOmittedError,
+                      GuidanceProfile,
+                      ObjectiveProfile,
+                      ProcessRewardProfile,
+                      SimaAnnotation,
+)
 from datapack_client.records.query import UNSET
 from datapack_client.records.results import AppendResult
 from datapack_client.records.skills import SkillID, catalogue_for, skill_name
@@ -23,7 +51,8 @@ __all__ = [
     "EnergyProfile", "SimaAnnotation", "ObjectiveProfile", "ProcessRewardProfile", "EmbodimentProfileSummary",
     "GuidanceProfile", "AppendResult", "UNSET", "DataPackError", "InvalidArgumentError", "AlreadyExistsError",
     "NotFoundError", "ResourceExhaustedError", "UnavailableError", "FailedPreconditionError", "InternalError",
-    "UnauthenticatedError", "PermissionDeniedError", "Violation", "EpisodeInfoSummary", "EconParams", "Baseline", "BASELINES", "build_datapack_meta_from_episode",
+    "UnauthenticatedError", "PermissionDeniedError", "Violation", "EpisodeInfoSummary", "EconParams", "Baseline",
+    "BASELINES", "build_datapack_meta_from_episode",
     "delta_j", "infer_energy_driver_tags", "derive_semantic_tags", "SkillID", "catalogue_for", "skill_name",
     "SkillDataPackAdapter", "SkillValueMatrix", "FieldOmittedError",
 ]

@@ -1,4 +1,4 @@
-"""SkillDataPackAdapter: skill-level analytics over a repository (adapter.md).
+"""SkillDataPackAdapter: skill-level analytics over a repository (docs/adapter.md).
 
     from datapack_client import SkillDataPackAdapter
     adapter = SkillDataPackAdapter(repo)          # DataPackRepo or DataPackClient
@@ -21,7 +21,6 @@ import dataclasses
 import json
 import os
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from datapack_client.errors import invalid
@@ -35,29 +34,12 @@ from datapack_client.records.query import (
     is_finite_number,
     make_filter,
 )
+from datapack_client.records.results import VALUE_MATRIX_CONDITIONS, SkillValueMatrix
 from datapack_client.records.validation_rules import shown
 
-# Value-matrix columns (adapter.md §3.6), in order; a pack falls in the first of
-# CONDITIONS[1:] found in its semantic_tags, else in "normal".
-CONDITIONS = ("normal", "offset_vase", "high_friction", "low_light", "partial_occlusion")
+# The value matrix's columns and type live with the other result types.
+CONDITIONS = VALUE_MATRIX_CONDITIONS
 BUCKETS = ("positive", "negative")
-
-
-@dataclass
-class SkillValueMatrix:
-    """Mean ΔJ per skill (rows) × condition (columns), adapter.md §3.6."""
-
-    skill_ids: list
-    skill_names: list
-    conditions: list
-    values: list  # rows × 5 floats (0.0 where the count is 0)
-    counts: list  # rows × 5 ints
-    skipped_entries: int
-
-    def to_numpy(self):
-        """`values` as a float array of shape (rows, 5)."""
-        import numpy as np
-        return np.array(self.values, dtype=np.float64).reshape(len(self.values), len(self.conditions))
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -90,7 +72,7 @@ def check_number(name: str, v: Any, optional: bool = False) -> float | None:
 
 
 def check_top_k(v: Any, field: str) -> int | None:
-    """repository.md §7.5 limit rules (a positive integer or None)."""
+    """docs/repository.md §7.5 limit rules (a positive integer or None)."""
     if v is UNSET:
         raise invalid(field, "LIMIT_INVALID", f"{field} must be a positive integer or None")
     return check_limit(v, field)
@@ -147,7 +129,7 @@ def check_slice(slice_: Any) -> FilterSpec | None:
 # --------------------------------------------------------------------------- the adapter
 
 class SkillDataPackAdapter:
-    """Skill ↔ DataPack analytics (adapter.md §3) over an embedded DataPackRepo
+    """Skill ↔ DataPack analytics (docs/adapter.md §3) over an embedded DataPackRepo
     or a DataPackClient; identical results and errors on both."""
 
     def __init__(self, repo):
@@ -264,7 +246,8 @@ class SkillDataPackAdapter:
         except TypeError:
             path = None
         if type(path) is not str or not path:
-            raise invalid("output_path", "ARGUMENT_INVALID", f"output_path must be a file path, got {shown(output_path)}")
+            raise invalid("output_path", "ARGUMENT_INVALID",
+                          f"output_path must be a file path, got {shown(output_path)}")
         report = self._run("skill_report", task_name, slice)
         write_json_atomic(path, report)
         return report

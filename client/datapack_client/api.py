@@ -3,13 +3,21 @@ DataPackClient: one definition of every public signature, so both transports
 accept exactly the same arguments. Subclasses implement `_query(task, spec)`."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-from datapack_client.records.model import DataPackMeta
 from datapack_client.errors import invalid
 from datapack_client.records.export import make_export_args
-from datapack_client.records.query import (UNSET, QuerySpec, check_limit, check_skill_id, check_task_name, make_query,
-                    make_usage_update)
+from datapack_client.records.model import DataPackMeta
+from datapack_client.records.query import (
+    UNSET,
+    QuerySpec,
+    check_limit,
+    check_skill_id,
+    check_task_name,
+    make_query,
+    make_usage_update,
+)
 
 
 class RepositoryAPI:
@@ -23,11 +31,11 @@ class RepositoryAPI:
               limit=UNSET, wm_model_id=None, wm_role=None, schema_version=None, is_occluded=None,
               is_dynamic=None, is_static=None, occlusion_bucket=None, motion_bucket=None,
               include_artifacts=False) -> list[DataPackMeta]:
-        """repository.md §7: the current revision of every matching pack,
+        """docs/repository.md §7: the current revision of every matching pack,
         filtered, sorted (stable; None = append order) and limited (unset = 100,
         None = all). Returned records are copies.
 
-        Beyond repository.md §7: wm_model_id / wm_role select world-model packs;
+        Beyond docs/repository.md §7: wm_model_id / wm_role select world-model packs;
         schema_version ("2.0-energy", "2.1-portable", "2.2-repr") and the slice
         labels of portable packs (is_occluded, is_dynamic, is_static: bool;
         occlusion_bucket, motion_bucket: "low" | "mid" | "high") select slices.
@@ -72,7 +80,7 @@ class RepositoryAPI:
         return self.query(task_name, limit=None, include_artifacts=True)
 
     def update_training_usage(self, task_name: str, pack_ids, *, wm_role=UNSET, add_training_runs=()) -> list[dict]:
-        """repository.md §3.4: mark packs as used by the world model / training.
+        """docs/repository.md §3.4: mark packs as used by the world model / training.
         wm_role: leave out to keep it, None to clear it, or one of wm_train,
         wm_eval, wm_synth_source, wm_synth_target; add_training_runs: run ids to
         add. Each changed pack gets a revision line (nothing is rewritten);
@@ -85,7 +93,7 @@ class RepositoryAPI:
     def export_portable(self, task_name: str, *, output_store=None, max_episodes=None, stride_seconds=1.0,
                         source_fps=None, store_temporal=False, token_dim=64, pool_size=(4, 4),
                         include_repr_tokens=(), progress=None) -> dict:
-        """Embed the portable artifacts (portable.md) into the task's packs from
+        """Embed the portable artifacts (docs/portable.md) into the task's packs from
         their raw episode data (raw_data_path; on a server, read there).
 
         output_store=None: each pack gets a revision with the artifacts,
@@ -111,7 +119,7 @@ class RepositoryAPI:
         raise NotImplementedError
 
     def ingest_episodes(self, episodes, econ_params, baseline, *, batch_size: int = 256) -> list:
-        """Build datapacks from episodes (building.md) and store them; on a
+        """Build datapacks from episodes (docs/building.md) and store them; on a
         server the building happens server-side. `episodes`: dicts of
         build_datapack_meta_from_episode arguments with the summary under
         "episode_info"; `baseline`: a Baseline, {mpl, error, ep[, wage_parity]}

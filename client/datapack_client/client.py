@@ -10,79 +10,43 @@ Needs only grpcio and protobuf. Every call has a deadline (`timeout`, default
 streams: `stream_appender` (open as long as the simulator appends; keepalive
 detects a dead server) and `export_portable` (minutes of streamed progress).
 Errors are the same DataPackError subclasses the embedded repository raises.
+The channel's options are in channel.py, the message conversions in wire/.
 """
 from __future__ import annotations
 
-import collections
 import itertools
 import os
 import queue
-import re
 import threading
 import time
 import uuid
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
-import grpc
+import grpc  # type: ignore[import-untyped]
 
-from datapack_client.wire import codec
 from datapack_client.api import RepositoryAPI
-from datapack_client.errors import DataPackError, UnavailableError
-from datapack_client.records.export import export_to_proto, summary_from_proto
-from datapack_client.records.model import DataPackMeta
+from datapack_client.channel import channel_options, open_channel
+from datapack_client.errors import DataPackError, UnavailableError, invalid
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
-from datapack_client.records.query import check_task_name, filter_to_proto, make_filter, query_to_proto
-from datapack_client.wire.episodes import baseline_to_proto, econ_to_proto, episode_to_proto, summary_to_proto
-from datapack_client.records.results import AppendResult, IngestResult
-from datapack_client.wire.status import detail_to_error, from_rpc_error
+from datapack_client.records.model import DataPackMeta
+from datapack_client.records.query import check_task_name, make_filter
+from datapack_client.records.results import AppendResult
 from datapack_client.records.validation_rules import store_ok
+from datapack_client.wire.episodes import baseline_to_proto, econ_to_proto, episode_to_proto, summary_to_proto
+from datapack_client.wire.export import export_to_proto, summary_from_proto
+from datapack_client.wire.query import filter_to_proto, query_to_proto
+from datapack_client.wire.results import (
+    append_result_from_proto,
+    ingest_result_from_proto,
+    message_to_record,
+    record_to_message,
+)
+from datapack_client.wire.status import detail_to_error, from_rpc_error
 
-MAX_MESSAGE_BYTES = 64 << 20
-_STATUS = {spb.APPEND_STATUS_CREATED: "created", spb.APPEND_STATUS_ALREADY_PRESENT: "already_present"}
 _REVISION_STATUS = {spb.REVISION_STATUS_REVISED: "revised", spb.REVISION_STATUS_UNCHANGED: "unchanged"}
-
-
-def channel_options() -> list[tuple[str, Any]]:
-    return [
-        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        # Rich error details travel in trailing metadata; a rejected batch of many
-        # records lists every violation, which exceeds gRPC's 16 KiB default.
-        ("grpc.max_metadata_size", 64 << 20),
-        # Keepalive: detect a dead server on a long-lived simulator stream.
-        ("grpc.keepalive_time_ms", 30_000),
-        ("grpc.keepalive_timeout_ms", 10_000),
-        ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.enable_retries", 1),
-        ("grpc.service_config", _SERVICE_CONFIG),
-    ]
-
-
-# Retries only for idempotent unary reads, and only on UNAVAILABLE.
-_SERVICE_CONFIG = """{"methodConfig": [{"name": [
-  {"service": "datapack.v1.DataPackService", "method": "GetDataPack"},
-  {"service": "datapack.v1.DataPackService", "method": "GetDataPackHistory"},
-  {"service": "datapack.v1.DataPackService", "method": "GetStatistics"},
-  {"service": "datapack.v1.DataPackService", "method": "ListTasks"}],
-  "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.1s", "maxBackoff": "1s",
-                  "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]}"""
-
-
-def record_to_message(pack: DataPackMeta | dict) -> pb.DataPackMeta:
-    d = pack._d if isinstance(pack, DataPackMeta) else pack
-    if type(d) is not dict:
-        raise TypeError("a datapack must be a DataPackMeta or a dict")
-    return codec.dict_to_message(d)
-
-
-def message_to_record(msg: pb.DataPackMeta) -> DataPackMeta:
-    return DataPackMeta._from_message(msg, msg.revision or 1)
-
-
-def _result(r: spb.AppendResult) -> AppendResult:
-    return AppendResult(r.index, r.pack_id, r.task_name, _STATUS[r.status], r.revision, r.sequence)
 
 
 class DataPackClient(RepositoryAPI):
@@ -91,7 +55,6 @@ class DataPackClient(RepositoryAPI):
     def __init__(self, target: str, store: str = "", *, timeout: float = 30.0,
                  channel: grpc.Channel | None = None, credentials: grpc.ChannelCredentials | None = None):
         if not store_ok(store):
-            from datapack_client.errors import invalid
             raise invalid("store", "STORE_INVALID", f"store {store!r} is not a valid store path")
         self.target = target
         self.store = store
@@ -101,7 +64,7 @@ class DataPackClient(RepositoryAPI):
                        else grpc.insecure_channel(target, options=channel_options()))
         self._channel = channel
         self._stub = spb_grpc.DataPackServiceStub(channel)
-        self._adapter_stub = None
+        self._adapter_stub: Any = None  # created on the first adapter call
 
     # -- plumbing
 
@@ -111,7 +74,7 @@ class DataPackClient(RepositoryAPI):
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
 
-    def wait_ready(self, timeout: float = 10.0) -> "DataPackClient":
+    def wait_ready(self, timeout: float = 10.0) -> DataPackClient:
         """Block until the channel is connected (or raise UnavailableError)."""
         try:
             grpc.channel_ready_future(self._channel).result(timeout=timeout)
@@ -122,7 +85,7 @@ class DataPackClient(RepositoryAPI):
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> "DataPackClient":
+    def __enter__(self) -> DataPackClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -138,10 +101,10 @@ class DataPackClient(RepositoryAPI):
         resp = self._call(self._stub.AppendDataPacksBatch,
                           spb.AppendDataPacksBatchRequest(store=self.store, data_packs=msgs),
                           self.timeout + len(msgs) * 0.001)
-        return [_result(r) for r in resp.results]
+        return [append_result_from_proto(r) for r in resp.results]
 
     def stream_appender(self, batch_size: int = 256, max_in_flight: int = 8, linger: float = 0.05,
-                        reconnect_timeout: float = 30.0) -> "StreamAppender":
+                        reconnect_timeout: float = 30.0) -> StreamAppender:
         """A pipelined appender for simulators: `with repo.stream_appender() as s: s.append(dp)`."""
         return StreamAppender(self, batch_size=batch_size, max_in_flight=max_in_flight, linger=linger,
                               reconnect_timeout=reconnect_timeout)
@@ -153,7 +116,7 @@ class DataPackClient(RepositoryAPI):
         req = query_to_proto(self.store, task_name, q)
         timeout = self.timeout if q.limit is not None else max(self.timeout, 300.0)
         try:
-            out = []
+            out: list[DataPackMeta] = []
             for resp in self._stub.QueryDataPacks(req, timeout=timeout):
                 out.extend(message_to_record(m) for m in resp.data_packs)
             return out
@@ -196,7 +159,7 @@ class DataPackClient(RepositoryAPI):
 
     def _export_portable(self, task_name: str, args, progress) -> dict:
         req = export_to_proto(self.store, task_name, args)
-        summary = None
+        summary: Any = None  # the last response's summary (a server always sends at least one)
         try:
             # No overall deadline: a large export runs for minutes while progress streams in.
             for resp in self._stub.ExportPortable(req):
@@ -217,14 +180,12 @@ class DataPackClient(RepositoryAPI):
             raise from_rpc_error(exc) from None
         if resp.HasField("rejection"):
             raise detail_to_error(resp.rejection)
-        return [IngestResult(r.index + offset, r.pack_id, r.task_name, _STATUS[r.status], r.bucket, r.delta_j,
-                             r.sequence) for r in resp.results]
+        return [ingest_result_from_proto(r, offset) for r in resp.results]
 
     def put_baseline(self, name: str, values=None, *, episodes=None) -> dict:
         """Register a named baseline in the store (values or the means of episodes)."""
         req = spb.PutBaselineRequest(store=self.store, name=name)
         if (values is None) == (episodes is None):
-            from datapack_client.errors import invalid
             raise invalid("values", "ARGUMENT_INVALID", "give either the baseline's values or its episodes")
         if episodes is not None:
             req.episodes.episodes.extend(summary_to_proto(e) for e in episodes)
@@ -251,8 +212,8 @@ class DataPackClient(RepositoryAPI):
 
     def _analyze(self, method: str, task_name: str, slice_spec, **args):
         """One SkillAdapterService call (the remote half of SkillDataPackAdapter)."""
-        from datapack_client.wire import adapter as adapter_wire
         from datapack_client.proto.datapack.v1 import skill_adapter_service_pb2_grpc as apb_grpc
+        from datapack_client.wire import adapter as adapter_wire
         check_task_name(task_name)
         if self._adapter_stub is None:
             self._adapter_stub = apb_grpc.SkillAdapterServiceStub(self._channel)
@@ -299,80 +260,13 @@ def connect(target: str = "localhost:50051", store: str = "", *, timeout: float 
       Each is PEM bytes or a file path; any of them implies TLS.
     * credentials: ready grpc.ChannelCredentials, instead of the TLS options.
     """
-    if token is not None and token_file is not None:
-        raise ValueError("give token or token_file, not both")
-    if token_file is not None:
-        token = _token_from_file(token_file)
-    if token is not None and not (type(token) is str and _TOKEN_RE.match(token)):
-        raise ValueError("a token is visible ASCII characters (what gRPC metadata can carry)")
-    if (client_cert is None) != (client_key is None):
-        raise ValueError("client_cert and client_key go together")
-    tls_options = tls or root_certificates is not None or client_cert is not None
-    if credentials is not None and tls_options:
-        raise ValueError("give credentials or the TLS options (tls, root_certificates, client_cert), not both")
-    if tls_options:
-        credentials = grpc.ssl_channel_credentials(_pem(root_certificates), _pem(client_key), _pem(client_cert))
-    channel = (grpc.secure_channel(target, credentials, options=channel_options()) if credentials is not None
-               else grpc.insecure_channel(target, options=channel_options()))
-    if token is not None:
-        # Per-call metadata through an interceptor rather than call credentials:
-        # gRPC sends call credentials only over TLS, and a token on a plaintext
-        # loopback (or behind a TLS-terminating proxy) is a supported setup.
-        channel = grpc.intercept_channel(channel, _BearerToken(token))
+    channel = open_channel(target, credentials=credentials, token=token, token_file=token_file, tls=tls,
+                           root_certificates=root_certificates, client_cert=client_cert, client_key=client_key)
     try:
         return DataPackClient(target, store, timeout=timeout, channel=channel)
     except BaseException:
         channel.close()
         raise
-
-
-_TOKEN_RE = re.compile(r"[\x21-\x7e]+\Z")
-
-
-def _token_from_file(path: str | os.PathLike) -> str:
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                return line
-    raise ValueError(f"{os.fspath(path)} holds no token")
-
-
-def _pem(value: bytes | str | os.PathLike | None) -> bytes | None:
-    if value is None or isinstance(value, bytes):
-        return value
-    with open(value, "rb") as f:
-        return f.read()
-
-
-class _CallDetails(collections.namedtuple("_CallDetails", ("method", "timeout", "metadata", "credentials",
-                                                              "wait_for_ready", "compression")),
-                   grpc.ClientCallDetails):
-    pass
-
-
-class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
-                   grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
-    """Adds `authorization: Bearer <token>` to every call of a channel."""
-
-    def __init__(self, token: str):
-        self._metadata = ("authorization", "Bearer " + token)
-
-    def _details(self, d: grpc.ClientCallDetails) -> _CallDetails:
-        return _CallDetails(d.method, d.timeout, [*(d.metadata or ()), self._metadata], d.credentials,
-                            d.wait_for_ready, d.compression)
-
-    def intercept_unary_unary(self, continuation, client_call_details, request):
-        return continuation(self._details(client_call_details), request)
-
-    def intercept_unary_stream(self, continuation, client_call_details, request):
-        return continuation(self._details(client_call_details), request)
-
-    def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
-        return continuation(self._details(client_call_details), request_iterator)
-
-    def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
-        return continuation(self._details(client_call_details), request_iterator)
 
 
 class StreamAppender:
@@ -450,7 +344,7 @@ class StreamAppender:
             self._queue.put(None)
             self._reader.join(timeout=5)
 
-    def __enter__(self) -> "StreamAppender":
+    def __enter__(self) -> StreamAppender:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -517,7 +411,7 @@ class StreamAppender:
                 with self._lock:
                     if self._closed and not self._unacked:
                         return
-                if err.code not in ("UNAVAILABLE", "CANCELLED", "UNKNOWN", "DEADLINE_EXCEEDED") :
+                if err.code not in ("UNAVAILABLE", "CANCELLED", "UNKNOWN", "DEADLINE_EXCEEDED"):
                     self._fail(err)
                     return
                 now = time.monotonic()
@@ -542,7 +436,7 @@ class StreamAppender:
             if resp.HasField("rejection"):
                 self.errors.append(detail_to_error(resp.rejection))
             else:
-                self.results.extend(_result(r) for r in resp.results)
+                self.results.extend(append_result_from_proto(r) for r in resp.results)
             self._lock.notify_all()
         self._slots.release()
 

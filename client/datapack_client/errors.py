@@ -1,5 +1,5 @@
 """One exception hierarchy for the embedded repository and the remote client
-(repository.md §11.2). The server maps these to gRPC status codes; the client
+(docs/repository.md §11.2). The server maps these to gRPC status codes; the client
 maps status details back to the same class with the same attributes."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Violation:
-    """One problem with one record or argument (repository.md §4.1)."""
+    """One problem with one record or argument (docs/repository.md §4.1)."""
 
     index: int
     pack_id: str | None
@@ -34,13 +34,14 @@ class DataPackError(Exception):
         self.violations: list[Violation] = list(violations or [])
 
     def __eq__(self, other: object) -> bool:
-        return (type(other) is type(self) and self.message == other.message  # type: ignore[attr-defined]
-                and self.reason == other.reason and self.violations == other.violations)  # type: ignore[attr-defined]
+        return (type(other) is type(self) and self.message == other.message
+                and self.reason == other.reason and self.violations == other.violations)
 
     __hash__ = Exception.__hash__
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(reason={self.reason!r}, message={self.message!r}, violations={len(self.violations)})"
+        return (f"{type(self).__name__}(reason={self.reason!r}, message={self.message!r}, "
+                f"violations={len(self.violations)})")
 
 
 class InvalidArgumentError(DataPackError):

@@ -4,32 +4,30 @@
     repo = DataPackRepo(base_dir="data/datapacks/phase_c")
 
 Same methods, arguments, results and errors as the remote client
-(`datapack_client.connect`), built on the same engine as the server.
+(`datapack_client.connect`): the RepositoryAPI over the same domain façade
+(service/facade.py) the server calls, on one store folder.
 """
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from datapack_client.records.model import DataPackMeta, copy_json
 from datapack_client.api import RepositoryAPI
-from datapack_client.records.query import make_filter
-from datapack_client.records.results import AppendResult
-from datapack_client.records.skills import catalogue_for
+from datapack_client.records.export import ExportArgs
+from datapack_client.records.model import DataPackMeta
+from datapack_client.records.query import FilterSpec, QuerySpec, UsageUpdate, make_filter
+from datapack_client.records.results import AppendResult, IngestResult
+from datapack_server.service.facade import DataPackService
+from datapack_server.service.ingest import GivenEpisodes
 
-from datapack_server.analytics import analyses as analytics
-from datapack_server.engine.store import Store, history_refs, position_of, query_refs, statistics as _statistics
-from datapack_server.service.baselines import BaselineRegistry, baseline_from_episodes
-from datapack_server.service.ingest import ingest
-from datapack_server.engine.store import match
-from datapack_server.portable.exporter import export_steps, options_of
-from datapack_server.storage.lines import parse_line, served_record
+STORE = ""  # the façade's name of the repository's one store: the folder itself
 
 
 def as_record_dict(pack: Any) -> Any:
     """The JSON object behind a record given as DataPackMeta or dict."""
     if isinstance(pack, DataPackMeta):
-        return pack._d
+        return pack.json_object()
     return pack
 
 
@@ -43,122 +41,79 @@ class DataPackRepo(RepositoryAPI):
     def __init__(self, base_dir: str = "data/datapacks", *, fsync: bool = True, skill_catalogues=None):
         os.makedirs(base_dir, exist_ok=True)
         self.base_dir = base_dir
-        # {task: {id: name}} replacing the default skill catalogue of those tasks (adapter.md §1.2).
-        self.skill_catalogues = ({t: dict(c) for t, c in skill_catalogues.items()}
-                                 if skill_catalogues is not None else None)
-        self._store = Store(base_dir, fsync=fsync)
-        self._baselines = BaselineRegistry(self._store.path, fsync=fsync)
+        catalogues = {t: dict(c) for t, c in skill_catalogues.items()} if skill_catalogues is not None else None
+        self._service = DataPackService.embedded(base_dir, fsync=fsync, skill_catalogues=catalogues)
+
+    @property
+    def skill_catalogues(self) -> dict | None:
+        """{task: {id: name}} replacing the default skill catalogue of those tasks (docs/adapter.md §1.2)."""
+        return self._service.skill_catalogues
+
+    @skill_catalogues.setter
+    def skill_catalogues(self, catalogues: dict | None) -> None:
+        self._service.skill_catalogues = catalogues
 
     # -- writing
 
     def append_batch(self, packs: Iterable[DataPackMeta | dict]) -> list[AppendResult]:
-        return self._store.append_batch([as_record_dict(p) for p in packs], check_free_finite=True)
+        return self._service.append_records(STORE, [as_record_dict(p) for p in packs])
 
-    # -- reading
-
-    def _query(self, task_name: str, spec) -> list[DataPackMeta]:
-        with self._store.reading(task_name) as st:
-            # Read the lines under the task lock; parse each one when it is first used.
-            lazy = DataPackMeta._lazy if spec.include_artifacts else DataPackMeta._lazy_basic
-            return [lazy(_line_loader(st, ref, st.read_raw(ref.offset, ref.length)), ref.revision)
-                    for ref in query_refs(st, spec)]
-
-    def get(self, task_name: str, pack_id: str) -> DataPackMeta:
-        with self._store.reading(task_name) as st:
-            ref = st.ref(position_of(st, pack_id))
-            return DataPackMeta._wrap(st.load(ref), ref.revision)
-
-    def get_history(self, task_name: str, pack_id: str) -> list[dict]:
-        """repository.md §3.5: every revision, oldest first."""
-        with self._store.reading(task_name) as st:
-            out = []
-            for ref, meta in history_refs(st, pack_id):
-                meta = meta or {}
-                changed = meta.get("changed_fields")
-                out.append({"revision": ref.revision, "reason": meta.get("reason"),
-                            "revised_at": meta.get("revised_at"),
-                            "changed_fields": copy_json(changed) if changed is not None else None,
-                            "record": DataPackMeta._wrap(st.load(ref), ref.revision)})
-            return out
-
-    def get_statistics(self, task_name: str, **filters) -> dict:
-        """repository.md §9, over every pack or over a slice given with the
-        filters of query() (bucket=..., engine_type=..., ...)."""
-        spec = make_filter(**filters) if filters else None
-        with self._store.reading(task_name) as st:
-            idx = match(st.index, spec) if spec is not None else None
-            return _statistics(st.index, idx)
-
-    def _analyze(self, method: str, task_name: str, slice_spec, **args):
-        """One analysis of SkillDataPackAdapter (adapter.md §3), arguments
-        already validated, computed on the task's index in one consistent read."""
-        with self._store.reading(task_name) as st:
-            return analytics.analyze(st, method, slice_spec, catalogue_for(task_name, self.skill_catalogues), **args)
-
-    def _ingest(self, episodes: list, econ_params, baseline, offset: int) -> list:
-        results = ingest(self._store, self._baselines, episodes, econ_params, baseline)
+    def _ingest(self, episodes: list, econ_params, baseline, offset: int) -> list[IngestResult]:
+        results = self._service.ingest(STORE, GivenEpisodes(episodes, econ_params), baseline)
         for r in results:
             r.index += offset
         return results
 
-    def _export_portable(self, task_name: str, args, progress) -> dict:
-        output = None
-        if args.output_store is not None:
-            output = Store(args.output_store, fsync=self._store.fsync)
-        try:
-            # In this process: a worker pool would re-import the caller's main
-            # module (forkserver), which a library must not impose. The
-            # `datapack export-portable` command and the server use one.
-            summary = None
-            for summary in export_steps(self._store, task_name, options_of(args), output=output,
-                                        max_episodes=args.max_episodes, source_name=self.base_dir,
-                                        output_name=args.output_store):
-                if progress is not None:
-                    progress(summary.as_dict())
-            return summary.as_dict()
-        finally:
-            if output is not None:
-                output.close()
-
     def put_baseline(self, name: str, values=None, *, episodes=None) -> dict:
         """Register a named baseline: explicit values {mpl, error, ep[, wage_parity]}
         or the means of baseline episodes."""
-        return self._baselines.put(name, _baseline_values(values, episodes))
+        return self._service.put_baseline(STORE, name, values, episodes=episodes)
+
+    def _update_training_usage(self, task_name: str, update: UsageUpdate) -> list[dict]:
+        return self._service.update_training_usage(STORE, task_name, update)
+
+    def _export_portable(self, task_name: str, args: ExportArgs, progress) -> dict:
+        summary = None
+        for summary in self._service.export_portable(STORE, task_name, args):
+            if progress is not None:
+                progress(summary)
+        assert summary is not None  # an export reports at least once (or raises)
+        return summary
+
+    # -- reading
+
+    def _query(self, task_name: str, spec: QuerySpec) -> list[DataPackMeta]:
+        return self._service.query_records(STORE, task_name, spec)
+
+    def get(self, task_name: str, pack_id: str) -> DataPackMeta:
+        return self._service.get_record(STORE, task_name, pack_id)
+
+    def get_history(self, task_name: str, pack_id: str) -> list[dict]:
+        """docs/repository.md §3.5: every revision, oldest first."""
+        return self._service.history_records(STORE, task_name, pack_id)
+
+    def get_statistics(self, task_name: str, **filters) -> dict:
+        """docs/repository.md §9, over every pack or over a slice given with the
+        filters of query() (bucket=..., engine_type=..., ...)."""
+        spec: FilterSpec | None = make_filter(**filters) if filters else None
+        return self._service.statistics(STORE, task_name, spec)
+
+    def _analyze(self, method: str, task_name: str, slice_spec, **args):
+        """One analysis of SkillDataPackAdapter (docs/adapter.md §3), arguments
+        already validated, computed on the task's index in one consistent read."""
+        return self._service.analyze(STORE, task_name, method, slice_spec, **args)
 
     def list_baselines(self) -> dict:
-        return dict(self._baselines.list())
-
-    def _update_training_usage(self, task_name: str, update) -> list[dict]:
-        return self._store.update_training_usage(task_name, update)
+        return dict(self._service.list_baselines(STORE))
 
     def list_tasks(self) -> list[str]:
-        return self._store.list_tasks()
+        return self._service.list_tasks(STORE)
 
     def close(self) -> None:
-        self._store.close()
+        self._service.close()
 
-    def __enter__(self) -> "DataPackRepo":
+    def __enter__(self) -> DataPackRepo:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _baseline_values(values, episodes) -> dict:
-    if (values is None) == (episodes is None):
-        from datapack_client.errors import invalid
-        raise invalid("values", "ARGUMENT_INVALID", "give either the baseline's values or its episodes")
-    if episodes is not None:
-        from datapack_client.wire.episodes import _as_dict
-        return baseline_from_episodes([_as_dict(e) for e in episodes])
-    if hasattr(values, "mpl"):
-        return {"mpl": values.mpl, "error": values.error, "ep": values.ep,
-                "wage_parity": getattr(values, "wage_parity", None)}
-    return dict(values)
-
-
-def _line_loader(st, ref, raw: bytes):
-    file_name, line_no, task = st.file.file_name, ref.line_no, st.task
-    return lambda: served_record(parse_line(raw), file_name, line_no, task)
-
-

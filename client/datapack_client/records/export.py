@@ -1,5 +1,6 @@
-"""Arguments and results of the portable export (portable.md §7), shared by the
-embedded repository, the client and the server (one rule set, like query.py)."""
+"""Arguments and results of the portable export (docs/portable.md §7), shared by
+the embedded repository, the client and the server (one rule set, like query.py;
+their wire form is in datapack_client.wire.export)."""
 from __future__ import annotations
 
 import math
@@ -7,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from datapack_client.errors import invalid
-from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 
 COUNTERS = ("exported", "created", "revised", "already_present", "reused_existing", "skipped_missing_raw",
             "skipped_missing_inputs", "skipped_bad_inputs", "unstrided_no_fps", "conflicts", "rejected_invalid",
@@ -55,47 +55,9 @@ def make_export_args(output_store=None, max_episodes=None, stride_seconds=1.0, s
     if type(include_repr_tokens) not in (list, tuple) or not all(type(n) is str for n in include_repr_tokens):
         raise invalid("include_repr_tokens", "ARGUMENT_INVALID",
                       f"include_repr_tokens must be representation names, got {include_repr_tokens!r}")
-    # portable.md §6: blanks are ignored; a repeated name is computed once.
+    # docs/portable.md §6: blanks are ignored; a repeated name is computed once.
     names = tuple(dict.fromkeys(n.strip() for n in include_repr_tokens if n.strip()))
     return ExportArgs(output_store, max_episodes, _positive("stride_seconds", stride_seconds),
                       None if source_fps is None else _positive("source_fps", source_fps), store_temporal,
                       _int("token_dim", token_dim), (_int("pool_size", pool_size[0]), _int("pool_size", pool_size[1])),
                       names)
-
-
-def export_to_proto(store: str, task_name: str, a: ExportArgs) -> spb.ExportPortableRequest:
-    req = spb.ExportPortableRequest(store=store, task_name=task_name, stride_seconds=a.stride_seconds,
-                                    store_temporal=a.store_temporal, token_dim=a.token_dim,
-                                    pool_size=list(a.pool_size), repr_tokens=list(a.repr_names))
-    if a.output_store is not None:
-        req.output_store = a.output_store
-    if a.max_episodes is not None:
-        req.max_episodes = a.max_episodes
-    if a.source_fps is not None:
-        req.source_fps = a.source_fps
-    return req
-
-
-def export_from_proto(req: spb.ExportPortableRequest) -> ExportArgs:
-    def opt(name, default=None):
-        return getattr(req, name) if req.HasField(name) else default
-
-    if req.pool_size and len(req.pool_size) != 2:
-        raise invalid("pool_size", "ARGUMENT_INVALID", f"pool_size must be two integers ≥ 1, got {list(req.pool_size)}")
-    return make_export_args(opt("output_store"), opt("max_episodes"), opt("stride_seconds", 1.0), opt("source_fps"),
-                            req.store_temporal, opt("token_dim", 64), tuple(req.pool_size) or (4, 4),
-                            tuple(req.repr_tokens))
-
-
-def summary_to_proto(s: dict, done: bool) -> spb.ExportPortableResponse:
-    return spb.ExportPortableResponse(processed=s["processed"], total=s["total"], done=done,
-                                      counters=spb.ExportCounters(**{k: s[k] for k in COUNTERS}))
-
-
-def summary_from_proto(resp: spb.ExportPortableResponse, task: str, source: str, output: str | None,
-                       repr_names: tuple) -> dict:
-    out = {"task": task, "source": source, "output": output, "total": resp.total, "processed": resp.processed}
-    out.update({k: getattr(resp.counters, k) for k in COUNTERS})
-    if repr_names:
-        out["repr_tokens"] = list(repr_names)
-    return out

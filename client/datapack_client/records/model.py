@@ -1,11 +1,11 @@
-"""Python records: DataPackMeta and its profiles (schema.md §3-§5).
+"""Python records: DataPackMeta and its profiles (docs/schema.md §3-§5).
 
 A record is a view over one JSON object in the layout of the stored line (the
 "backing dict"), so building one from a line or a wire message costs nothing and
-`to_dict()` is an exact copy. Attribute access follows the seed document
+`to_dict()` is an exact copy. Attribute access follows the documented API
 (`dp.attribution.trust_score`, `dp.sima_annotation.instruction`).
 
-Python conveniences that differ from JSON (schema.md §1, §8.4):
+Python conveniences that differ from JSON (docs/schema.md §1, §8.4):
   * `condition.vase_offset` is a tuple;
   * `attribution.skill_contribs` has integer keys ("4" in JSON -> 4);
   * a stored value of the wrong type is exposed as stored (e.g. None);
@@ -16,11 +16,10 @@ Python conveniences that differ from JSON (schema.md §1, §8.4):
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from datapack_client.records import jsonio
-
-from datapack_client.records import schema
+from datapack_client.records import jsonio, schema
 
 _MISSING = object()
 
@@ -63,10 +62,11 @@ def contribs_to_json(v: Any) -> Any:
     return {(str(k) if type(k) is int else k): x for k, x in v.items()}
 
 
-class _Profile:
+class Profile:
     """Base of the profile views. Subclasses get one property per schema field."""
 
     __slots__ = ("_d",)
+    _d: dict
     _TABLE: tuple = ()
     _KEYS: frozenset = frozenset()
 
@@ -85,7 +85,8 @@ class _Profile:
         self._d = d
 
     @classmethod
-    def _wrap(cls, d: dict):
+    def wrap(cls, d: dict):
+        """A view over the profile object `d` itself (not copied)."""
         obj = cls.__new__(cls)
         obj._d = d
         return obj
@@ -93,10 +94,14 @@ class _Profile:
     @classmethod
     def from_dict(cls, d: dict):
         """A profile from its JSON object (copied; missing fields get defaults)."""
-        return cls._wrap(schema._normalize_profile(cls._TABLE, copy_json(d)))
+        return cls.wrap(schema.normalize_profile(cls._TABLE, copy_json(d)))
 
     def to_dict(self) -> dict:
         return copy_json(self._d)
+
+    def json_object(self) -> dict:
+        """The JSON object this view reads and writes (not a copy)."""
+        return self._d
 
     @property
     def extra(self) -> dict:
@@ -112,7 +117,7 @@ class _Profile:
 
 
 def _to_json_field(kind: str, v: Any) -> Any:
-    if isinstance(v, _Profile):
+    if isinstance(v, Profile):
         return v._d
     if kind == "num3" and type(v) is tuple:
         return list(v)
@@ -140,11 +145,11 @@ def _make_property(key: str, kind: str) -> property:
     return property(get, set_, doc=f"JSON key `{key}` ({kind}).")
 
 
-def _profile_class(name: str, table: tuple) -> type:
+def _profile_class(name: str, table: tuple) -> type[Profile]:
     ns: dict = {"__slots__": (), "_TABLE": table, "_KEYS": frozenset(k for k, _, _ in table)}
     for key, kind, _ in table:
         ns[key] = _make_property(key, kind)
-    return type(name, (_Profile,), ns)
+    return type(name, (Profile,), ns)
 
 
 ConditionProfile = _profile_class("ConditionProfile", schema.CONDITION)
@@ -183,18 +188,26 @@ json_equal = _json_equal
 
 
 class DataPackMeta:
-    """One datapack (schema.md §3), a view over the JSON object of its line."""
+    """One datapack (docs/schema.md §3), a view over the JSON object of its line."""
 
     # _omitted: keys the read left out (schema.ARTIFACT_KEYS of a basic-view
     # query), or None while a lazily loaded record has not been parsed yet.
-    __slots__ = ("_d", "_profiles", "_revision", "_load", "_msg", "_partial", "_omitted")
+    # _load / _load_key / _partial: see lazy() and lazy_by_key().
+    __slots__ = ("_d", "_profiles", "_revision", "_load", "_load_key", "_partial", "_omitted")
+    _d: dict
+    _profiles: dict[str, Profile] | None
+    _revision: int
+    _load: Callable[[], dict] | None
+    _load_key: Callable[[str], Any] | None
+    _partial: Any  # a dict while lazy_by_key loads keys one at a time, else None
+    _omitted: tuple[str, ...] | None
 
     _KEYS = frozenset(schema.TOP_KEYS)
 
     def __getattr__(self, name: str):
-        # Only reached for an unset slot: a record received over the wire is
-        # decoded from its message on first use, so a query that returns many
-        # packs costs only the protobuf parse until a pack is looked at.
+        # Only reached for an unset slot: a lazy record (e.g. one received over
+        # the wire) is decoded on first use, so a query that returns many packs
+        # costs only the protobuf parse until a pack is looked at.
         if name == "_d":
             d = object.__getattribute__(self, "_load")()
             partial = self._partial
@@ -204,7 +217,7 @@ class DataPackMeta:
             for k in self._omitted or ():
                 d.pop(k, None)
             self._d = d
-            self._load = self._msg = self._partial = None
+            self._load = self._load_key = self._partial = None
             return d
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -227,7 +240,7 @@ class DataPackMeta:
                     v = schema.utc_now()
                 else:
                     v = schema.default_value(default)
-            elif isinstance(v, _Profile):
+            elif isinstance(v, Profile):
                 v = v._d
             d[key] = v
         if extra:
@@ -242,8 +255,9 @@ class DataPackMeta:
     # -- construction from and to the line layout
 
     @classmethod
-    def _wrap(cls, d: dict, revision: int = 1) -> "DataPackMeta":
-        """Adopt a normalised JSON object without copying (internal)."""
+    def wrap(cls, d: dict, revision: int = 1) -> DataPackMeta:
+        """A record over the normalised JSON object `d` itself (not copied):
+        for readers that own `d`, such as a store loading a line."""
         obj = cls.__new__(cls)
         obj._d = d
         obj._profiles = None
@@ -252,26 +266,26 @@ class DataPackMeta:
         return obj
 
     @classmethod
-    def _lazy(cls, load, revision: int = 1) -> "DataPackMeta":
-        """A record whose JSON object `load()` produces on first use (internal):
-        the embedded repository defers parsing lines it has already read."""
+    def lazy(cls, loader: Callable[[], dict], revision: int = 1) -> DataPackMeta:
+        """A record whose normalised JSON object `loader()` produces on first
+        use: the embedded repository defers parsing lines it has already read."""
         obj = cls.__new__(cls)
-        obj._load = load
-        obj._msg = obj._partial = None
+        obj._load = loader
+        obj._load_key = obj._partial = None
         obj._profiles = None
         obj._revision = revision
         obj._omitted = ()
         return obj
 
     @classmethod
-    def _lazy_basic(cls, load, revision: int = 1) -> "DataPackMeta":
-        """Like _lazy, for a basic-view query: the stored non-null artifacts
+    def lazy_basic(cls, loader: Callable[[], dict], revision: int = 1) -> DataPackMeta:
+        """Like lazy(), for a basic-view query: the stored non-null artifacts
         (schema.ARTIFACT_KEYS) are left out when the record is parsed."""
-        obj = cls._lazy(None, revision)
+        obj = cls.lazy(loader, revision)
         obj._omitted = None
 
         def load_basic():
-            d = load()
+            d = loader()
             obj._omitted = tuple(k for k in schema.ARTIFACT_KEYS if d.get(k) is not None)
             return d
 
@@ -279,31 +293,37 @@ class DataPackMeta:
         return obj
 
     @classmethod
-    def _from_message(cls, msg, revision: int = 1) -> "DataPackMeta":
-        """A record over a received wire message (internal): each top-level key
-        is decoded when first read, the whole record only when needed."""
-        from datapack_client.wire.fastdecode import decode_record
-        obj = cls._lazy(lambda: decode_record(msg), revision)
-        obj._msg = msg
+    def lazy_by_key(cls, loader: Callable[[], dict], key_loader: Callable[[str], Any], omitted: tuple,
+                    revision: int = 1) -> DataPackMeta:
+        """Like lazy(), and each top-level key read before the whole record is
+        needed comes from `key_loader(key)` alone (LookupError: that key needs
+        the whole record). `omitted`: the keys the read left out. For records
+        received over the wire (datapack_client.wire.fastdecode)."""
+        obj = cls.lazy(loader, revision)
+        obj._load_key = key_loader
         obj._partial = {}
-        obj._omitted = tuple(msg.omitted_fields)
+        obj._omitted = omitted
         return obj
 
+    def json_object(self) -> dict:
+        """The normalised JSON object behind this record (not a copy): what a
+        store writes or a codec encodes without copying it first."""
+        return self._d
+
     def _get_raw(self, key: str):
-        """The stored JSON value of a top-level key, decoding only that key of a
-        wire record that has not been materialised."""
+        """The stored JSON value of a top-level key, loading only that key of a
+        lazy_by_key record that has not been materialised."""
         try:
             return object.__getattribute__(self, "_d").get(key)
         except AttributeError:
             pass
-        msg = self._msg
-        if msg is not None:
+        key_loader = self._load_key
+        if key_loader is not None:
             partial = self._partial
             if key in partial:
                 return partial[key]
-            from datapack_client.wire.fastdecode import decode_key
             try:
-                value = decode_key(msg, key)
+                value = key_loader(key)
             except LookupError:
                 return self._d.get(key)
             partial[key] = value
@@ -311,21 +331,21 @@ class DataPackMeta:
         return self._d.get(key)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DataPackMeta":
+    def from_dict(cls, d: dict) -> DataPackMeta:
         """A record from the JSON object of a line. The input is copied, missing
-        keys get defaults (schema.md §8.2); pack_id/created_at, when missing,
+        keys get defaults (docs/schema.md §8.2); pack_id/created_at, when missing,
         get a new UUID4 / the current UTC time."""
         if type(d) is not dict:
             raise TypeError("DataPackMeta.from_dict() takes a dict")
         rec = schema.normalize_record(copy_json(d), pack_id=str(uuid.uuid4()), created_at=schema.utc_now())
-        return cls._wrap(rec)
+        return cls.wrap(rec)
 
     @classmethod
-    def from_json(cls, line: str | bytes) -> "DataPackMeta":
+    def from_json(cls, line: str | bytes) -> DataPackMeta:
         value = jsonio.loads(line)
         if type(value) is not dict:
             raise ValueError("a datapack line must be a JSON object")
-        return cls._wrap(schema.normalize_record(
+        return cls.wrap(schema.normalize_record(
             value, pack_id=str(uuid.uuid4()), created_at=schema.utc_now()))
 
     def to_dict(self) -> dict:
@@ -341,8 +361,8 @@ class DataPackMeta:
         """The stored line without its trailing newline."""
         return jsonio.dumps(self.to_dict()).decode()
 
-    def copy(self) -> "DataPackMeta":
-        c = DataPackMeta._wrap(copy_json(self._d), self._revision)
+    def copy(self) -> DataPackMeta:
+        c = DataPackMeta.wrap(copy_json(self._d), self._revision)
         c._omitted = self._omitted
         return c
 
@@ -351,11 +371,11 @@ class DataPackMeta:
         """Keys whose stored value this read left out (see query(include_artifacts=...))."""
         if self._omitted is None:
             self._d  # noqa: B018 - parsing the record determines them
-        return self._omitted
+        return self._omitted or ()
 
     # -- profile attributes
 
-    def _profile(self, key: str, cls: type, optional: bool):
+    def _profile(self, key: str, cls: type[Profile], optional: bool):
         cache = self._profiles
         if cache is None:
             cache = self._profiles = {}
@@ -364,21 +384,21 @@ class DataPackMeta:
         if view is not None and (view._d is v or not isinstance(v, dict)):
             return view
         if type(v) is dict and (v or not optional):
-            view = cls._wrap(v)
+            view = cls.wrap(v)
         elif optional:
             return None
         else:
             # Stored as a non-object: expose defaults, keep the stored value for write-back.
-            view = cls._wrap(schema.default_profile(cls.__name__))
+            view = cls.wrap(schema.default_profile(cls.__name__))
         cache[key] = view
         return view
 
     def _set_profile(self, key: str, value: Any) -> None:
         if self._profiles:
             self._profiles.pop(key, None)
-        self._d[key] = value._d if isinstance(value, _Profile) else value
+        self._d[key] = value._d if isinstance(value, Profile) else value
 
-    # -- conveniences (schema.md §3)
+    # -- conveniences (docs/schema.md §3)
 
     def get_skill_ids(self) -> list[int]:
         """skill_id of every trace entry in trace order (invalid entries skipped)."""
@@ -415,7 +435,7 @@ class DataPackMeta:
 
     @property
     def revision(self) -> int:
-        """1-based revision number of the served record (repository.md §3.3)."""
+        """1-based revision number of the served record (docs/repository.md §3.3)."""
         return self._revision
 
     def __eq__(self, other: Any) -> bool:
@@ -432,30 +452,9 @@ class DataPackMeta:
 
 def _top_property(key: str, kind: str) -> property:
     if kind.startswith("P"):
-        cls = _PROFILE_CLASSES[kind.split(":", 1)[1]]
-        optional = kind.startswith("P?")
-
-        def get(self):
-            return self._profile(key, cls, optional)
-
-        def set_(self, value):
-            self._set_profile(key, value)
-
-        return property(get, set_, doc=f"Profile `{key}` ({cls.__name__}).")
-
+        return _profile_property(key, _PROFILE_CLASSES[kind.split(":", 1)[1]], kind.startswith("P?"))
     if key in schema.ARTIFACT_KEYS:
-        def get(self):
-            v = self._get_raw(key)
-            if v is None and key in self.omitted_fields:
-                raise FieldOmittedError(key)
-            return v
-
-        def set_(self, value):
-            if self.omitted_fields:
-                self._omitted = tuple(k for k in self._omitted if k != key)
-            self._d[key] = value
-
-        return property(get, set_, doc=f"JSON key `{key}` ({kind}); see omitted_fields.")
+        return _artifact_property(key, kind)
 
     def get(self):
         return self._get_raw(key)
@@ -464,6 +463,32 @@ def _top_property(key: str, kind: str) -> property:
         self._d[key] = value
 
     return property(get, set_, doc=f"JSON key `{key}` ({kind}).")
+
+
+def _profile_property(key: str, cls: type[Profile], optional: bool) -> property:
+    def get(self):
+        return self._profile(key, cls, optional)
+
+    def set_(self, value):
+        self._set_profile(key, value)
+
+    return property(get, set_, doc=f"Profile `{key}` ({cls.__name__}).")
+
+
+def _artifact_property(key: str, kind: str) -> property:
+    """A portable artifact: reading one the query left out raises FieldOmittedError."""
+    def get(self):
+        v = self._get_raw(key)
+        if v is None and key in self.omitted_fields:
+            raise FieldOmittedError(key)
+        return v
+
+    def set_(self, value):
+        if self.omitted_fields:
+            self._omitted = tuple(k for k in self._omitted if k != key)
+        self._d[key] = value
+
+    return property(get, set_, doc=f"JSON key `{key}` ({kind}); see omitted_fields.")
 
 
 for _key, _kind, _ in schema.TOP:

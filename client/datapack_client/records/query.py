@@ -1,9 +1,10 @@
-"""Query arguments (repository.md §7): validation and wire form.
+"""Query arguments (docs/repository.md §7): validation.
 
 `make_filter()` / `make_query()` turn Python keyword arguments into a validated
 QuerySpec, raising the same InvalidArgumentError in-process and in the client
 (before anything is sent). The server validates what arrives over the wire with
-the same functions (`filter_from_proto`), so every transport has one rule set.
+the same functions (`datapack_client.wire.query.filter_from_proto` calls
+`make_filter`), so every transport has one rule set.
 """
 from __future__ import annotations
 
@@ -11,11 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from datapack_client.records import schema
 from datapack_client.errors import invalid
+from datapack_client.records import schema
 from datapack_client.records.validation_rules import shown, task_name_ok
-from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
-from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 
 UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET", "__bool__": lambda self: False})()
 DEFAULT_LIMIT = 100
@@ -70,7 +69,7 @@ def check_skill_id(skill_id: Any, field: str = "skill_id") -> int:
 
 
 def check_limit(limit: Any, field: str = "limit") -> int | None:
-    """repository.md §7.5: UNSET -> 100, None -> all, n > 0 -> n."""
+    """docs/repository.md §7.5: UNSET -> 100, None -> all, n > 0 -> n."""
     if limit is UNSET:
         return DEFAULT_LIMIT
     if limit is None:
@@ -147,7 +146,7 @@ def parse_condition_filter(key: Any, value: Any) -> CondOp:
 
 @dataclass(frozen=True)
 class FilterSpec:
-    """The validated filters of repository.md §7.1 (a query 'slice')."""
+    """The validated filters of docs/repository.md §7.1 (a query 'slice')."""
 
     bucket: str | None = None
     engine_type: str | None = None
@@ -172,7 +171,7 @@ class FilterSpec:
     motion_bucket: str | None = None
 
 
-# Filters added to repository.md §7 by the portable issue: name -> wire field.
+# The slice-label filters of docs/repository.md §7 (portable packs): name -> wire field.
 SLICE_LABEL_FLAGS = ("is_occluded", "is_dynamic", "is_static")
 SLICE_LABEL_BUCKETS = ("occlusion_bucket", "motion_bucket")
 
@@ -227,7 +226,8 @@ def make_filter(bucket=None, engine_type=None, skill_id=None, min_trust=0.0, min
             raise invalid(name, "ARGUMENT_INVALID", f"{name} must be a boolean, got {shown(v)}")
     wm_role = _choice("wm_role", wm_role, schema.WM_ROLES)
     if wm_model_id is not None and (type(wm_model_id) is not str or not wm_model_id):
-        raise invalid("wm_model_id", "ARGUMENT_INVALID", f"wm_model_id must be a non-empty string, got {shown(wm_model_id)}")
+        raise invalid("wm_model_id", "ARGUMENT_INVALID",
+                      f"wm_model_id must be a non-empty string, got {shown(wm_model_id)}")
     schema_version = _choice("schema_version", schema_version, schema.SCHEMA_VERSIONS)
     flags = {"is_occluded": is_occluded, "is_dynamic": is_dynamic, "is_static": is_static}
     for name, v in flags.items():
@@ -250,102 +250,16 @@ def make_query(sort_by=None, sort_descending=True, limit=UNSET, include_artifact
         raise invalid("sort_by", "SORT_BY_INVALID",
                       f"sort_by must be None or one of {', '.join(SORT_FIELDS)}, got {shown(sort_by)}")
     if type(sort_descending) is not bool:
-        raise invalid("sort_descending", "ARGUMENT_INVALID", f"sort_descending must be a boolean, got {shown(sort_descending)}")
+        raise invalid("sort_descending", "ARGUMENT_INVALID",
+                      f"sort_descending must be a boolean, got {shown(sort_descending)}")
     return QuerySpec(spec, sort_by, sort_descending, check_limit(limit), include_artifacts)
-
-
-# --------------------------------------------------------------------------- wire form
-
-def filter_to_proto(f: FilterSpec) -> spb.DataPackFilter:
-    msg = spb.DataPackFilter(include_sima=f.include_sima, include_counterfactual=f.include_counterfactual)
-    for name in ("bucket", "engine_type", "skill_id", "min_delta_j", "max_delta_j", "min_mvd_score", "source_type",
-                 "wm_model_id", "wm_role", "schema_version", *SLICE_LABEL_FLAGS, *SLICE_LABEL_BUCKETS):
-        v = getattr(f, name)
-        if v is not None:
-            setattr(msg, name, v)
-    msg.min_trust = f.min_trust
-    msg.objective_similarity_threshold = f.objective_similarity_threshold
-    if f.objective_vector is not None:
-        msg.objective_vector.values.extend(f.objective_vector)
-    for op in f.condition_filters:
-        cf = msg.condition_filters.add(key=op.key)
-        v = op.value
-        if type(v) is bool:
-            cf.bool_value = v
-        elif type(v) in (int, float):
-            cf.number_value = v
-        elif type(v) is str:
-            cf.string_value = v
-        else:
-            cf.number_list.values.extend(v)
-    return msg
-
-
-def filter_from_proto(msg: spb.DataPackFilter) -> FilterSpec:
-    """Validate a filter that arrived over the wire (same rules as make_filter)."""
-    def opt(name):
-        return getattr(msg, name) if msg.HasField(name) else None
-
-    cond = None
-    if msg.condition_filters:
-        cond = {}
-        for cf in msg.condition_filters:
-            which = cf.WhichOneof("value")
-            if which is None:
-                raise invalid(f"condition_filters.{cf.key}", "CONDITION_FILTER_INVALID",
-                              f"condition filter {shown(cf.key)} has no value")
-            v = getattr(cf, which)
-            cond[cf.key] = list(v.values) if which == "number_list" else v
-    return make_filter(
-        bucket=opt("bucket"), engine_type=opt("engine_type"), skill_id=opt("skill_id"),
-        min_trust=msg.min_trust if msg.HasField("min_trust") else 0.0,
-        min_delta_j=opt("min_delta_j"), max_delta_j=opt("max_delta_j"), min_mvd_score=opt("min_mvd_score"),
-        source_type=opt("source_type"),
-        objective_vector=list(msg.objective_vector.values) if msg.HasField("objective_vector") else None,
-        objective_similarity_threshold=(msg.objective_similarity_threshold
-                                        if msg.HasField("objective_similarity_threshold") else 0.9),
-        condition_filters=cond, include_sima=msg.include_sima,
-        include_counterfactual=msg.include_counterfactual, wm_model_id=opt("wm_model_id"), wm_role=opt("wm_role"),
-        schema_version=opt("schema_version"), is_occluded=opt("is_occluded"), is_dynamic=opt("is_dynamic"),
-        is_static=opt("is_static"), occlusion_bucket=opt("occlusion_bucket"), motion_bucket=opt("motion_bucket"))
-
-
-def query_to_proto(store: str, task_name: str, q: QuerySpec) -> spb.QueryDataPacksRequest:
-    req = spb.QueryDataPacksRequest(store=store, task_name=task_name, filter=filter_to_proto(q.filter),
-                                    sort_descending=q.sort_descending,
-                                    view=spb.DATA_PACK_VIEW_FULL if q.include_artifacts else spb.DATA_PACK_VIEW_BASIC)
-    if q.sort_by is not None:
-        req.sort_by = q.sort_by
-    if q.limit is None:
-        req.unlimited = True
-    else:
-        req.limit = min(q.limit, 2 ** 63 - 1)  # "at most n": beyond int64 it means the same as 2^63-1
-    return req
-
-
-def query_from_proto(req: spb.QueryDataPacksRequest) -> QuerySpec:
-    f = filter_from_proto(req.filter)
-    if req.HasField("limit") and req.unlimited:
-        raise invalid("limit", "LIMIT_INVALID", "limit and unlimited are mutually exclusive")
-    limit: Any = None if req.unlimited else (req.limit if req.HasField("limit") else UNSET)
-    sort_by = req.sort_by if req.HasField("sort_by") else None
-    q = make_query(sort_by=sort_by, sort_descending=req.sort_descending if req.HasField("sort_descending") else True,
-                   limit=limit)
-    if req.view not in (spb.DATA_PACK_VIEW_UNSPECIFIED, spb.DATA_PACK_VIEW_BASIC, spb.DATA_PACK_VIEW_FULL):
-        raise invalid("view", "ARGUMENT_INVALID", f"view {req.view} is not a DataPackView")
-    return QuerySpec(f, q.sort_by, q.sort_descending, q.limit, req.view == spb.DATA_PACK_VIEW_FULL)
-
-
-__all__ = ["UNSET", "FilterSpec", "QuerySpec", "CondOp", "make_filter", "make_query", "check_limit",
-           "check_skill_id", "check_task_name", "filter_to_proto", "filter_from_proto", "query_to_proto",
-           "query_from_proto", "pb"]
 
 
 # --------------------------------------------------------------------------- training usage (revisions)
 
 @dataclass(frozen=True)
 class UsageUpdate:
-    """Validated arguments of update_training_usage (repository.md §3.4)."""
+    """Validated arguments of update_training_usage (docs/repository.md §3.4)."""
 
     pack_ids: tuple
     set_role: bool  # False: keep wm_role as it is
@@ -365,3 +279,7 @@ def make_usage_update(pack_ids, wm_role=UNSET, add_training_runs=()) -> UsageUpd
     unique = tuple(dict.fromkeys(pack_ids))  # repeated ids are processed once, in first-seen order
     return UsageUpdate(unique, wm_role is not UNSET, None if wm_role is UNSET else wm_role,
                        tuple(dict.fromkeys(add_training_runs)))
+
+
+__all__ = ["UNSET", "FilterSpec", "QuerySpec", "CondOp", "UsageUpdate", "make_filter", "make_query", "check_limit",
+           "check_skill_id", "check_task_name", "make_usage_update"]

@@ -1,10 +1,10 @@
-"""The record schema of shared/spec/schema.md as data.
+"""The record schema of docs/schema.md as data.
 
 One table per JSON object kind: (key, kind, default). Normalisation, append
 validation, the Python model and the wire codec are all driven from these
 tables, so a field is added in exactly two places: here and in the .proto.
 
-Kinds (JSON types of schema.md §1):
+Kinds (JSON types of docs/schema.md §1):
   str, num, int, bool        scalars
   str?, num?, int?           the same or null
   [num] [str] [int]          arrays;   [num]? [str]?  nullable arrays
@@ -33,11 +33,14 @@ ARTIFACT_KEYS = ("scene_tracks_v1", "rgb_features_v1", "repr_tokens")
 SLICE_BUCKETS = ("low", "mid", "high")
 COUNTERFACTUAL_SOURCES = ("scripted_teacher", "hrl_teacher", "vla_planner", "sima_teacher")
 
-# UUID5(URL namespace, "urn:datapack-service"), schema.md §7.4.
+# UUID5(URL namespace, "urn:datapack-service"), docs/schema.md §7.4.
 DATAPACK_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:datapack-service")
 
 
-CONDITION = (
+# One schema table: (JSON key, kind, default) per field, in serialisation order.
+Table = tuple[tuple[str, str, Any], ...]
+
+CONDITION: Table = (
     ("task_name", "str", "drawer_vase"),
     ("engine_type", "str", "pybullet"),
     ("world_id", "str", "pyb_drawer_v1"),
@@ -53,7 +56,7 @@ CONDITION = (
     ("tags", "obj", {}),
 )
 
-ATTRIBUTION = (
+ATTRIBUTION: Table = (
     ("delta_mpl", "num", 0.0),
     ("delta_error", "num", 0.0),
     ("delta_ep", "num", 0.0),
@@ -86,7 +89,7 @@ ATTRIBUTION = (
     ("engine_type", "str?", None),
 )
 
-ENERGY = (
+ENERGY: Table = (
     ("total_Wh", "num", 0.0),
     ("Wh_per_unit", "num", 0.0),
     ("Wh_per_hour", "num", 0.0),
@@ -99,7 +102,7 @@ ENERGY = (
     ("skill_energy_Wh", "{num}", {}),
 )
 
-SIMA = (
+SIMA: Table = (
     ("instruction", "str", ""),
     ("step_narrations", "[str]", []),
     ("sima_agent_id", "str", "sima_v1"),
@@ -110,7 +113,7 @@ SIMA = (
     ("average_narration_length", "num", 0.0),
 )
 
-OBJECTIVE = (
+OBJECTIVE: Table = (
     ("objective_vector", "[num]", [1.0, 1.0, 1.0, 1.0, 0.0]),
     ("wage_human", "num", 18.0),
     ("energy_price_kWh", "num", 0.12),
@@ -127,7 +130,7 @@ OBJECTIVE = (
     ("reward_weights", "[num]?", None),
 )
 
-PROCESS_REWARD = (
+PROCESS_REWARD: Table = (
     ("phi_star_mean", "num", 0.0),
     ("phi_star_final", "num", 0.0),
     ("phi_star_delta", "num", 0.0),
@@ -143,7 +146,7 @@ PROCESS_REWARD = (
     ("orchestrator_override", "obj?", None),
 )
 
-EMBODIMENT = (
+EMBODIMENT: Table = (
     ("w_embodiment", "num", 1.0),
     ("embodiment_quality_score", "num", 1.0),
     ("trust_override_candidate", "bool", False),
@@ -164,7 +167,7 @@ EMBODIMENT = (
     ("diagnostics", "obj?", None),
 )
 
-GUIDANCE = (
+GUIDANCE: Table = (
     ("is_good", "bool", False),
     ("quality_label", "str", ""),
     ("env_name", "str", ""),
@@ -182,7 +185,7 @@ GUIDANCE = (
     ("orchestrator_step_index", "int?", None),
 )
 
-PROFILES = {
+PROFILES: dict[str, Table] = {
     "ConditionProfile": CONDITION,
     "AttributionProfile": ATTRIBUTION,
     "EnergyProfile": ENERGY,
@@ -193,9 +196,9 @@ PROFILES = {
     "GuidanceProfile": GUIDANCE,
 }
 
-# The 41 top-level keys in serialisation order (schema.md §3). The defaults of
+# The 41 top-level keys in serialisation order (docs/schema.md §3). The defaults of
 # pack_id, env_type and created_at depend on the record; see normalize_record.
-TOP = (
+TOP: Table = (
     ("schema_version", "str", "2.0-energy"),
     ("pack_id", "str", None),
     ("task_name", "str", "drawer_vase"),
@@ -257,7 +260,9 @@ def default_profile(name: str) -> dict:
     return {k: default_value(d) for k, _, d in PROFILES[name]}
 
 
-def _normalize_profile(table, value: dict) -> dict:
+def normalize_profile(table, value: dict) -> dict:
+    """A profile object with every modelled key of `table` present, in table
+    order (missing keys get their defaults), then its unmodelled keys."""
     out = {}
     for key, _kind, default in table:
         out[key] = value[key] if key in value else default_value(default)
@@ -270,7 +275,7 @@ def _normalize_profile(table, value: dict) -> dict:
 
 def normalize_record(rec: dict, *, pack_id: str | None = None,
                      created_at: str | None = None) -> dict:
-    """schema.md §8.2: every modelled key present, in schema order, unmodelled
+    """docs/schema.md §8.2: every modelled key present, in schema order, unmodelled
     keys after them in their original order; present values untouched.
 
     `pack_id` / `created_at` are the values to use when the record's own are
@@ -283,7 +288,7 @@ def normalize_record(rec: dict, *, pack_id: str | None = None,
             if kind[0] == "P":
                 if type(v) is dict:
                     if kind[1] == ":" or v:  # required profile, or non-empty optional
-                        v = _normalize_profile(PROFILES[PROFILE_OF_KEY[key]], v)
+                        v = normalize_profile(PROFILES[PROFILE_OF_KEY[key]], v)
             out[key] = v
         elif kind.startswith("P:"):
             out[key] = default_profile(PROFILE_OF_KEY[key])
@@ -308,12 +313,12 @@ def _present_str(v: Any) -> bool:
 
 
 def derived_pack_id(file_name: str, line_number: int) -> str:
-    """schema.md §7.4: stable pack_id of a stored line that has none."""
+    """docs/schema.md §7.4: stable pack_id of a stored line that has none."""
     return str(uuid.uuid5(DATAPACK_NS, f"line:{file_name}:{line_number}"))
 
 
 def derived_created_at(line_number: int) -> str:
-    """schema.md §7.4: 1970-01-01T00:00:00 UTC plus <line number> microseconds."""
+    """docs/schema.md §7.4: 1970-01-01T00:00:00 UTC plus <line number> microseconds."""
     secs, micros = divmod(line_number, 1_000_000)
     import datetime as _dt
     t = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(seconds=secs)
@@ -321,6 +326,6 @@ def derived_created_at(line_number: int) -> str:
 
 
 def utc_now() -> str:
-    """Current UTC time as YYYY-MM-DDTHH:MM:SS.ffffff+00:00 (schema.md §7.3)."""
+    """Current UTC time as YYYY-MM-DDTHH:MM:SS.ffffff+00:00 (docs/schema.md §7.3)."""
     import datetime as _dt
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"

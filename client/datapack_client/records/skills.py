@@ -1,4 +1,4 @@
-"""Skill catalogues (adapter.md §1).
+"""Skill catalogues (docs/adapter.md §1).
 
 The drawer/vase task has the built-in six-skill HRL catalogue; every other task
 has, by default, the one-skill catalogue ``{0: "EPISODE"}`` (the whole episode
@@ -7,8 +7,9 @@ the tasks it names. Pure data and lookups: no I/O.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
-from typing import Any, Mapping
+from typing import Any
 
 
 class SkillID(IntEnum):
@@ -24,7 +25,7 @@ class SkillID(IntEnum):
 
 DRAWER_VASE_TASK = "drawer_vase"
 
-# id -> name of the built-in drawer/vase catalogue (adapter.md §1.1), ids ascending.
+# id -> name of the built-in drawer/vase catalogue (docs/adapter.md §1.1), ids ascending.
 DRAWER_VASE_SKILLS: dict[int, str] = {int(s): s.name for s in SkillID}
 
 SKILL_DESCRIPTIONS: dict[int, str] = {

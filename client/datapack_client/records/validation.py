@@ -1,4 +1,4 @@
-"""Append invariants (repository.md §5) and schema types (schema.md §1).
+"""Append invariants (docs/repository.md §5) and schema types (docs/schema.md §1).
 
 Pure functions over the normalised JSON object of a record; each returns the
 list of Violations, empty when the record may be written. No grpc, no I/O.
@@ -6,14 +6,14 @@ list of Violations, empty when the record may be written. No grpc, no I/O.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from datapack_client.records import schema
 from datapack_client.errors import Violation
+from datapack_client.records import schema
 from datapack_client.records.jsonio import nonfinite_path
-
 from datapack_client.records.validation_rules import PACK_ID_MAX_CHARS, pack_id_ok, shown, task_name_ok
 
 
@@ -72,13 +72,15 @@ def _gen_checker(fname: str, table, typed: bool = False) -> str:
             ind = "        "
         if base.startswith("P"):
             sub = base.split(":", 1)[1]
-            lines.append(f"{ind}if type(v) is not dict: out.append(({path}, 'FIELD_TYPE', {path} + ' must be an object'))")
+            lines.append(f"{ind}if type(v) is not dict:")
+            lines.append(f"{ind}    out.append(({path}, 'FIELD_TYPE', {path} + ' must be an object'))")
             lines.append(f"{ind}elif v: {prefix_fn}{sub}(v, {path} + '.', out, free_finite)")
             continue
         if base == "num":
             lines.append(f"{ind}t = type(v)")
             lines.append(f"{ind}if t is float:")
-            lines.append(f"{ind}    if v - v != 0.0: out.append(({path}, 'NUMBER_NOT_FINITE', {path} + ' must be a finite number'))")
+            lines.append(f"{ind}    if v - v != 0.0:")
+            lines.append(f"{ind}        out.append(({path}, 'NUMBER_NOT_FINITE', {path} + ' must be a finite number'))")
             lines.append(f"{ind}elif t is not int: out.append(({path}, 'FIELD_TYPE', {path} + ' must be a number'))")
             continue
         if base in ("[num]", "num3", "{num}"):
@@ -129,7 +131,7 @@ _check_top, _typed_top = _build_checkers()
 
 def type_violations(rec: dict, index: int = 0, pack_id: str | None = None,
                     check_free_finite: bool = False, typed: bool = False) -> list[Violation]:
-    """FIELD_TYPE / NUMBER_NOT_FINITE for every modelled field (schema.md §1).
+    """FIELD_TYPE / NUMBER_NOT_FINITE for every modelled field (docs/schema.md §1).
     check_free_finite also rejects NaN/Infinity inside free-form values (the
     wire path parses free JSON strictly, so only in-process records need it).
     typed=True: the record was decoded from a message without verbatim values,
@@ -141,7 +143,7 @@ def type_violations(rec: dict, index: int = 0, pack_id: str | None = None,
 
 # Nesting bound of an appended record (containers, the record object included).
 # Lines are written and re-encoded (revision lines, wire responses) by orjson,
-# which refuses more than 254 levels; readers (storage/lines.py) accept up to
+# which refuses more than 254 levels; readers (the server's storage/lines.py) accept up to
 # 252 so that legacy mapping (+1 level) still re-encodes. Appends stay below both.
 MAX_RECORD_DEPTH = 250
 SKILL_ID_MAX = 2 ** 63 - 1
@@ -207,8 +209,9 @@ def _canonical_skill_key(k: Any) -> bool:
 
 def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False,
                       typed: bool = False) -> list[Violation]:
-    """Every invariant of repository.md §5 (except uniqueness, checked under the
-    task lock) on a normalised record."""
+    """Every invariant of docs/repository.md §5 (except uniqueness, checked
+    under the task lock) on a normalised record, in a fixed order: identity,
+    encoding, field types, bucket and ΔJ, skill trace, enumerations."""
     pid = rec.get("pack_id")
     # An over-long id is not echoed into every violation: status trailers have a size limit.
     pack_id = pid if type(pid) is str and len(pid) <= PACK_ID_MAX_CHARS else None
@@ -217,21 +220,7 @@ def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False
     def bad(field: str, reason: str, message: str) -> None:
         out.append(Violation(index, pack_id, field, reason, message))
 
-    sv = rec.get("schema_version")
-    if sv not in schema.SCHEMA_VERSIONS:
-        bad("schema_version", "SCHEMA_VERSION_UNKNOWN",
-            f"schema_version {shown(sv)} is not one of {', '.join(schema.SCHEMA_VERSIONS)}")
-    if not task_name_ok(rec.get("task_name")):
-        bad("task_name", "TASK_NAME_INVALID",
-            "task_name must be 1-128 characters of [A-Za-z0-9_.-] without '..'")
-    if type(pid) is not str or pid == "":
-        bad("pack_id", "PACK_ID_REQUIRED", "pack_id must be a non-empty string")
-    elif not pack_id_ok(pid):
-        # Ids are printed by tools and logs: no control or bidi characters.
-        bad("pack_id", "PACK_ID_INVALID",
-            f"pack_id must be at most {PACK_ID_MAX_CHARS} printable characters (no control, format or "
-            "separator characters other than the space)")
-
+    _identity_violations(rec, bad)
     unencodable = encoding_violation(rec)
     if unencodable is not None:
         bad(unencodable[0], "FIELD_TYPE", unencodable[1])
@@ -242,49 +231,84 @@ def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False
     dedicated = {"schema_version", "task_name", "pack_id", "bucket", "attribution.delta_J", "skill_trace"}
     out.extend(v for v in types if v.field not in dedicated)
 
+    attribution = rec.get("attribution")
+    attribution = attribution if type(attribution) is dict else {}
+    _bucket_violations(rec, attribution, bad)
+    _trace_violations(rec.get("skill_trace"), bad)
+    _enum_violations(rec, attribution, bad)
+    return out
+
+
+# Each check below reports through `bad(field, reason, message)`.
+Report = Callable[[str, str, str], None]
+
+
+def _identity_violations(rec: dict, bad: Report) -> None:
+    """schema_version, task_name, pack_id."""
+    sv = rec.get("schema_version")
+    if sv not in schema.SCHEMA_VERSIONS:
+        bad("schema_version", "SCHEMA_VERSION_UNKNOWN",
+            f"schema_version {shown(sv)} is not one of {', '.join(schema.SCHEMA_VERSIONS)}")
+    if not task_name_ok(rec.get("task_name")):
+        bad("task_name", "TASK_NAME_INVALID",
+            "task_name must be 1-128 characters of [A-Za-z0-9_.-] without '..'")
+    pid = rec.get("pack_id")
+    if type(pid) is not str or pid == "":
+        bad("pack_id", "PACK_ID_REQUIRED", "pack_id must be a non-empty string")
+    elif not pack_id_ok(pid):
+        # Ids are printed by tools and logs: no control or bidi characters.
+        bad("pack_id", "PACK_ID_INVALID",
+            f"pack_id must be at most {PACK_ID_MAX_CHARS} printable characters (no control, format or "
+            "separator characters other than the space)")
+
+
+def _bucket_violations(rec: dict, attribution: dict, bad: Report) -> None:
+    """The bucket, a finite ΔJ whose sign agrees with it, and the
+    counterfactual plan a negative pack needs."""
     bucket = rec.get("bucket")
     if bucket not in schema.BUCKETS:
         bad("bucket", "BUCKET_INVALID", f"bucket {shown(bucket)} must be 'positive' or 'negative'")
-
-    attribution = rec.get("attribution")
-    attribution = attribution if type(attribution) is dict else {}
     dj = attribution.get("delta_J", 0.0)
     if not _is_num(dj) or (type(dj) is float and not math.isfinite(dj)):
         bad("attribution.delta_J", "DELTA_J_NOT_FINITE", "attribution.delta_J must be a finite number")
     elif bucket in schema.BUCKETS and (dj >= 0) != (bucket == "positive"):
         bad("bucket", "BUCKET_SIGN_MISMATCH",
             f"bucket {shown(bucket)} disagrees with delta_J {shown(dj)} (ΔJ ≥ 0 ⇔ positive)")
-
     if bucket == "negative":
         cf = rec.get("counterfactual_plan")
         if type(cf) is not dict or not cf:
             bad("counterfactual_plan", "COUNTERFACTUAL_REQUIRED",
                 "a negative pack needs a non-empty counterfactual_plan object")
 
-    trace = rec.get("skill_trace")
+
+def _trace_violations(trace: Any, bad: Report) -> None:
+    """A non-empty skill trace of objects with int64 skill ids and times that never go back."""
     if type(trace) not in (list, tuple) or not trace:
         bad("skill_trace", "SKILL_TRACE_EMPTY", "skill_trace must be a non-empty array")
-    else:
-        prev_t = None
-        for i, entry in enumerate(trace):
-            if type(entry) is not dict:
-                bad(f"skill_trace[{i}]", "SKILL_ID_INVALID", f"skill_trace[{i}] must be an object")
-                continue
-            sid = entry.get("skill_id")
-            if type(sid) is not int or not 0 <= sid <= SKILL_ID_MAX:
-                # The bound: skill ids travel as int64 (filters, statistics, adapters).
-                bad(f"skill_trace[{i}].skill_id", "SKILL_ID_INVALID",
-                    f"skill_trace[{i}].skill_id must be an integer from 0 to 2^63-1, got {shown(sid)}")
-            t = entry.get("t")
-            if type(t) is not int or t < 0:
+        return
+    prev_t = None
+    for i, entry in enumerate(trace):
+        if type(entry) is not dict:
+            bad(f"skill_trace[{i}]", "SKILL_ID_INVALID", f"skill_trace[{i}] must be an object")
+            continue
+        sid = entry.get("skill_id")
+        if type(sid) is not int or not 0 <= sid <= SKILL_ID_MAX:
+            # The bound: skill ids travel as int64 (filters, statistics, adapters).
+            bad(f"skill_trace[{i}].skill_id", "SKILL_ID_INVALID",
+                f"skill_trace[{i}].skill_id must be an integer from 0 to 2^63-1, got {shown(sid)}")
+        t = entry.get("t")
+        if type(t) is not int or t < 0:
+            bad(f"skill_trace[{i}].t", "SKILL_TRACE_TIME_ORDER",
+                f"skill_trace[{i}].t must be an integer ≥ 0, got {shown(t)}")
+        else:
+            if prev_t is not None and t < prev_t:
                 bad(f"skill_trace[{i}].t", "SKILL_TRACE_TIME_ORDER",
-                    f"skill_trace[{i}].t must be an integer ≥ 0, got {shown(t)}")
-            else:
-                if prev_t is not None and t < prev_t:
-                    bad(f"skill_trace[{i}].t", "SKILL_TRACE_TIME_ORDER",
-                        f"skill_trace[{i}].t={t} is before the previous entry's t={prev_t}")
-                prev_t = t
+                    f"skill_trace[{i}].t={t} is before the previous entry's t={prev_t}")
+            prev_t = t
 
+
+def _enum_violations(rec: dict, attribution: dict, bad: Report) -> None:
+    """engine_type, source_type, wm_role, counterfactual_source, skill_contribs keys."""
     condition = rec.get("condition")
     if type(condition) is dict:
         et = condition.get("engine_type")
@@ -309,4 +333,3 @@ def record_violations(rec: dict, index: int = 0, check_free_finite: bool = False
             if not _canonical_skill_key(k):
                 bad(f"attribution.skill_contribs.{k}", "SKILL_CONTRIBS_KEY_INVALID",
                     f"skill_contribs key {shown(k)} must be an integer ≥ 0 or its canonical decimal string")
-    return out

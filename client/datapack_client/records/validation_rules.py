@@ -1,4 +1,4 @@
-"""Naming rules shared by the client and the server (schema.md §7.1)."""
+"""Naming rules shared by the client and the server (docs/schema.md §7.1)."""
 from __future__ import annotations
 
 import re
@@ -25,7 +25,7 @@ def store_segment_ok(segment: Any) -> bool:
 
 def store_ok(store: Any) -> bool:
     """A store path: "" (the data root) or "/"-separated segments (at most 256
-    characters in all) that are each valid folder names (repository.md §1)."""
+    characters in all) that are each valid folder names (docs/repository.md §1)."""
     if store == "":
         return True
     return (type(store) is str and len(store) <= STORE_MAX_CHARS

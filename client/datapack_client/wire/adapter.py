@@ -1,4 +1,4 @@
-"""Adapter results <-> SkillAdapterService messages (adapter.md §4).
+"""Adapter results <-> SkillAdapterService messages (docs/adapter.md §4).
 
 Used by the server (encode) and the client (decode), so every analysis returns
 the same Python values, key orders and types through either transport. Packs
@@ -8,25 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from datapack_client.wire import codec
-
-from datapack_client.records import jsonio
-from datapack_client.records.model import DataPackMeta
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.proto.datapack.v1 import skill_adapter_service_pb2 as apb
+from datapack_client.records import jsonio
+from datapack_client.records.model import DataPackMeta
+from datapack_client.records.results import SkillValueMatrix
+from datapack_client.wire import codec
+from datapack_client.wire.fastdecode import record_from_message
 
 _STAT_OPTIONAL = ("success_rate", "delta_j_mean", "delta_j_std", "delta_j_min", "delta_j_max", "trust_mean",
                   "w_econ_mean", "skill_delta_mpl_mean", "skill_delta_error_mean")
 
 
 def pack_to_proto(dp: DataPackMeta) -> pb.DataPackMeta:
-    msg = codec.dict_to_message(dp._d)
+    msg = codec.dict_to_message(dp.json_object())
     msg.revision = dp.revision
     return msg
 
 
 def pack_from_proto(msg: pb.DataPackMeta) -> DataPackMeta:
-    return DataPackMeta._from_message(msg, msg.revision or 1)
+    return record_from_message(msg, msg.revision or 1)
 
 
 def _j(v: Any) -> str:
@@ -157,7 +158,6 @@ def decode(method: str, msg) -> Any:
     if method == "get_skill_sequence_patterns":
         return {tuple(p.skill_ids): p.count for p in msg.patterns}
     if method == "compute_skill_value_matrix":
-        from datapack_client.adapter import SkillValueMatrix
         m = msg.matrix
         return SkillValueMatrix(skill_ids=list(m.skill_ids), skill_names=list(m.skill_names),
                                 conditions=list(m.conditions), values=[list(r.values) for r in m.rows],

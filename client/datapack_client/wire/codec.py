@@ -13,17 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from datapack_client.records import jsonio
-
-from datapack_client.wire import packed
-
-from datapack_client.records import schema
 from datapack_client.errors import invalid
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
+from datapack_client.records import jsonio, schema
+from datapack_client.wire import packed
 
-# Operation kinds of a field plan.
-(_SCALAR, _JSON, _MSG, _LIST, _RSCALAR, _RMSG, _NAMED_NUM, _CONTRIBS, _EXTRA, _VERBATIM, _SKIP,
- _PACKED) = range(12)
+# Operation kinds of a field plan (the compiled decoders of fastdecode.py use them too).
+(SCALAR, JSON_TEXT, MESSAGE, WRAPPED_LIST, REPEATED_SCALAR, REPEATED_MESSAGE, NAMED_NUMBERS, SKILL_CONTRIBS, EXTRA,
+ VERBATIM, SKIP, PACKED) = range(12)
 
 _TABLE_OF_MESSAGE = {
     "DataPackMeta": schema.TOP,
@@ -46,7 +43,9 @@ def _camel(name: str) -> str:
     return parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
 
 
-def _key_of(fd) -> str:
+def key_of(fd) -> str:
+    """The JSON key of a message field: its json_name when set explicitly, its
+    name without `_json` for a free JSON text field, else its name."""
     if fd.json_name != _camel(fd.name):
         return fd.json_name
     if fd.name.endswith("_json") and fd.type == fd.TYPE_STRING:
@@ -56,27 +55,27 @@ def _key_of(fd) -> str:
 
 def _kind_of(fd) -> int:
     if fd.name == "extra_json":
-        return _EXTRA
+        return EXTRA
     if fd.name == "verbatim_json":
-        return _VERBATIM
+        return VERBATIM
     if fd.name in ("revision", "omitted_fields") and fd.containing_type.name == "DataPackMeta":
-        return _SKIP  # output-only, not part of the line
+        return SKIP  # output-only, not part of the line
     repeated = fd.is_repeated
     if fd.type == fd.TYPE_MESSAGE:
         sub = fd.message_type.name
         if not repeated:
             if sub == "PackedObject":
-                return _PACKED
-            return _LIST if sub in _WRAPPERS else _MSG
-        return {"NamedNumber": _NAMED_NUM, "SkillContribution": _CONTRIBS}.get(sub, _RMSG)
+                return PACKED
+            return WRAPPED_LIST if sub in _WRAPPERS else MESSAGE
+        return {"NamedNumber": NAMED_NUMBERS, "SkillContribution": SKILL_CONTRIBS}.get(sub, REPEATED_MESSAGE)
     if repeated:
-        return _RSCALAR
+        return REPEATED_SCALAR
     if fd.type == fd.TYPE_STRING and fd.name.endswith("_json") and fd.json_name == _camel(fd.name):
-        return _JSON
-    return _SCALAR
+        return JSON_TEXT
+    return SCALAR
 
 
-class _Plan:
+class FieldPlan:
     """How one message type maps to a JSON object."""
 
     def __init__(self, desc):
@@ -93,22 +92,23 @@ class _Plan:
         self.key_order: list[str] = []
         for fd in desc.fields:
             kind = _kind_of(fd)
-            key = _key_of(fd)
+            key = key_of(fd)
             sub = fd.message_type.name if fd.type == fd.TYPE_MESSAGE else None
             op = (kind, key, fd.name, fd.type, sub)
             self.by_number[fd.number] = op
-            if kind not in (_EXTRA, _VERBATIM, _SKIP):
+            if kind not in (EXTRA, VERBATIM, SKIP):
                 self.by_key[key] = op
                 self.key_order.append(key)
 
 
-_PLANS: dict[str, _Plan] = {}
+_PLANS: dict[str, FieldPlan] = {}
 
 
-def _plan(name: str) -> _Plan:
+def plan_for(name: str) -> FieldPlan:
+    """The (cached) field plan of a message type of datapack.proto."""
     p = _PLANS.get(name)
     if p is None:
-        p = _PLANS[name] = _Plan(pb.DESCRIPTOR.message_types_by_name[name])
+        p = _PLANS[name] = FieldPlan(pb.DESCRIPTOR.message_types_by_name[name])
     return p
 
 
@@ -121,7 +121,7 @@ def message_to_dict(msg, strict: bool = False) -> dict:
     strict=True (server, append path): `*_json` text must be strict JSON, so no
     NaN/Infinity can enter a new record; raises JsonTextError naming the field.
     """
-    return _to_dict(msg, _plan(msg.DESCRIPTOR.name), strict, "")
+    return message_fields_to_dict(msg, plan_for(msg.DESCRIPTOR.name), strict, "")
 
 
 def loads_lenient(text: str) -> Any:
@@ -144,33 +144,36 @@ def _loads(text: str, strict: bool, path: str) -> Any:
         raise JsonTextError(path, f"{path}: not valid JSON ({exc})") from None
 
 
-def _to_dict(msg, plan: _Plan, strict: bool, prefix: str) -> dict:
+def message_fields_to_dict(msg, plan: FieldPlan, strict: bool, prefix: str) -> dict:
+    """message_to_dict with the plan given; `prefix` is the path of `msg` in
+    the record (names the field of a JsonTextError)."""
     out: dict = {}
     extra = verbatim = None
     by_number = plan.by_number
     for fd, value in msg.ListFields():
         kind, key, _name, _t, sub = by_number[fd.number]
-        if kind == _SCALAR:
+        if kind == SCALAR:
             out[key] = value
-        elif kind == _JSON:
+        elif kind == JSON_TEXT:
             out[key] = _loads(value, strict, prefix + key)
-        elif kind == _MSG:
-            out[key] = _to_dict(value, _plan(sub), strict, f"{prefix}{key}.")
-        elif kind == _PACKED:
+        elif kind == MESSAGE:
+            out[key] = message_fields_to_dict(value, plan_for(sub), strict, f"{prefix}{key}.")
+        elif kind == PACKED:
             out[key] = unpack(value, strict, prefix + key)
-        elif kind == _RSCALAR or kind == _LIST:
-            out[key] = list(value) if kind == _RSCALAR else list(value.values)
-        elif kind == _RMSG:
-            sp = _plan(sub)
-            out[key] = [_to_dict(e, sp, strict, f"{prefix}{key}[{i}].") for i, e in enumerate(value)]
-        elif kind == _NAMED_NUM:
+        elif kind == REPEATED_SCALAR or kind == WRAPPED_LIST:
+            out[key] = list(value) if kind == REPEATED_SCALAR else list(value.values)
+        elif kind == REPEATED_MESSAGE:
+            sp = plan_for(sub)
+            out[key] = [message_fields_to_dict(e, sp, strict, f"{prefix}{key}[{i}].")
+                        for i, e in enumerate(value)]
+        elif kind == NAMED_NUMBERS:
             out[key] = {e.name: e.value for e in value}
-        elif kind == _CONTRIBS:
+        elif kind == SKILL_CONTRIBS:
             out[key] = {str(e.skill_id): _loads(e.metrics_json, strict, f"{prefix}{key}.{e.skill_id}")
                         for e in value}
-        elif kind == _EXTRA:
+        elif kind == EXTRA:
             extra = side_object(value, strict, prefix + "extra_json", plan.by_key)
-        elif kind == _VERBATIM:
+        elif kind == VERBATIM:
             verbatim = side_object(value, strict, prefix + "verbatim_json")
     if verbatim:
         merged = {}
@@ -225,7 +228,7 @@ def unpack(value, strict: bool, path: str) -> dict:
 def dict_to_message(record: dict, name: str = "DataPackMeta"):
     """The message of a JSON object (values the typed fields cannot hold exactly
     travel in verbatim_json, unmodelled keys in extra_json)."""
-    plan = _plan(name)
+    plan = plan_for(name)
     try:
         return plan.cls(**_kwargs(record, plan))
     except (TypeError, ValueError, OverflowError) as exc:
@@ -262,7 +265,7 @@ def _fits_list(v: Any, ftype: int) -> bool:
 _FTYPE_OF_WRAPPER = {"StringList": 9, "DoubleList": 1, "Int64List": 3}
 
 
-def _kwargs(d: dict, plan: _Plan) -> dict:
+def _kwargs(d: dict, plan: FieldPlan) -> dict:
     kw: dict = {}
     verbatim = extra = None
     by_key = plan.by_key
@@ -277,48 +280,48 @@ def _kwargs(d: dict, plan: _Plan) -> dict:
         ok = True
         if v is None:
             ok = key in plan.nullable
-        elif kind == _SCALAR:
+        elif kind == SCALAR:
             if _fits_scalar(v, ftype):
                 kw[fname] = v
             else:
                 ok = False
-        elif kind == _JSON:
+        elif kind == JSON_TEXT:
             kw[fname] = jsonio.dumps_str(v)
-        elif kind == _MSG:
+        elif kind == MESSAGE:
             if type(v) is dict:
-                kw[fname] = _kwargs(v, _plan(sub))
+                kw[fname] = _kwargs(v, plan_for(sub))
             else:
                 ok = False
-        elif kind == _PACKED:
+        elif kind == PACKED:
             if type(v) is dict:
                 kw[fname] = packed.pack_object(v)
             else:
                 ok = False
-        elif kind == _RSCALAR:
+        elif kind == REPEATED_SCALAR:
             if _fits_list(v, ftype) and (v or key not in plan.nonempty_default):
                 if v:
                     kw[fname] = v
             else:
                 ok = False
-        elif kind == _LIST:
+        elif kind == WRAPPED_LIST:
             if _fits_list(v, _FTYPE_OF_WRAPPER[sub]):
                 kw[fname] = {"values": v}
             else:
                 ok = False
-        elif kind == _RMSG:
+        elif kind == REPEATED_MESSAGE:
             if type(v) is list and all(type(e) is dict for e in v):
-                sp = _plan(sub)
+                sp = plan_for(sub)
                 if v:
                     kw[fname] = [_kwargs(e, sp) for e in v]
             else:
                 ok = False
-        elif kind == _NAMED_NUM:
+        elif kind == NAMED_NUMBERS:
             if type(v) is dict and all(type(x) is float for x in v.values()):
                 if v:
                     kw[fname] = [{"name": k, "value": x} for k, x in v.items()]
             else:
                 ok = False
-        elif kind == _CONTRIBS:
+        elif kind == SKILL_CONTRIBS:
             entries = _contribs_entries(v)
             if entries is None:
                 ok = False

@@ -8,19 +8,17 @@ An episode is given as a dict of build_datapack_meta_from_episode arguments:
 """
 from __future__ import annotations
 
-import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
-from datapack_client.wire import codec
-
-from datapack_client.records import jsonio
-
-from datapack_client.wire import packed
+from datapack_client.building.inputs import episode_as_dict, is_object_input
 from datapack_client.errors import invalid
-from datapack_client.records.validation_rules import shown
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
+from datapack_client.records import jsonio
+from datapack_client.records.validation_rules import shown
+from datapack_client.wire import codec, packed
 
 _SUMMARY_SCALARS = ("termination_reason", "mpl_episode", "ep_episode", "error_rate_episode",
                     "throughput_units_per_hour", "energy_Wh", "energy_Wh_per_unit", "energy_Wh_per_hour",
@@ -29,28 +27,30 @@ _SUMMARY_NAMED = ("limb_energy_Wh", "skill_energy_Wh", "coordination_metrics")
 _SUMMARY_JSON = ("energy_per_limb", "energy_per_skill", "energy_per_joint", "energy_per_effector", "media_refs")
 
 
-def _as_dict(x: Any, field_: str = "value", reason: str = "ARGUMENT_INVALID") -> dict:
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
-    if isinstance(x, dict):
-        return x
-    if hasattr(x, "_d"):  # a profile view
-        return x._d
-    raise invalid(field_, reason, f"{field_} must be a dict or dataclass, got {type(x).__name__}")
-
-
-def _objectish(x: Any) -> bool:
-    return isinstance(x, dict) or hasattr(x, "_d") or (dataclasses.is_dataclass(x) and not isinstance(x, type))
-
-
-def _carry(field_: str, put, reason: str = "FIELD_TYPE") -> None:
-    """Set a message field; a value protobuf cannot hold (wrong type, an integer
-    beyond 64 bits, text that is not valid Unicode) is the caller's bad
-    argument, refused before anything is sent."""
+def _carry(field_: str, put: Callable[..., Any], *args: Any, reason: str = "FIELD_TYPE") -> None:
+    """put(*args), which sets a message field; a value protobuf cannot hold
+    (wrong type, an integer beyond 64 bits, text that is not valid Unicode) is
+    the caller's bad argument, refused before anything is sent."""
     try:
-        put()
+        put(*args)
     except (TypeError, ValueError, OverflowError) as exc:
         raise invalid(field_, reason, f"{field_} cannot be sent as given: {shown(str(exc), 200)}") from None
+
+
+def _set_econ_field(msg: pb.EconParams, fd: Any, v: Any) -> None:
+    setattr(msg, fd.name, int(v) if fd.type == fd.TYPE_INT64 else v)
+
+
+def _copy_packed(target: Any, v: Any) -> None:
+    target.CopyFrom(pb.PackedObject(**packed.pack_object(episode_as_dict(v))))
+
+
+def _copy_message(target: Any, d: dict, name: str) -> None:
+    target.CopyFrom(codec.dict_to_message(d, name))
+
+
+def _append_message(target: Any, d: dict, name: str) -> None:
+    target.append(codec.dict_to_message(d, name))
 
 
 def _json_text(field_: str, value: Any) -> str:
@@ -73,7 +73,7 @@ def _field(msg_cls, key: str) -> str:
     """Proto field name of a JSON key (json_name aware)."""
     names = _FIELDS.get(msg_cls)
     if names is None:
-        names = _FIELDS[msg_cls] = {codec._key_of(fd): fd.name for fd in msg_cls.DESCRIPTOR.fields}
+        names = _FIELDS[msg_cls] = {codec.key_of(fd): fd.name for fd in msg_cls.DESCRIPTOR.fields}
     return names[key]
 
 
@@ -87,19 +87,19 @@ def _num(path: str, v: Any) -> float:
 # --------------------------------------------------------------------------- summary
 
 def summary_to_proto(summary: Any) -> pb.EpisodeInfoSummary:
-    s = _as_dict(summary, "episode_info")
+    s = episode_as_dict(summary, "episode_info")
     msg = pb.EpisodeInfoSummary()
     for key in _SUMMARY_SCALARS:
         if key in s and s[key] is not None:
             v = s[key]
             value = str(v) if key in ("termination_reason", "episode_id") else _num(f"episode_info.{key}", v)
-            _carry(f"episode_info.{key}", lambda: setattr(msg, _field(pb.EpisodeInfoSummary, key), value))
+            _carry(f"episode_info.{key}", setattr, msg, _field(pb.EpisodeInfoSummary, key), value)
     for key in _SUMMARY_NAMED:
         d = s.get(key) or {}
         if not isinstance(d, dict):
             raise invalid(f"episode_info.{key}", "FIELD_TYPE", f"episode_info.{key} must be an object of numbers")
         entries = [pb.NamedNumber(name=str(k), value=_num(f"episode_info.{key}.{k}", x)) for k, x in d.items()]
-        _carry(f"episode_info.{key}", lambda: getattr(msg, _field(pb.EpisodeInfoSummary, key)).extend(entries))
+        _carry(f"episode_info.{key}", getattr(msg, _field(pb.EpisodeInfoSummary, key)).extend, entries)
     for key in _SUMMARY_JSON:
         if s.get(key) is not None:
             setattr(msg, key + "_json", _json_text(f"episode_info.{key}", s[key]))
@@ -128,21 +128,20 @@ def summary_from_proto(msg: pb.EpisodeInfoSummary) -> dict:
 # --------------------------------------------------------------------------- econ params, baselines
 
 def econ_to_proto(econ: Any) -> pb.EconParams:
-    e = _as_dict(econ, "econ_params")
+    e = episode_as_dict(econ, "econ_params")
     msg = pb.EconParams()
     for fd in pb.EconParams.DESCRIPTOR.fields:
-        key = codec._key_of(fd)
+        key = codec.key_of(fd)
         if key in e and e[key] is not None:
             v = e[key]
             if fd.type not in (fd.TYPE_STRING, fd.TYPE_INT64):
                 v = _num(f"econ_params.{key}", v)
-            _carry(f"econ_params.{key}",
-                   lambda: setattr(msg, fd.name, int(v) if fd.type == fd.TYPE_INT64 else v))
+            _carry(f"econ_params.{key}", _set_econ_field, msg, fd, v)
     return msg
 
 
 def econ_from_proto(msg: pb.EconParams) -> dict:
-    out = {codec._key_of(fd): getattr(msg, fd.name) for fd in pb.EconParams.DESCRIPTOR.fields}
+    out = {codec.key_of(fd): getattr(msg, fd.name) for fd in pb.EconParams.DESCRIPTOR.fields}
     if not out["preset"]:
         out["preset"] = "toy"
     return out
@@ -156,7 +155,7 @@ def baseline_to_proto(baseline: Any) -> pb.Baseline:
     if isinstance(baseline, str):
         _carry("baseline", lambda: pb.Baseline(name=baseline))
         return pb.Baseline(name=baseline)
-    b = _as_dict(baseline, "baseline", "BASELINE_INVALID") if not hasattr(baseline, "mpl") else {
+    b = episode_as_dict(baseline, "baseline", "BASELINE_INVALID") if not hasattr(baseline, "mpl") else {
         "mpl": baseline.mpl, "error": baseline.error, "ep": baseline.ep,
         "wage_parity": getattr(baseline, "wage_parity", None)}
     values = pb.BaselineValues(mpl=_num("baseline.mpl", b.get("mpl")), error=_num("baseline.error", b.get("error")),
@@ -208,18 +207,18 @@ def episode_to_proto(args: dict) -> spb.EpisodeInput:
     for key in _JSON_ARGS:
         v = args.get(key)
         if v is not None:
-            setattr(msg, key + "_json", _json_text(f"episodes.{key}", _as_dict(v) if _objectish(v) else v))
+            text = _json_text(f"episodes.{key}", episode_as_dict(v) if is_object_input(v) else v)
+            setattr(msg, key + "_json", text)
     for key in _PACKED_ARGS:
         v = args.get(key)
         if v is not None:
-            if not _objectish(v):
+            if not is_object_input(v):
                 raise invalid(f"episodes.{key}", "FIELD_TYPE", f"{key} must be an object")
-            _carry(f"episodes.{key}", lambda: getattr(msg, key).CopyFrom(
-                pb.PackedObject(**packed.pack_object(_as_dict(v)))))
+            _carry(f"episodes.{key}", _copy_packed, getattr(msg, key), v)
     for key in _SCALAR_ARGS:
         if args.get(key) is not None:
-            _carry(f"episodes.{key}", lambda: setattr(msg, key, args[key]),
-                   "PACK_ID_REQUIRED" if key == "pack_id" else "FIELD_TYPE")
+            _carry(f"episodes.{key}", setattr, msg, key, args[key],
+                   reason="PACK_ID_REQUIRED" if key == "pack_id" else "FIELD_TYPE")
     for key in _BOOL_ARGS:
         setattr(msg, key, bool(args.get(key, False)))
     for key in (*_LIST_ARGS, "extra_tags", "world_model_trust_over_horizon"):
@@ -229,7 +228,7 @@ def episode_to_proto(args: dict) -> spb.EpisodeInput:
         if type(v) not in (list, tuple):  # a string would be sent as its characters
             raise invalid(f"episodes.{key}", "FIELD_TYPE", f"{key} must be a list")
         target = getattr(msg, key)
-        _carry(f"episodes.{key}", lambda: (target.values if key in _LIST_ARGS else target).extend(v))
+        _carry(f"episodes.{key}", (target.values if key in _LIST_ARGS else target).extend, v)
     trace = args.get("skill_trace")
     if trace:
         if type(trace) not in (list, tuple):
@@ -237,13 +236,12 @@ def episode_to_proto(args: dict) -> spb.EpisodeInput:
         for j, e in enumerate(trace):
             if not isinstance(e, dict):
                 raise invalid(f"episodes.skill_trace[{j}]", "SKILL_ID_INVALID", f"skill_trace[{j}] must be an object")
-            _carry(f"episodes.skill_trace[{j}]", lambda: msg.skill_trace.append(codec.dict_to_message(
-                e, "SkillTraceEntry")))
+            _carry(f"episodes.skill_trace[{j}]", _append_message, msg.skill_trace, e, "SkillTraceEntry")
     for key, name in _PROFILE_ARGS.items():
         v = args.get(key)
         if v is not None:
-            d = _as_dict(v, f"episodes.{key}", "FIELD_TYPE")
-            _carry(f"episodes.{key}", lambda: getattr(msg, key).CopyFrom(codec.dict_to_message(d, name)))
+            d = episode_as_dict(v, f"episodes.{key}", "FIELD_TYPE")
+            _carry(f"episodes.{key}", _copy_message, getattr(msg, key), d, name)
     return msg
 
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from datapack_client.wire import codec
-
-from datapack_client.records import jsonio
-
-from datapack_client.records import schema
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
+from datapack_client.records import jsonio, schema
+from datapack_client.records.model import DataPackMeta
+from datapack_client.wire import codec
 
 _MISSING = object()
 
@@ -22,21 +20,22 @@ _MISSING = object()
 def _field_lines(lines: list, key: str, kind: int, fname: str, dflt: str) -> bool:
     """Append the code decoding one plain field (default `dflt` when absent);
     False for kinds the caller must handle itself."""
-    if kind == codec._SCALAR:
+    if kind == codec.SCALAR:
         lines.append(f"    d[{key!r}] = m.{fname} if m.HasField({fname!r}) else {dflt}")
-    elif kind == codec._JSON:
+    elif kind == codec.JSON_TEXT:
         lines.append(f"    d[{key!r}] = loads(m.{fname}) if m.HasField({fname!r}) else {dflt}")
-    elif kind == codec._RSCALAR:
+    elif kind == codec.REPEATED_SCALAR:
         lines.append(f"    v = m.{fname}")
         lines.append(f"    d[{key!r}] = list(v) if v else {dflt}")
-    elif kind == codec._LIST:
+    elif kind == codec.WRAPPED_LIST:
         lines.append(f"    d[{key!r}] = list(m.{fname}.values) if m.HasField({fname!r}) else {dflt}")
-    elif kind == codec._NAMED_NUM:
+    elif kind == codec.NAMED_NUMBERS:
         lines.append(f"    v = m.{fname}")
         lines.append(f"    d[{key!r}] = {{e.name: e.value for e in v}} if v else {{}}")
-    elif kind == codec._PACKED:
-        lines.append(f"    d[{key!r}] = unpack(m.{fname}, loads is _strict, {key!r}) if m.HasField({fname!r}) else {dflt}")
-    elif kind == codec._CONTRIBS:
+    elif kind == codec.PACKED:
+        lines.append(f"    d[{key!r}] = unpack(m.{fname}, loads is _strict, {key!r}) "
+                     f"if m.HasField({fname!r}) else {dflt}")
+    elif kind == codec.SKILL_CONTRIBS:
         lines.append(f"    v = m.{fname}")
         lines.append(f"    d[{key!r}] = {{str(e.skill_id): loads(e.metrics_json) for e in v}} if v else {{}}")
     else:
@@ -46,12 +45,12 @@ def _field_lines(lines: list, key: str, kind: int, fname: str, dflt: str) -> boo
 
 def _gen_profile(name: str, table: tuple) -> str:
     """Source of `dec_<name>(m, loads)` returning the normalised profile dict."""
-    plan = codec._plan(name)
+    plan = codec.plan_for(name)
     lines = [f"def dec_{name}(m, loads):",
              "    if m.verbatim_json or m.extra_json:",
              f"        return _slow(m, {name!r}, loads)",
              "    d = {}"]
-    for key, kind, default in table:
+    for key, _kind, default in table:
         op = plan.by_key[key]
         k, _key, fname, _ftype, sub = op
         dflt = repr(default)  # a literal: lists/dicts are fresh objects on every evaluation
@@ -64,7 +63,7 @@ def _gen_profile(name: str, table: tuple) -> str:
 def _gen_top() -> str:
     """Source of dec_DataPackMeta (the whole record) and of key_<name>
     decoders (one top-level key each, for lazily decoded records)."""
-    plan = codec._plan("DataPackMeta")
+    plan = codec.plan_for("DataPackMeta")
     head = ["def dec_DataPackMeta(m, loads, created_at):",
             "    if m.verbatim_json or m.extra_json:",
             "        return _slow_top(m, loads, created_at)",
@@ -107,11 +106,12 @@ def _gen_top() -> str:
 
 def _trace(entries, loads) -> list:
     """skill_trace entries; an entry with verbatim values takes the generic path."""
-    out = []
+    out: list[dict] = []
     append = out.append
     for i, e in enumerate(entries):
         if e.verbatim_json:
-            append(codec._to_dict(e, codec._plan("SkillTraceEntry"), loads is _strict, f"skill_trace[{i}]."))
+            append(codec.message_fields_to_dict(e, codec.plan_for("SkillTraceEntry"), loads is _strict,
+                                                f"skill_trace[{i}]."))
             continue
         d = {}
         if e.HasField("t"):
@@ -134,16 +134,17 @@ def _trace(entries, loads) -> list:
 
 
 _strict = jsonio.loads_strict  # orjson.loads: rejects NaN/Infinity tokens
-_ENTRY_KEYS = codec._plan("SkillTraceEntry").by_key
+_ENTRY_KEYS = codec.plan_for("SkillTraceEntry").by_key
 _lenient = codec.loads_lenient
 
+
 def _slow(m, name, loads):
-    d = codec._to_dict(m, codec._plan(name), loads is _strict, "")
-    return schema._normalize_profile(schema.PROFILES[name], d)
+    d = codec.message_fields_to_dict(m, codec.plan_for(name), loads is _strict, "")
+    return schema.normalize_profile(schema.PROFILES[name], d)
 
 
 def _slow_top(m, loads, created_at):
-    d = codec._to_dict(m, codec._plan("DataPackMeta"), loads is _strict, "")
+    d = codec.message_fields_to_dict(m, codec.plan_for("DataPackMeta"), loads is _strict, "")
     return schema.normalize_record(d, created_at=created_at)
 
 
@@ -185,3 +186,10 @@ def decode_record(msg: pb.DataPackMeta, *, strict: bool = False, created_at: str
         d = codec.message_to_dict(msg, strict=strict)
         return schema.normalize_record(d, created_at=created_at)
     return d
+
+
+def record_from_message(msg: pb.DataPackMeta, revision: int = 1) -> DataPackMeta:
+    """A record over a received wire message: each top-level key is decoded
+    when first read, the whole record only when needed."""
+    return DataPackMeta.lazy_by_key(lambda: decode_record(msg), lambda key: decode_key(msg, key),
+                                    tuple(msg.omitted_fields), revision)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import gc
 import math
 from array import array
+from collections.abc import Callable
 from itertools import chain
-from typing import Any, Callable
+from typing import Any
 
-from datapack_client.records import jsonio
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
+from datapack_client.records import jsonio
 
 _FLOAT32 = pb.PACKED_ARRAY_KIND_FLOAT32
 _FLOAT64 = pb.PACKED_ARRAY_KIND_FLOAT64

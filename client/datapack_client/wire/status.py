@@ -2,8 +2,8 @@
 violations the embedded repository raises)."""
 from __future__ import annotations
 
-import grpc
-from google.rpc import error_details_pb2
+import grpc  # type: ignore[import-untyped]
+from google.rpc import error_details_pb2  # type: ignore[import-untyped]
 from grpc_status import rpc_status
 
 from datapack_client.errors import ERROR_CLASSES, DataPackError, UnavailableError, Violation

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import grpc
 
-from datapack_client.wire import adapter as adapter_wire
 from datapack_client.adapter import SkillDataPackAdapter
 from datapack_client.proto.datapack.v1 import skill_adapter_service_pb2 as apb
-from datapack_client.records.query import UNSET, filter_from_proto
-
+from datapack_client.records.query import UNSET
+from datapack_client.wire import adapter as adapter_wire
+from datapack_client.wire.query import filter_from_proto
+from datapack_server.api.framing import chunk_bytes_for, chunked_field1, response_bytes
 from datapack_server.service.facade import DataPackService
-from datapack_server.api.servicer import _raw, chunk_bytes_for, chunked_field1
 
 SERVICE_NAME = "datapack.v1.SkillAdapterService"
 
@@ -35,10 +35,10 @@ class SkillAdapterServicer:
 
     def _run(self, method: str, request):
         slice_spec = filter_from_proto(request.slice) if request.HasField("slice") else None
-        repo = _StoreRepo(self.service, request.store, slice_spec)
         if method == "skill_report":
-            return repo._analyze("skill_report", request.task_name, slice_spec)
+            return self.service.analyze(request.store, request.task_name, "skill_report", slice_spec)
         args = {k: v for k, v in adapter_wire.args_of(method, request, UNSET).items() if v is not UNSET}
+        repo = _StoreRepo(self.service, request.store, slice_spec)
         return getattr(SkillDataPackAdapter(repo), method)(request.task_name, **args)
 
     def unary(self, method: str):
@@ -68,7 +68,7 @@ def add_adapter_servicer(server: grpc.Server, servicer: SkillAdapterServicer) ->
         resp_cls = getattr(apb, rpc + "Response")
         if streaming:
             handlers[rpc] = grpc.unary_stream_rpc_method_handler(
-                servicer.streaming(method, resp_cls), req_cls.FromString, _raw)
+                servicer.streaming(method, resp_cls), req_cls.FromString, response_bytes)
         else:
             handlers[rpc] = grpc.unary_unary_rpc_method_handler(
                 servicer.unary(method), req_cls.FromString, resp_cls.SerializeToString)

@@ -8,7 +8,7 @@ process; WRITE_HEALTH_NAME for writes):
             store; then SERVING.
   serving   WRITE_HEALTH_NAME turns NOT_SERVING while a store's disk is full
             (appends fail with RESOURCE_EXHAUSTED, reads are served) and
-            SERVING again once a probe write succeeds (service.WriteWatch).
+            SERVING again once a probe write succeeds (service/space.py WriteWatch).
   stopping  stop(): every name NOT_SERVING at once; request streams end with
             UNAVAILABLE (SHUTTING_DOWN) before their next message; calls doing
             work finish within the grace period; then the rest is cancelled.
@@ -20,65 +20,30 @@ import threading
 import time
 from concurrent import futures
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
-
+from datapack_server.api import security
 from datapack_server.api.adapter_servicer import SERVICE_NAME as ADAPTER_SERVICE_NAME
 from datapack_server.api.adapter_servicer import SkillAdapterServicer, add_adapter_servicer
-from datapack_server.api import security
-from datapack_server.observability import tracing
+from datapack_server.api.config import ServerConfig
 from datapack_server.api.interceptors import DRAINING, STARTING, CallGate, ErrorInterceptor
+from datapack_server.api.servicer import SERVICE_NAME, DataPackServicer, add_servicer
+from datapack_server.observability import tracing
 from datapack_server.observability.logs import RequestIdInterceptor
 from datapack_server.service.facade import DataPackService
-from datapack_server.api.servicer import SERVICE_NAME, DataPackServicer, add_servicer
+
+if TYPE_CHECKING:  # prometheus-client is optional: imported only when metrics are served
+    from datapack_server.observability.metrics import ServerMetrics
 
 log = logging.getLogger("datapack.server")
-MAX_MESSAGE_BYTES = 64 << 20  # repository.md §4.2: portable records reach ~0.5 MB each
 WRITE_HEALTH_NAME = SERVICE_NAME + "/write"
+PREFIXES = ("/" + SERVICE_NAME + "/", "/" + ADAPTER_SERVICE_NAME + "/")  # the calls the interceptors handle
 ANNOUNCE_SECONDS = 0.2  # at least this long between NOT_SERVING and cancelling calls (within the grace period)
-
-
-@dataclass
-class ServerConfig:
-    data_dir: str = "data/datapacks"
-    host: str = "127.0.0.1"
-    port: int = 50051  # 0 picks a free port
-    fsync: bool = True
-    # A sync server gives each open stream one pool thread: size for the
-    # simulators that stream concurrently plus the queries served beside them.
-    max_workers: int = 64
-    grace_seconds: float = 10.0
-    cache_bytes: int = 64 << 20
-    # Worker processes for decoding appends and parsing large files; 0 = none
-    # (everything in the server process). The CLI defaults to the core count.
-    workers: int = 0
-    # {task: {skill id: name}} replacing the default catalogue of those tasks.
-    skill_catalogues: dict | None = None
-    # One server per data root (a second is refused). False lets several share
-    # one (writes still serialise on the task locks); tests use it.
-    exclusive: bool = True
-    # Security (security.py). token_file: bearer tokens with roles; tls_cert +
-    # tls_key: serve TLS only; tls_client_ca: also require client certificates
-    # it signed (mutual TLS). All None: plaintext without authentication.
-    token_file: str | None = None
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    tls_client_ca: str | None = None
-    # Folders ExportPortable may read raw episode data from (records name the
-    # paths; nothing outside is read). None: anywhere the process can read.
-    raw_roots: tuple[str, ...] | None = None
-    # Largest message received or sent (a larger one: RESOURCE_EXHAUSTED, the
-    # channel stays usable). Clients use 64 MiB; streamed results adapt.
-    max_message_bytes: int = MAX_MESSAGE_BYTES
-    # Load every task found under the data root before reporting SERVING.
-    warm_up: bool = True
-    # HTTP side port with /metrics (Prometheus; needs prometheus-client),
-    # /healthz and /readyz, bound to `host`; 0 picks a free one, None: none.
-    metrics_port: int | None = None
 
 
 @dataclass
@@ -125,7 +90,8 @@ class RunningServer:
             raise self._start_error
         return True
 
-    def _warm(self, stores: list[str]) -> None:
+    def load(self, stores: list[str]) -> None:
+        """Warm the stores up, then report SERVING (start-up errors go to wait_ready)."""
         try:
             if self.config.warm_up:
                 n = self.service.warm(stores)
@@ -136,14 +102,15 @@ class RunningServer:
                 self._up = True
                 for name in ("", SERVICE_NAME, ADAPTER_SERVICE_NAME):
                     self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-            self._set_write_health()
+            self.write_state_changed()
             self.gate.serve()
         except BaseException as exc:  # noqa: BLE001 - handed to wait_ready()
             self._start_error = exc
         finally:
             self._ready.set()
 
-    def _set_write_health(self, _writable: bool | None = None) -> None:
+    def write_state_changed(self, _writable: bool | None = None) -> None:
+        """Set the write health name (a WriteWatch listener)."""
         # Recomputed from the current state under a lock (never from the
         # argument), so concurrent changes cannot leave a stale status behind.
         with self._health_lock:
@@ -188,14 +155,7 @@ def build_server(config: ServerConfig, wait_ready: bool = True) -> RunningServer
     file in it) cannot be written, before binding anything."""
     # Unusable tokens or keys fail here (SecurityConfigError), before anything starts.
     auth_interceptors, credentials = security.from_config(config)
-    prefixes = ("/" + SERVICE_NAME + "/", "/" + ADAPTER_SERVICE_NAME + "/")
-    metrics = None
-    if config.metrics_port is not None:
-        try:
-            from datapack_server.observability.metrics import ServerMetrics
-        except ImportError as exc:  # prometheus-client is optional (the metrics extra)
-            raise ImportError(f"metrics_port needs prometheus-client: pip install 'datapack[metrics]' ({exc})") from exc
-        metrics = ServerMetrics()
+    metrics = _metrics(config)
     service = DataPackService(config.data_dir, fsync=config.fsync, cache_bytes=config.cache_bytes,
                               workers=config.workers, skill_catalogues=config.skill_catalogues,
                               exclusive=config.exclusive, raw_roots=config.raw_roots,
@@ -203,52 +163,11 @@ def build_server(config: ServerConfig, wait_ready: bool = True) -> RunningServer
     side = tracer = None
     try:
         stores = service.preflight()
-        gate = CallGate(prefixes)
-        # Outermost first: the request id and the metrics see every call,
-        # including those refused by the authentication or the start-up gate.
-        observing: list[grpc.ServerInterceptor] = [RequestIdInterceptor(prefixes)]
-        tracer = tracing.interceptor(prefixes)
-        if tracer is not None:
-            observing.append(tracer)
-        if metrics is not None:
-            from datapack_server.observability.metrics import MetricsInterceptor
-            metrics.watch(service)
-            observing.append(MetricsInterceptor(metrics, prefixes))
-        server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="datapack-rpc"),
-            interceptors=[*observing, *auth_interceptors, ErrorInterceptor(), gate],
-            options=[
-                ("grpc.max_receive_message_length", config.max_message_bytes),
-                ("grpc.max_send_message_length", config.max_message_bytes),
-                ("grpc.keepalive_time_ms", 60_000),
-                ("grpc.keepalive_timeout_ms", 20_000),
-                ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
-                ("grpc.keepalive_permit_without_calls", 1),
-                ("grpc.so_reuseport", 0),
-                # Backpressure: a stream's handler takes its next request only once the
-                # previous batch is durable, so a stalled writer leaves the rest to HTTP/2
-                # flow control. A fixed 1 MiB receive window per stream (instead of one
-                # grown by BDP probing, measured at ~6 MB a stream) bounds what the server
-                # buffers: 8 streams into a stalled disk grew RSS by ~40 MB instead of
-                # ~63 MB (reliability/backpressure.py); localhost throughput unchanged.
-                ("grpc.http2.bdp_probe", 0),
-                ("grpc.http2.lookahead_bytes", 1 << 20),
-            ],
-        )
-        add_servicer(server, DataPackServicer(service, config.max_message_bytes))
-        add_adapter_servicer(server, SkillAdapterServicer(service, config.max_message_bytes))
-        health_servicer = health.HealthServicer()
-        for name in ("", SERVICE_NAME, ADAPTER_SERVICE_NAME, WRITE_HEALTH_NAME):
-            health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        reflection.enable_server_reflection(
-            (spb.DESCRIPTOR.services_by_name["DataPackService"].full_name, ADAPTER_SERVICE_NAME, health.SERVICE_NAME,
-             reflection.SERVICE_NAME), server)
-        address = f"[{config.host}]:{config.port}" if ":" in config.host else f"{config.host}:{config.port}"
-        port = (server.add_secure_port(address, credentials) if credentials is not None
-                else server.add_insecure_port(address))
-        if port == 0:
-            raise OSError(f"cannot bind {config.host}:{config.port}")
+        gate = CallGate(PREFIXES)
+        observing, tracer = _observing_interceptors(service, metrics)
+        server = _grpc_server(config, [*observing, *auth_interceptors, ErrorInterceptor(), gate])
+        health_servicer = _add_services(server, service, config)
+        port = _bind(server, config, credentials)
         running = RunningServer(server, port, service, health_servicer, config, gate, metrics=metrics,
                                 tracer=tracer)
         if metrics is not None:
@@ -264,12 +183,92 @@ def build_server(config: ServerConfig, wait_ready: bool = True) -> RunningServer
             tracer.provider.shutdown()
         service.close()
         raise
-    service.space.add_listener(running._set_write_health)
-    threading.Thread(target=running._warm, args=(stores,), name="datapack-warm-up", daemon=True).start()
+    _start_loading(running, stores, wait_ready)
+    return running
+
+
+def _metrics(config: ServerConfig) -> ServerMetrics | None:
+    """The Prometheus metrics when a metrics port is asked for."""
+    if config.metrics_port is None:
+        return None
+    try:
+        from datapack_server.observability.metrics import ServerMetrics
+    except ImportError as exc:  # prometheus-client is optional (the metrics extra)
+        raise ImportError(f"metrics_port needs prometheus-client: pip install 'datapack[metrics]' ({exc})") from exc
+    return ServerMetrics()
+
+
+def _observing_interceptors(service: DataPackService, metrics: ServerMetrics | None
+                            ) -> tuple[list[grpc.ServerInterceptor], Any]:
+    """Outermost first: the request id, the tracing and the metrics see every
+    call, including those refused by the authentication or the start-up gate."""
+    observing: list[grpc.ServerInterceptor] = [RequestIdInterceptor(PREFIXES)]
+    tracer = tracing.interceptor(PREFIXES)
+    if tracer is not None:
+        observing.append(tracer)
+    if metrics is not None:
+        from datapack_server.observability.metrics import MetricsInterceptor
+        metrics.watch(service)
+        observing.append(MetricsInterceptor(metrics, PREFIXES))
+    return observing, tracer
+
+
+def _grpc_server(config: ServerConfig, interceptors: list[grpc.ServerInterceptor]) -> grpc.Server:
+    return grpc.server(
+        futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="datapack-rpc"),
+        interceptors=interceptors,
+        options=[
+            ("grpc.max_receive_message_length", config.max_message_bytes),
+            ("grpc.max_send_message_length", config.max_message_bytes),
+            ("grpc.keepalive_time_ms", 60_000),
+            ("grpc.keepalive_timeout_ms", 20_000),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.so_reuseport", 0),
+            # Backpressure: a stream's handler takes its next request only once the
+            # previous batch is durable, so a stalled writer leaves the rest to HTTP/2
+            # flow control. A fixed 1 MiB receive window per stream (instead of one
+            # grown by BDP probing, measured at ~6 MB a stream) bounds what the server
+            # buffers: 8 streams into a stalled disk grew RSS by ~40 MB instead of
+            # ~63 MB (reliability/backpressure.py); localhost throughput unchanged.
+            ("grpc.http2.bdp_probe", 0),
+            ("grpc.http2.lookahead_bytes", 1 << 20),
+        ],
+    )
+
+
+def _add_services(server: grpc.Server, service: DataPackService, config: ServerConfig) -> health.HealthServicer:
+    """The datapack and adapter servicers, health (every name NOT_SERVING
+    until loaded) and reflection."""
+    add_servicer(server, DataPackServicer(service, config.max_message_bytes))
+    add_adapter_servicer(server, SkillAdapterServicer(service, config.max_message_bytes))
+    health_servicer = health.HealthServicer()
+    for name in ("", SERVICE_NAME, ADAPTER_SERVICE_NAME, WRITE_HEALTH_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (spb.DESCRIPTOR.services_by_name["DataPackService"].full_name, ADAPTER_SERVICE_NAME, health.SERVICE_NAME,
+         reflection.SERVICE_NAME), server)
+    return health_servicer
+
+
+def _bind(server: grpc.Server, config: ServerConfig, credentials: grpc.ServerCredentials | None) -> int:
+    port = (server.add_secure_port(config.address, credentials) if credentials is not None
+            else server.add_insecure_port(config.address))
+    if port == 0:
+        raise OSError(f"cannot bind {config.host}:{config.port}")
+    return port
+
+
+def _start_loading(running: RunningServer, stores: list[str], wait_ready: bool) -> None:
+    """Load the stores on a background thread (health follows the disks'
+    write state from then on); wait_ready: until SERVING."""
+    if running.service.space is not None:
+        running.service.space.add_listener(running.write_state_changed)
+    threading.Thread(target=running.load, args=(stores,), name="datapack-warm-up", daemon=True).start()
     if wait_ready:
         try:
             running.wait_ready()
         except BaseException:
             running.stop(0)
             raise
-    return running

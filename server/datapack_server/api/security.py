@@ -1,5 +1,7 @@
-"""Transport security of the server: bearer tokens with roles, TLS / mutual
-TLS credentials, and log lines that request data cannot forge.
+"""Transport security of the server: bearer tokens with roles and TLS / mutual
+TLS credentials. (Log lines that request data cannot forge are
+observability/safe_text.py's; SafeFormatter is re-exported here for the
+callers that import it from this module.)
 
 Token file (`datapack serve --token-file PATH`), one token per line:
 
@@ -39,8 +41,9 @@ import grpc
 from datapack_client.errors import DataPackError, PermissionDeniedError, UnauthenticatedError
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.proto.datapack.v1 import skill_adapter_service_pb2 as apb
-
 from datapack_server.api.interceptors import to_status
+from datapack_server.observability.safe_text import SafeFormatter as SafeFormatter  # re-exported
+from datapack_server.observability.safe_text import printable
 
 log = logging.getLogger("datapack.security")
 
@@ -153,7 +156,7 @@ def server_credentials(cert_file: str, key_file: str, client_ca_file: str | None
 
 
 def from_config(config) -> tuple[list[grpc.ServerInterceptor], grpc.ServerCredentials | None]:
-    """The interceptors and port credentials an app.ServerConfig asks for
+    """The interceptors and port credentials a config.ServerConfig asks for
     (token_file, tls_cert, tls_key, tls_client_ca)."""
     if bool(config.tls_cert) != bool(config.tls_key):
         raise SecurityConfigError("a TLS certificate and its key go together (--tls-cert and --tls-key)")
@@ -271,34 +274,3 @@ class AuthInterceptor(grpc.ServerInterceptor):
         kinds = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
         kind = next(k for k in kinds if getattr(handler, k) is not None)
         return handler._replace(**{kind: deny})
-
-
-# ---------------------------------------------------------------------- logs
-
-# Characters that could forge a log line or hide text on a terminal: C0/C1
-# controls (newline, escape), DEL, bidi controls, line/paragraph separators.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """text with every unsafe character escaped (\\n, \\x1b, \\u202e)."""
-    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
-
-
-class SafeFormatter(logging.Formatter):
-    """One record = one line, whatever a message carries: the message line is
-    escaped, and a traceback keeps its lines but each one is escaped and
-    prefixed with "  | ", so no text inside a record can pass for a record."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return printable(super().formatMessage(record))
-
-    def formatException(self, ei) -> str:
-        return self._continued(super().formatException(ei))
-
-    def formatStack(self, stack_info: str) -> str:
-        return self._continued(super().formatStack(stack_info))
-
-    @staticmethod
-    def _continued(text: str) -> str:
-        return "\n".join("  | " + printable(line) for line in text.split("\n"))

@@ -1,11 +1,11 @@
-"""`datapack build`: the builder script (building.md §8).
+"""`datapack build`: the builder script (docs/building.md §8).
 
     datapack build [--generate-synthetic N] [--seed S] [--data-dir DIR] [--output-dir DIR]
                    [--task T] [--engine E] [--baseline SPEC] [--verbose]
                    [--target HOST:PORT] [--store NAME] [--quiet]
 
-Builds one record per episode (the seeded synthetic generator of §9, or the episode JSON files
-of `--data-dir`, §8.1) with `build_datapack_meta_from_episode` and appends all of them in one
+Builds one record per episode (the seeded synthetic generator of docs/building.md §9, or the
+episode JSON files of `--data-dir`, §8.1) with `build_datapack_meta_from_episode` and appends all of them in one
 `append_batch` to the embedded store `--output-dir`, or with `--target` to store `--store` of a
 running server. Exit status (§8.4): 0 success; 1 usage error, no episodes, or the store could not
 be written; 2 when an episode was rejected by the builder or a pack id conflicted.
@@ -13,45 +13,31 @@ be written; 2 when an episode was rejected by the builder or a pack id conflicte
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from datapack_client.errors import AlreadyExistsError, DataPackError
 from datapack_client.records.validation_rules import store_ok, task_name_ok
+from datapack_server.cli.common import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    Parser,
+    Progress,
+    int_at_least,
+    isatty,
+    set_usage_status,
+)
 
 ENGINES = ("pybullet", "isaac", "ue5")
-EXIT_OK, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2
+_count = int_at_least(0)
 
 
 class UsageError(Exception):
     """A usage error of `datapack build` (exit status 1)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with the builder script's usage-error status 1 (building.md §8.4)."""
-
-    def error(self, message: str):  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def int_at_least(minimum: int):
-    """An argparse type: an integer >= minimum (a usage error otherwise)."""
-    def parse(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            n = None
-        if n is None or n < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
-        return n
-    return parse
-
-
-_count = int_at_least(0)
 
 
 def add_build_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -82,38 +68,12 @@ def add_build_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+DESCRIPTION = ("build datapacks from episode JSON files or the seeded synthetic generator "
+               "(episode file format: docs/building.md §8.2)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    return add_build_arguments(_Parser(prog="datapack build",
-                                       description="build datapacks from episodes (building.md §8)"))
-
-
-# ------------------------------------------------------------------------------------------------
-
-
-class _Progress:
-    """A one-line carriage-return progress bar on a terminal; silent otherwise."""
-
-    def __init__(self, stream: TextIO, total: int, label: str, enabled: bool):
-        self.stream, self.total, self.label = stream, total, label
-        self.enabled = enabled and total > 0
-        self._last = -1
-
-    def update(self, done: int) -> None:
-        if not self.enabled:
-            return
-        pct = done * 100 // self.total
-        if pct == self._last and done != self.total:
-            return
-        self._last = pct
-        width = 30
-        filled = width * done // self.total
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} {pct:3d}%")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled and self._last >= 0:
-            self.stream.write("\n")
-            self.stream.flush()
+    return add_build_arguments(Parser(prog="datapack build", description=DESCRIPTION))
 
 
 @dataclass
@@ -214,9 +174,30 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from datapack_server.synthetic.episodes import (BaselineSpecError, IncompleteEpisodeError, build_pack,
-                                           episode_to_builder_args, generate_synthetic_episodes,
-                                           load_episode_files, resolve_baseline)
+    baseline = _check_arguments(args)
+    report = BuildReport()
+    episodes = _read_episodes(args, report, err)
+    packs = _build_packs(args, episodes, baseline, report, err)
+    if args.raw_dir is not None:
+        _write_raw_episodes(args, packs)
+    report.packs_built = len(packs)
+    report.positive = sum(1 for p in packs if p.bucket == "positive")
+    report.negative = sum(1 for p in packs if p.bucket == "negative")
+    if not packs and not report.rejected_invalid:
+        raise UsageError(f"no complete episodes among {report.episodes_read} read")
+    if not _store_packs(args, packs, report, err):
+        return EXIT_USAGE
+    if not args.quiet:
+        if args.verbose:
+            print("first packs:", file=out)
+            _print_verbose(out, packs)
+        _print_summary(out, args.task, report)
+    return report.exit_status()
+
+
+def _check_arguments(args: argparse.Namespace):
+    """Usage errors of the options; returns the Baseline that --baseline names."""
+    from datapack_server.synthetic.episodes import BaselineSpecError, resolve_baseline
 
     if not task_name_ok(args.task):
         raise UsageError(f"--task {args.task!r} must be 1-128 characters of [A-Za-z0-9_.-] without '..'")
@@ -230,12 +211,16 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError("--baseline is required when reading episode files "
                          "(mpl=X,error=Y,ep=Z[,wage_parity=W], a built-in name, or FILE.json[#name])")
     try:
-        baseline = resolve_baseline(spec)
+        return resolve_baseline(spec)
     except BaselineSpecError as exc:
         raise UsageError(str(exc)) from None
 
-    report = BuildReport()
-    if synthetic:
+
+def _read_episodes(args: argparse.Namespace, report: BuildReport, err: TextIO) -> list[Any]:
+    """The synthetic episodes, or those of the --data-dir files (unreadable files are skipped and said)."""
+    from datapack_server.synthetic.episodes import generate_synthetic_episodes, load_episode_files
+
+    if args.generate_synthetic > 0:
         episodes: list[Any] = generate_synthetic_episodes(args.generate_synthetic, seed=args.seed)
     else:
         try:
@@ -249,8 +234,15 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     report.episodes_read = len(episodes)
     if not episodes:
         raise UsageError(f"no episodes in {args.data_dir} (files named *episode*.json)")
+    return episodes
 
-    progress = _Progress(err, len(episodes), "building", not args.quiet and _isatty(err))
+
+def _build_packs(args: argparse.Namespace, episodes: list[Any], baseline, report: BuildReport,
+                 err: TextIO) -> list:
+    """One pack per complete episode; incomplete ones are counted, rejected ones counted and said."""
+    from datapack_server.synthetic.episodes import IncompleteEpisodeError, build_pack, episode_to_builder_args
+
+    progress = Progress(err, len(episodes), "building", not args.quiet and isatty(err))
     packs = []
     for i, e in enumerate(episodes):
         try:
@@ -267,19 +259,16 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             packs.append(pack)
         progress.update(i + 1)
     progress.close()
-    if args.raw_dir is not None:
-        _write_raw_episodes(args, packs)
-    report.packs_built = len(packs)
-    report.positive = sum(1 for p in packs if p.bucket == "positive")
-    report.negative = sum(1 for p in packs if p.bucket == "negative")
-    if not packs and not report.rejected_invalid:
-        raise UsageError(f"no complete episodes among {report.episodes_read} read")
+    return packs
 
+
+def _store_packs(args: argparse.Namespace, packs: list, report: BuildReport, err: TextIO) -> bool:
+    """Append the packs and read the task's statistics; False (said on err) when the store failed."""
     try:
         repo = _open_repo(args)
     except DataPackError as exc:
         print(f"datapack build: cannot open the store: {exc.message}", file=err)
-        return EXIT_USAGE
+        return False
     try:
         _append(repo, packs, report, err)
         report.statistics = repo.get_statistics(args.task)
@@ -287,16 +276,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"datapack build: append failed ({exc.code} {exc.reason}): {exc.message}", file=err)
         for v in exc.violations[:20]:
             print(f"  [{v.index}] {v.pack_id}: {v.field}: {v.reason}: {v.message}", file=err)
-        return EXIT_USAGE
+        return False
     finally:
         repo.close()
-
-    if not args.quiet:
-        if args.verbose:
-            print("first packs:", file=out)
-            _print_verbose(out, packs)
-        _print_summary(out, args.task, report)
-    return report.exit_status()
+    return True
 
 
 def _write_raw_episodes(args: argparse.Namespace, packs: list) -> None:
@@ -315,13 +298,6 @@ def _write_raw_episodes(args: argparse.Namespace, packs: list) -> None:
         pack.raw_data_path = os.path.abspath(path)
 
 
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     return run(args, out, err)
@@ -330,8 +306,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
 def register(sub: Any) -> argparse.ArgumentParser:
     """Register `build` on the `datapack` command's subparsers (usage errors exit 1)."""
     p = sub.add_parser("build", help="build datapacks from episode files or the seeded synthetic generator",
-                       description="build datapacks from episodes (building.md §8)")
-    p.error = _Parser.error.__get__(p)  # type: ignore[method-assign]
+                       description=DESCRIPTION)
+    set_usage_status(p)
     add_build_arguments(p)
     p.set_defaults(func=run)
     return p

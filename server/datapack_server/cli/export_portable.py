@@ -1,4 +1,4 @@
-"""`datapack export-portable`: embed the portable artifacts (portable.md §7).
+"""`datapack export-portable`: embed the portable artifacts (docs/portable.md §7).
 
     datapack export-portable --datapack-dir data/datapacks/phase_c --task drawer_vase
         [--target HOST:PORT [--store NAME]] [--output-dir DIR | --output-store NAME]
@@ -9,7 +9,7 @@ Without --output-dir / --output-store the packs are revised in place (a
 revision with the artifacts and raw_data_path null). With --target the export
 runs on that server (raw data read there) on the store --store, by default
 the last folder name of --datapack-dir (phase_c). The export script of
-portable.md §7 (`python -m scripts.export_portable_datapacks`) is this command
+docs/portable.md §7 (`python -m scripts.export_portable_datapacks`) is this command
 with the output store defaulting to `<datapack-dir>_portable`.
 
 Exit status: 0 done (skips allowed), 1 usage error or no records, 2 conflicts
@@ -25,10 +25,9 @@ from typing import TextIO
 
 from datapack_client.errors import DataPackError
 from datapack_client.records.export import COUNTERS, make_export_args
+from datapack_server.cli.common import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, Parser, Progress, isatty, set_usage_status
 
-from datapack_server.cli.build import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, _isatty, _Parser, _Progress
-
-SPEC_OUTPUT = "spec"  # output store default of the portable.md §7 script: <datapack-dir>_portable
+SPEC_OUTPUT = "spec"  # output store default of the export script (docs/portable.md §7): <datapack-dir>_portable
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -59,8 +58,12 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+DESCRIPTION = ("embed the portable artifacts (scene tracks, RGB features, slice labels, optional "
+               "representation tokens) computed from each pack's raw episode data (docs/portable.md §7)")
+
+
 def build_parser(prog: str = "datapack export-portable") -> argparse.ArgumentParser:
-    return add_arguments(_Parser(prog=prog, description="embed the portable artifacts (portable.md §7)"))
+    return add_arguments(Parser(prog=prog, description=DESCRIPTION))
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None,
@@ -79,11 +82,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         export_args = make_export_args(args.output_store if args.target else args.output_dir, args.max_episodes,
                                        args.stride_seconds, args.source_fps, args.store_temporal, args.token_dim,
                                        tuple(args.pool_size), args.include_repr_tokens)
-        bars: list[_Progress] = []  # made at the first report, which knows the total
+        bars: list[Progress] = []  # made at the first report, which knows the total
 
         def on_progress(summary: dict) -> None:
             if not bars:
-                bars.append(_Progress(err, summary["total"], "exporting", not args.quiet and _isatty(err)))
+                bars.append(Progress(err, summary["total"], "exporting", not args.quiet and isatty(err)))
             bars[0].update(summary["processed"])
 
         try:
@@ -106,13 +109,17 @@ def _remote(args, export_args, on_progress) -> dict:
 
     store = args.store if args.store is not None else os.path.basename(os.path.normpath(args.datapack_dir))
     with connect(args.target, store=store) as repo:
-        return repo._export_portable(args.task, export_args, on_progress)
+        return repo.export_portable(args.task, output_store=export_args.output_store,
+                                    max_episodes=export_args.max_episodes, stride_seconds=export_args.stride_seconds,
+                                    source_fps=export_args.source_fps, store_temporal=export_args.store_temporal,
+                                    token_dim=export_args.token_dim, pool_size=export_args.pool_size,
+                                    include_repr_tokens=export_args.repr_names, progress=on_progress)
 
 
 def _local(args, export_args, on_progress) -> dict:
-    from datapack_server.portable.exporter import export_steps, options_of
-    from datapack_server.engine.store import Store
     from datapack_server.engine.parsing import WorkerPool
+    from datapack_server.engine.store import Store
+    from datapack_server.portable.exporter import export_steps, options_of
 
     if not os.path.isdir(args.datapack_dir):
         raise _usage(f"--datapack-dir {args.datapack_dir!r} is not a folder")
@@ -161,9 +168,9 @@ def main(argv: list[str] | None = None, default_output: str | None = None) -> in
 
 
 def register(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("export-portable", help="embed the portable artifacts (portable.md §7)",
-                       description="embed the portable artifacts (portable.md §7)")
-    p.error = _Parser.error.__get__(p)  # type: ignore[method-assign]
+    p = sub.add_parser("export-portable", help="embed the portable artifacts (scene tracks, RGB features, "
+                       "slice labels) computed from the raw episode data", description=DESCRIPTION)
+    set_usage_status(p)
     add_arguments(p)
     p.set_defaults(func=run)
     return p

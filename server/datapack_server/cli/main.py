@@ -9,7 +9,7 @@
                    [--target HOST:PORT] [--store NAME] [--quiet] [--raw-dir DIR]
     datapack export-portable --datapack-dir DIR --task T [--target HOST:PORT] [...]
     datapack verify --data-dir DIR [--store S] [--task T]
-    datapack query|stats|export ... / validate ... / import FILE ...   (data_cli.py)
+    datapack query|stats|export ... / validate ... / import FILE ...   (data.py)
     datapack report --task T --out DIR [--data-dir DIR] [--store S] [--target HOST:PORT]
     datapack health [--target HOST:PORT] [--service NAME]
     datapack sim --episodes N [--workers W] [--target HOST:PORT | --output-dir DIR] [...] (sim/cli.py)
@@ -19,42 +19,40 @@ is bound (health NOT_SERVING, calls UNAVAILABLE while the stores load), then
 `datapack: serving on HOST:PORT` once the service is healthy, and stops
 gracefully on SIGTERM/SIGINT: health turns NOT_SERVING at once, in-flight calls finish within the grace period.
 Exit codes: 0 ok, 1 runtime failure, 2 usage error (including a token file,
-certificate or key that cannot be used: security.py).
-`build` (build_cli.py, building.md §8) has the builder script's exit codes:
+certificate or key that cannot be used: api/security.py).
+`build` (build.py, docs/building.md §8) has the builder script's exit codes:
 0 ok, 1 usage error or no episodes, 2 an episode rejected or a pack id conflict.
-`export-portable` (export_cli.py, portable.md §7): 0 ok, 1 usage error or no
+`export-portable` (export_portable.py, docs/portable.md §7): 0 ok, 1 usage error or no
 records, 2 conflicts or rejected records.
-`verify` (cli/verify.py over storage/verify.py, storage/FORMAT.md): checks every line against its
+`verify` (verify.py over storage/verify.py, storage/FORMAT.md): checks every line against its
 checksum, read-only; 0 clean, 1 usage error, 2 findings.
-`query`, `stats`, `validate`, `import`, `export` (data_cli.py): 0 ok, 1 usage
+`query`, `stats`, `validate`, `import`, `export` (data.py, one module per verb): 0 ok, 1 usage
 error, 2 findings (validate) or rejected records (import).
 `report` (report.py): PNG plots and index.html of a task; 0 written, 1 usage
 error, no packs, matplotlib missing or the store unreadable.
-`health` (health_cli.py): the gRPC health status; 0 SERVING, 1 otherwise.
+`health` (health.py): the gRPC health status; 0 SERVING, 1 otherwise.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import logging
+import os
 import signal
 import sys
 import threading
 
 from datapack_client.errors import DataPackError
-
 from datapack_server.cli.build import register as register_build
-from datapack_server.cli.export_portable import register as register_export
-from datapack_server.cli.verify import register as register_verify
 from datapack_server.cli.data import register as register_data
+from datapack_server.cli.export_portable import register as register_export
 from datapack_server.cli.health import register as register_health
 from datapack_server.cli.report import register as register_report
+from datapack_server.cli.verify import register as register_verify
 from datapack_server.sim.cli import register as register_sim
 
 
 def _serve(args: argparse.Namespace) -> int:
     from datapack_server.api.app import ServerConfig, build_server
-
     from datapack_server.api.security import SecurityConfigError, exposure_warnings
 
     config = ServerConfig(data_dir=args.data_dir, host=args.host, port=args.port, fsync=not args.no_fsync,
@@ -156,19 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
-    from datapack_server.api.security import SafeFormatter
+    from datapack_server.observability.safe_text import SafeFormatter
     handler = logging.StreamHandler()
     # Request data can reach a log message (a name in an error); the formatter
     # escapes control and bidi characters so no record can forge another.
     handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    if argv[:1] == ["build"]:  # its own parser, so that every usage error exits 1 (building.md §8.4)
+    if argv[:1] == ["build"]:  # its own parser, so that every usage error exits 1 (docs/building.md §8.4)
         from datapack_server.cli.build import main as build_main
         return build_main(argv[1:])
     args = build_parser().parse_args(argv)
     if getattr(args, "log_format", None):
         from datapack_server.observability.logs import configure
-        configure(args.log_format)  # same escaping guarantees as the handler above (logs.py)
+        configure(args.log_format)  # same escaping guarantees as the handler above (observability/logs.py)
     if getattr(args, "log_level", None):
         logging.getLogger().setLevel(args.log_level.upper())
     return args.func(args)

@@ -32,14 +32,14 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from datapack_client.adapter import BUCKETS, SkillDataPackAdapter, SkillValueMatrix
 from datapack_client.errors import DataPackError
 from datapack_client.records.validation_rules import store_ok, task_name_ok
-
-from datapack_server.cli.build import EXIT_OK, EXIT_USAGE, _isatty, _Parser, _Progress
+from datapack_server.cli.common import EXIT_OK, EXIT_USAGE, Parser, Progress, isatty, set_usage_status
 
 MISSING_MATPLOTLIB = ("datapack report needs matplotlib, which is the report extra: "
                       "pip install 'datapack[report]'")
@@ -397,7 +397,7 @@ figure{margin:0 0 2.5rem}figure img{max-width:100%;height:auto;border:1px solid 
 figcaption{color:#444;margin-top:.4rem}figcaption b{color:#1a1a1a}.absent{color:#666;font-style:italic}
 """
 
-# Statistics rows in reading order, with their labels (repository.md §9 keys).
+# Statistics rows in reading order, with their labels (docs/repository.md §9 keys).
 STAT_ROWS = [
     ("total", "packs"), ("positive", "positive (ΔJ ≥ 0)"), ("negative", "negative (ΔJ < 0)"),
     ("positive_ratio", "positive ratio"), ("delta_j_mean", "ΔJ mean"), ("delta_j_std", "ΔJ std"),
@@ -483,7 +483,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             raise ReportError(f"--store {args.store!r} is not a store path")
         _matplotlib()  # before any reading: a missing extra is said at once
         data = _remote(args) if args.target else _local(args)
-        bar = _Progress(err, PLOT_COUNT, "plotting", not args.quiet and _isatty(err))
+        bar = Progress(err, PLOT_COUNT, "plotting", not args.quiet and isatty(err))
         try:
             files = render(data, args.out, bar.update)
         finally:
@@ -528,7 +528,7 @@ def _local(args) -> ReportData:
 
 
 def build_parser(prog: str = "datapack report") -> argparse.ArgumentParser:
-    return add_arguments(_Parser(prog=prog, description="PNG plots and index.html of one task"))
+    return add_arguments(Parser(prog=prog, description="PNG plots and index.html of one task"))
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -538,7 +538,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
 def register(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="PNG plots and index.html of one task",
                        description="PNG plots and index.html of one task (needs datapack[report])")
-    p.error = _Parser.error.__get__(p)  # type: ignore[method-assign]
+    set_usage_status(p)
     add_arguments(p)
     p.set_defaults(func=run)
     return p

@@ -8,7 +8,7 @@ Payloads stay on disk: a row knows where its current line is (offset, length).
 
 New rows are buffered as tuples and written to the numpy columns in bulk on
 the next read (`view`), which is several times cheaper than per-cell writes.
-Values of the wrong type or null count as their schema defaults (schema.md §1).
+Values of the wrong type or null count as their schema defaults (docs/schema.md §1).
 Not thread-safe by itself: the owning TaskState serialises access.
 """
 from __future__ import annotations
@@ -20,7 +20,6 @@ import numpy as np
 import orjson
 
 from datapack_client.records.schema import ARTIFACT_KEYS
-
 from datapack_server.engine.packids import PackIds
 
 BUCKET_CODES = {"positive": 0, "negative": 1}  # any other string -> 2
@@ -48,7 +47,7 @@ class Interner:
 
 
 # Columns in row-tuple order: name -> (dtype, width). Rows [0, n) are live.
-COLUMNS = (
+COLUMNS: tuple[tuple[str, Any, int], ...] = (
     ("line_off", np.int64, 1), ("line_len", np.int32, 1), ("line_no", np.int32, 1), ("revision", np.int32, 1),
     ("bucket", np.int8, 1), ("engine", np.int32, 1), ("source", np.int32, 1), ("wm_role", np.int32, 1),
     ("wm_model", np.int32, 1),
@@ -61,7 +60,7 @@ COLUMNS = (
     ("c_offset", np.float64, 3), ("c_offset_ok", np.bool_, 1),
     ("c_objective", np.float64, 4), ("c_objective_ok", np.bool_, 1), ("c_objective_len", np.int8, 1),
     ("created", "S32", 1),
-    # Analytics (adapter.md): attribution deltas and weights, energy totals, and
+    # Analytics (docs/adapter.md): attribution deltas and weights, energy totals, and
     # interned env_type / energy-driver tag set / canonical skill_contribs.
     ("w_econ", np.float64, 1), ("d_mpl", np.float64, 1), ("d_error", np.float64, 1), ("d_ep", np.float64, 1),
     ("total_wh", np.float64, 1), ("wh_per_unit", np.float64, 1),
@@ -70,9 +69,9 @@ COLUMNS = (
     # not visible in the per-name Wh columns (a 0-Wh entry looks absent).
     ("enames", np.int32, 1),
     # Trace entries whose skill_id is not an integer >= 0 (the `trace` column drops
-    # them); adapter.md §3.6 counts them as the value matrix's skipped_entries.
+    # them); docs/adapter.md §3.6 counts them as the value matrix's skipped_entries.
     ("bad_skill_entries", np.int32, 1),
-    # Portable packs (portable.md): the schema version, whether a heavy artifact
+    # Portable packs (docs/portable.md): the schema version, whether a heavy artifact
     # is stored (reads in the basic view leave those out), and the stored slice
     # labels: flags as 1 / 0 / -1 (no label or not a boolean), buckets interned.
     ("schema", np.int32, 1), ("has_artifacts", np.bool_, 1),
@@ -86,7 +85,7 @@ CATEGORIES = ("engine", "source", "wm_role", "wm_model", "trace", "semtags", "co
 _DEFAULT_OFFSET = (0.0, 0.0, 0.0)
 _ZERO4 = (0.0, 0.0, 0.0, 0.0)
 _DEFAULT_OBJECTIVE = (1.0, 1.0, 1.0, 0.5)
-_EMPTY = frozenset()
+_EMPTY: frozenset[str] = frozenset()
 
 
 def _num(v: Any, default: float) -> float:
@@ -110,6 +109,34 @@ _CAT_KINDS = {"trace": tuple, "semtags": frozenset, "etags": frozenset, "condtag
 _CAT_POSITIONS = tuple((COLUMN_NAMES.index(name), name) for name in CATEGORIES)
 
 
+def _skill_ids(trace: Any) -> tuple[tuple, int]:
+    """The integer skill ids of a skill trace, and how many entries had none."""
+    if type(trace) is not list or not trace:
+        return (), 0
+    # Valid ids fit int64 (they travel as int64; larger ones in old lines are invalid entries).
+    skills = tuple([e["skill_id"] for e in trace if type(e) is dict and type(e.get("skill_id")) is int
+                    and 0 <= e["skill_id"] <= 9223372036854775807])
+    return skills, len(trace) - len(skills)
+
+
+def _vase_offset(cond: dict) -> tuple[tuple, bool]:
+    vo = cond.get("vase_offset", _DEFAULT_OFFSET)
+    vo_ok = (type(vo) is list or type(vo) is tuple) and len(vo) == 3 and all(
+        [type(x) is float or type(x) is int for x in vo])
+    return (tuple(vo) if vo_ok else _DEFAULT_OFFSET), vo_ok
+
+
+def _objective(cond: dict) -> tuple[tuple, bool, int]:
+    """(the objective as 4 numbers, usable, stored length or -1). A missing key
+    is the default; a stored value that is not an array of 3 or 4 numbers (null
+    included) never matches the objective filter (docs/repository.md §7.3)."""
+    ov = cond.get("objective_vector", _DEFAULT_OBJECTIVE)
+    ov_len = len(ov) if (type(ov) is list or type(ov) is tuple) and all(
+        [type(x) is float or type(x) is int for x in ov]) else -1
+    ov_ok = ov_len == 3 or ov_len == 4
+    return ((ov[0], ov[1], ov[2], ov[3] if ov_len == 4 else 0.5) if ov_ok else _ZERO4), ov_ok, ov_len
+
+
 def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tuple:
     """The index row of a record with categorical values not yet interned.
     Pure (no index state), so worker processes can build rows in parallel."""
@@ -126,29 +153,15 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
     etags = rec.get("energy_driver_tags")
     bucket = rec.get("bucket")
     role = attr.get("wm_role")
-    mvd = attr.get("mvd_score")
+    mvd: Any = attr.get("mvd_score")
     mvd_ok = type(mvd) is float or type(mvd) is int
     sima = rec.get("sima_annotation")
-    trace = rec.get("skill_trace")
-    skills = ()
-    bad_entries = 0
-    if type(trace) is list and trace:
-        # Valid ids fit int64 (they travel as int64; larger ones in old lines are invalid entries).
-        skills = tuple([e["skill_id"] for e in trace if type(e) is dict and type(e.get("skill_id")) is int
-                        and 0 <= e["skill_id"] <= 9223372036854775807])
-        bad_entries = len(trace) - len(skills)
+    skills, bad_entries = _skill_ids(rec.get("skill_trace"))
     tags = rec.get("semantic_tags")
     semtags = frozenset([t for t in tags if type(t) is str]) if type(tags) is list and tags else _EMPTY
     ctags = cond.get("tags")
-    vo = cond.get("vase_offset", _DEFAULT_OFFSET)
-    vo_ok = (type(vo) is list or type(vo) is tuple) and len(vo) == 3 and all(
-        [type(x) is float or type(x) is int for x in vo])
-    # A missing key is the default; a stored value that is not an array of 3 or 4
-    # numbers (null included) never matches the objective filter (repository.md §7.3).
-    ov = cond.get("objective_vector", _DEFAULT_OBJECTIVE)
-    ov_len = len(ov) if (type(ov) is list or type(ov) is tuple) and all(
-        [type(x) is float or type(x) is int for x in ov]) else -1
-    ov_ok = ov_len == 3 or ov_len == 4
+    vase_offset, vo_ok = _vase_offset(cond)
+    objective, ov_ok, ov_len = _objective(cond)
     created = rec.get("created_at")
     labels = rec.get("slice_labels_v1")
     if type(labels) is not dict:
@@ -177,8 +190,8 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
         _num(cond.get("price_per_unit"), 5.0),
         _num(cond.get("vase_break_cost"), 50.0),
         _num(cond.get("energy_price_kWh"), 0.12),
-        tuple(vo) if vo_ok else _DEFAULT_OFFSET, vo_ok,
-        ((ov[0], ov[1], ov[2], ov[3] if ov_len == 4 else 0.5) if ov_ok else _ZERO4), ov_ok, ov_len,
+        vase_offset, vo_ok,
+        objective, ov_ok, ov_len,
         created.encode("utf-8", "surrogatepass") if type(created) is str else b"",
         _num(attr.get("w_econ"), 0.0),
         _num(attr.get("delta_mpl"), 0.0),
@@ -217,7 +230,7 @@ def energy_breakdown(rec: dict) -> tuple:
         part = energy.get(key)
         if type(part) is dict:
             for name, v in part.items():
-                wh = v.get("Wh") if type(v) is dict else None
+                wh: Any = v.get("Wh") if type(v) is dict else None
                 out.append((kind, name, float(wh) if type(wh) in (int, float) else 0.0))
     return tuple(out)
 
@@ -234,7 +247,7 @@ class TaskIndex:
         self.cats = {name: Interner() for name in CATEGORIES}
         self.ids = PackIds()
         self._pending: list[tuple] = []
-        # Per-name energy columns (adapter.md §3.15): ("limb"|"skill", name) -> Wh by
+        # Per-name energy columns (docs/adapter.md §3.15): ("limb"|"skill", name) -> Wh by
         # row, created when a name first appears (earlier rows 0), in that order.
         self.energy: dict[tuple[str, str], np.ndarray] = {}
         self.version = 0  # bumped when an existing row changes (revisions)
@@ -419,7 +432,7 @@ class TaskIndex:
         return st
 
     @classmethod
-    def from_state(cls, st: dict) -> "TaskIndex":
+    def from_state(cls, st: dict) -> TaskIndex:
         n = len(st["col_line_off"])
         ix = cls(capacity=1024)
         if n > ix.cap:
@@ -460,7 +473,7 @@ class TaskIndex:
 
 
 def cosine_match(vectors: np.ndarray, ok: np.ndarray, q: tuple, threshold: float) -> np.ndarray:
-    """repository.md §7.3: dot(p, q) / (|p||q| + 1e-8) >= threshold."""
+    """docs/repository.md §7.3: dot(p, q) / (|p||q| + 1e-8) >= threshold."""
     qv = np.array(q if len(q) == 4 else (*q, 0.5), dtype=np.float64)
     dots = vectors @ qv
     norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors)) * math.sqrt(float(qv @ qv)) + 1e-8

@@ -96,7 +96,7 @@ class PackIds:
                 "pid_offsets": self.offsets[: self.n + 1].copy(), "pid_hashes": self.all_hashes[: self.n].copy()}
 
     @classmethod
-    def from_state(cls, st: dict) -> "PackIds":
+    def from_state(cls, st: dict) -> PackIds:
         obj = cls()
         obj.blob = bytearray(st["pid_blob"].tobytes())
         n = len(st["pid_offsets"]) - 1

@@ -15,15 +15,13 @@ import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import orjson
 
-
-from datapack_client.records import schema
-
 from datapack_server.engine.index import raw_row
 from datapack_server.engine.packids import id_hash
-from datapack_server.storage.lines import CorruptLine, is_legacy, parse_line, served_record
+from datapack_server.storage.lines import CorruptLine, is_legacy, parse_line
 
 # Entry kinds of a parsed range.
 RECORD, BLANK, CORRUPT = 0, 1, 2
@@ -49,7 +47,7 @@ class WorkerPool:
                                                      initializer=_exit_with_owner, initargs=(os.getpid(),))
             return self._executor
 
-    def start(self) -> "WorkerPool":
+    def start(self) -> WorkerPool:
         """Start the workers now (servers do this before their RPC threads exist)."""
         list(self.executor().map(int, range(self.workers)))
         return self
@@ -95,7 +93,7 @@ def parse_range(path: str, start: int, end: int, file_name: str, task: str) -> t
         data = os.pread(fd, end - start, start)
     finally:
         os.close(fd)
-    out = []
+    out: list[tuple] = []
     pos = 0
     rel = 0
     for raw in data.split(b"\n")[:-1]:
@@ -137,7 +135,7 @@ def parse_range_columns(path: str, start: int, end: int, file_name: str, task: s
     mapping the owner does in order)."""
     import numpy as np
 
-    from datapack_server.engine.index import COLUMNS, CATEGORIES, COLUMN_NAMES
+    from datapack_server.engine.index import CATEGORIES, COLUMN_NAMES, COLUMNS
 
     count, entries = parse_range(path, start, end, file_name, task)
     records = [e for e in entries if e[0] == RECORD]
@@ -148,14 +146,14 @@ def parse_range_columns(path: str, start: int, end: int, file_name: str, task: s
         return count, others, None
     rows = [e[4][2] for e in records]
     columns = list(zip(*rows))
-    block = {"rel": np.array([e[1] for e in records], dtype=np.int64),
+    block: dict[str, Any] = {"rel": np.array([e[1] for e in records], dtype=np.int64),
              "off": np.array([e[2] for e in records], dtype=np.int64),
              "len": np.array([e[3] for e in records], dtype=np.int64),
              "pids": [e[4][0] for e in records],
              "hashes": [e[4][1] for e in records],
              "needs_created": [e[4][3] for e in records],
              "cols": {}, "cats": {}, "energy": {}}
-    for (name, dtype, width), values in zip(COLUMNS, columns):
+    for (name, dtype, _width), values in zip(COLUMNS, columns):
         if name in CATEGORIES:
             table: dict = {}
             codes = np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int32, count=len(values))

@@ -9,7 +9,7 @@ line,
 
 plus "exception" (the traceback text) when there is one; json.dumps escapes
 every control and non-ASCII character, so a request can no more forge a line
-than through security.SafeFormatter, which the text format keeps.
+than through safe_text.SafeFormatter, which the text format keeps.
 
 Request ids: RequestIdInterceptor takes the client's `x-request-id` metadata
 when it is 1-64 characters of [A-Za-z0-9._:-] (longer ones are cut to 64;
@@ -30,7 +30,7 @@ import time
 
 import grpc
 
-from datapack_server.api.security import SafeFormatter
+from datapack_server.observability.safe_text import SafeFormatter
 
 REQUEST_ID_HEADER = "x-request-id"
 REQUEST_ID_MAX_CHARS = 64
@@ -86,7 +86,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(SafeFormatter):
-    """security.SafeFormatter's line, ending with ` request_id=ID` inside an RPC
+    """safe_text.SafeFormatter's line, ending with ` request_id=ID` inside an RPC
     (at the end, so the line starts as before: `TIME LEVEL LOGGER: MESSAGE`)."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:

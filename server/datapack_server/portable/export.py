@@ -1,4 +1,4 @@
-"""The per-record part of the portable export (portable.md §7 steps 1-3): which
+"""The per-record part of the portable export (docs/portable.md §7 steps 1-3): which
 portable fields a source record gets. Writing the output store is the caller's
 job; this stays a deterministic function of the record, the raw files and the
 options so that re-running an export never produces a second version."""
@@ -94,12 +94,14 @@ def portable_fields(record: dict, options: ExportOptions,
         return RecordOutcome(f"skipped_{raw.problem}")
 
     fps = options.source_fps or raw.fps
+    assert raw.tracks is not None  # load_raw_inputs reports missing tracks as a problem
+    height, width = options.pool_size
     try:
         tracks = scene_tracks_payload(raw.tracks)
-        fields = {
+        fields: dict[str, object] = {
             "scene_tracks_v1": tracks,
             "rgb_features_v1": rgb_features_v1(
-                raw.frames, token_dim=options.token_dim, pool_size=tuple(options.pool_size),
+                raw.frames, token_dim=options.token_dim, pool_size=(height, width),
                 stride_seconds=options.stride_seconds, source_fps=fps, store_temporal=options.store_temporal),
             "slice_labels_v1": slice_labels_v1(record.get("condition"), tracks),
         }

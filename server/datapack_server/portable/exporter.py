@@ -1,4 +1,4 @@
-"""The portable export of one task (portable.md §7): every current record whose
+"""The portable export of one task (docs/portable.md §7): every current record whose
 raw episode data can be read gets its three artifacts embedded.
 
 Two destinations:
@@ -7,7 +7,7 @@ Two destinations:
     2.2-repr and raw_data_path null; revision 1 keeps the path in the history.
     The change is applied to the current revision under the task's write lock,
     so a concurrent training-usage revision is never undone.
-  * an output store (portable.md §7, the export script): the source record with
+  * an output store (docs/portable.md §7, the export script): the source record with
     the artifacts appended there; the source store is not touched.
 
 Either way the result is a deterministic function of the record, the raw files
@@ -22,17 +22,25 @@ per batch).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
+from datapack_client.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError, invalid
 from datapack_client.records import validation
 from datapack_client.records.export import COUNTERS, ExportArgs
-from datapack_client.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError, invalid
 from datapack_client.records.model import json_equal
-
 from datapack_server.engine.store import Store, check_task
-from datapack_server.portable.export import (COMPUTED, REUSED, SKIPPED_BAD_INPUTS, SKIPPED_MISSING_INPUTS, SKIPPED_MISSING_RAW,
-                     ExportOptions, OptionError, RecordOutcome, portable_fields)
+from datapack_server.portable.export import (
+    REUSED,
+    SKIPPED_BAD_INPUTS,
+    SKIPPED_MISSING_INPUTS,
+    SKIPPED_MISSING_RAW,
+    ExportOptions,
+    OptionError,
+    RecordOutcome,
+    portable_fields,
+)
+from datapack_server.query.lookups import position_of
 
 REVISION_REASON = "portable_export"
 
@@ -54,7 +62,7 @@ class ExportSummary:
 
     @property
     def exit_status(self) -> int:
-        """portable.md §7: 2 when records conflicted or were rejected, else 0."""
+        """docs/portable.md §7: 2 when records conflicted or were rejected, else 0."""
         return 2 if self.counters["conflicts"] or self.counters["rejected_invalid"] else 0
 
     def as_dict(self) -> dict:
@@ -86,9 +94,7 @@ def compute_outcomes(records: list[dict], options: ExportOptions, cwd: str) -> l
 
 def export_portable(source: Store, task_name: str, options: ExportOptions, **kw) -> ExportSummary:
     """Run export_steps to the end; returns the final summary."""
-    summary = None
-    for summary in export_steps(source, task_name, options, **kw):
-        pass
+    *_, summary = export_steps(source, task_name, options, **kw)  # it always yields a final summary
     return summary
 
 
@@ -141,7 +147,7 @@ def export_steps(source: Store, task_name: str, options: ExportOptions, *, outpu
 
 def _current_records(store: Store, task_name: str, ids: list[str]) -> list[dict]:
     with store.reading(task_name) as st:
-        return [st.load(st.ref(st.index.position(pid))) for pid in ids]
+        return [st.load(st.ref(position_of(st, pid))) for pid in ids]
 
 
 def _compute(records: list[dict], options: ExportOptions, cwd: str, pool) -> list[RecordOutcome]:

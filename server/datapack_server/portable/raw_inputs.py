@@ -1,4 +1,4 @@
-"""Raw episode inputs behind a record's `raw_data_path` (portable.md §2): a
+"""Raw episode inputs behind a record's `raw_data_path` (docs/portable.md §2): a
 directory with `metadata.json`, or a single `.npz` file.
 
 Loading never raises: the export counts every problem as a skip, so each
@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -121,7 +121,7 @@ def _from_npz(path: Path):
 
 
 def frames_usable(frames: np.ndarray) -> bool:
-    """The shape rule of portable.md §4.1, plus non-empty images and a numeric
+    """The shape rule of docs/portable.md §4.1, plus non-empty images and a numeric
     dtype: anything else would make the encoder fail or produce NaNs."""
     return (frames.ndim == 4 and frames.size > 0 and frames.dtype.kind in "biuf"
             and (frames.shape[-1] == 3 or frames.shape[1] == 3))

@@ -1,4 +1,4 @@
-"""`repr_tokens` (portable.md §6). Only `vision_rgb` is computed here; the
+"""`repr_tokens` (docs/portable.md §6). Only `vision_rgb` is computed here; the
 earlier library's geometry representations are outside this service and get
 the error entry that library wrote when a representation failed."""
 from __future__ import annotations

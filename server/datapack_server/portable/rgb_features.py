@@ -1,5 +1,5 @@
 """`rgb_features_v1` with the encoder `vision_rgb::deterministic_pool_v1`
-(portable.md §4): adaptive average pooling of each frame to ph x pw cells,
+(docs/portable.md §4): adaptive average pooling of each frame to ph x pw cells,
 per-channel means and population standard deviations, a fixed seeded random
 projection to D dimensions, optional temporal stride, mean over time.
 
@@ -33,7 +33,7 @@ def projection_matrix(features: int, dim: int) -> np.ndarray:
 
 
 def normalise_frames(frames) -> np.ndarray:
-    """(T, 3, H, W) float32 in [0, 1] (portable.md §4.1)."""
+    """(T, 3, H, W) float32 in [0, 1] (docs/portable.md §4.1)."""
     x = np.asarray(frames)
     if x.ndim != 4:
         raise FramesUnusable(f"frames must be a 4-D array, got shape {x.shape}")
@@ -53,7 +53,7 @@ def _bins(n: int, cells: int) -> list[tuple[int, int]]:
 
 
 def frame_features(x: np.ndarray, pool_size: tuple[int, int] = (4, 4)) -> np.ndarray:
-    """(T, F) float32 per-frame features, F = 3·ph·pw + 6 (portable.md §4.2)."""
+    """(T, F) float32 per-frame features, F = 3·ph·pw + 6 (docs/portable.md §4.2)."""
     t, c, h, w = x.shape
     ph, pw = pool_size
     pooled = np.empty((t, c, ph, pw), dtype=np.float32)
@@ -69,13 +69,13 @@ def rgb_features_v1(frames, *, token_dim: int = 64, pool_size: tuple[int, int] =
                     stride_seconds: float | None = 1.0, source_fps: float | None = None,
                     store_temporal: bool = False) -> dict:
     """The `rgb_features_v1` payload of one episode's frames (keys in the order
-    of portable.md §4.5). The stride is applied only when source_fps is known."""
+    of docs/portable.md §4.5). The stride is applied only when source_fps is known."""
     x = normalise_frames(frames)
     feats = frame_features(x, pool_size)
     tokens = feats @ projection_matrix(feats.shape[1], token_dim)
     fps_known = source_fps is not None and source_fps > 0
     stride = None
-    if fps_known:
+    if source_fps is not None and source_fps > 0:
         stride = max(1, round((stride_seconds if stride_seconds is not None else 1.0) * source_fps))
         if stride > 1:
             tokens = tokens[::stride]

@@ -1,4 +1,4 @@
-"""`scene_tracks_v1` payloads (portable.md §3): the scene-tracks arrays of a
+"""`scene_tracks_v1` payloads (docs/portable.md §3): the scene-tracks arrays of a
 raw episode as a JSON object, and the reverse lookup used by slice labels."""
 from __future__ import annotations
 

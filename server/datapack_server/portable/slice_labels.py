@@ -1,4 +1,4 @@
-"""`slice_labels_v1` (portable.md §5): occlusion and motion labels for curated
+"""`slice_labels_v1` (docs/portable.md §5): occlusion and motion labels for curated
 slice evaluations."""
 from __future__ import annotations
 

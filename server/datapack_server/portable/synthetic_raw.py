@@ -1,4 +1,4 @@
-"""Small synthetic raw episodes (portable.md §2, §3) so the portable export can
+"""Small synthetic raw episodes (docs/portable.md §2, §3) so the portable export can
 run end to end without a simulator: coloured squares moving over a background,
 with scene tracks describing them. Everything is a function of the seed."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ CLASS_NAMES = ("box", "vase", "handle")
 
 def _scene_tracks(rng: np.random.Generator, frames: int, tracks: int, occlusion_level: float,
                   moving: bool, seed: int) -> dict[str, np.ndarray]:
-    # An empty tracking result has no frames either (portable.md §3).
+    # An empty tracking result has no frames either (docs/portable.md §3).
     t, k = (frames, tracks) if tracks else (0, 0)
     start = rng.uniform(-1.0, 1.0, (k, 3))
     direction = rng.standard_normal((k, 3))
@@ -98,14 +98,16 @@ def write_raw_episode(out_dir: str | os.PathLike, name: str, *, seed: int, frame
     if layout == "npz":
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"{name}.npz"
-        extra = {"fps": np.float64(fps)} if fps is not None else {}
-        np.savez(path, rgb_frames=video, **prefixed, **extra)
+        arrays_out: dict[str, np.ndarray] = {"rgb_frames": video, **prefixed}
+        if fps is not None:
+            arrays_out["fps"] = np.asarray(fps, dtype=np.float64)
+        np.savez(path, **arrays_out)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
         return str(path)
     path = out / name
     path.mkdir(parents=True, exist_ok=True)
     np.savez(path / "rgb.npz", rgb_frames=video)
-    np.savez(path / "tracks.npz", **prefixed)
-    metadata = {"rgb_video_path": "rgb.npz", "scene_tracks_path": "tracks.npz"}
+    np.savez(path / "tracks.npz", **prefixed)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
+    metadata: dict[str, object] = {"rgb_video_path": "rgb.npz", "scene_tracks_path": "tracks.npz"}
     if fps is not None:
         metadata["fps"] = fps
     (path / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")

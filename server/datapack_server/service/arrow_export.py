@@ -1,18 +1,20 @@
 """Writing datapacks as a Parquet or Arrow IPC file (`datapack export`).
 
-The table is datapack_client.frames.to_arrow (its docstring documents the
-columns), built and written a chunk of packs at a time. The file is written next to its destination under a temporary name,
-fsynced and renamed over the destination, so a reader never sees a partial
-file and an interrupted export leaves the previous file in place.
+The table is datapack_client.records.frames.to_arrow (its docstring documents
+the columns), built and written a chunk of packs at a time. The file is
+written next to its destination under a temporary name, fsynced and renamed
+over the destination, so a reader never sees a partial file and an
+interrupted export leaves the previous file in place.
 """
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from contextlib import contextmanager
-from typing import Any, Iterable
+from typing import Any
 
-from datapack_client.frames import arrow_schema, require_extra, to_arrow
+from datapack_client.records.frames import arrow_schema, require_extra, to_arrow
 
 FORMATS = ("parquet", "arrow")
 

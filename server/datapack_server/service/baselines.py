@@ -1,4 +1,4 @@
-"""Named baselines a store keeps (building.md §1.3): explicit values or the
+"""Named baselines a store keeps (docs/building.md §1.3): explicit values or the
 means of a set of baseline episodes, registered once (e.g. for a task and a
 policy) and referenced by name when building or ingesting episodes.
 
@@ -13,22 +13,22 @@ import math
 import os
 from typing import Any
 
-from datapack_client.records import jsonio
+from datapack_client.building.inputs import episode_as_dict
 from datapack_client.errors import invalid
+from datapack_client.records import jsonio
 from datapack_client.records.validation_rules import shown, task_name_ok
-
 from datapack_server.storage.taskfile import AUX_DIR, fsync_dir
 
-# Built-in sets (building.md §1.3): the nominal means of the synthetic generator.
+# Built-in sets (docs/building.md §1.3): the nominal means of the synthetic generator.
 BUILTIN = {"synthetic_nominal": {"mpl": 10.0, "error": 0.05, "ep": 2.0, "wage_parity": 0.5, "episode_count": 0}}
 
 
 def check_values(values: dict[str, Any]) -> dict:
     for key in ("mpl", "error", "ep"):
-        v = values.get(key)
+        v: Any = values.get(key)
         if type(v) not in (int, float) or not math.isfinite(v):
             raise invalid(f"baseline.{key}", "BASELINE_INVALID", f"baseline {key} must be a finite number, got {v!r}")
-    wp = values.get("wage_parity")
+    wp: Any = values.get("wage_parity")
     if wp is not None and (type(wp) not in (int, float) or not math.isfinite(wp)):
         raise invalid("baseline.wage_parity", "BASELINE_INVALID", "baseline wage_parity must be a finite number")
     return {"mpl": float(values["mpl"]), "error": float(values["error"]), "ep": float(values["ep"]),
@@ -86,8 +86,22 @@ class BaselineRegistry:
         return dict(values, builtin=False)
 
 
+def baseline_values(values: Any = None, episodes: Any = None) -> dict:
+    """The values of a named baseline, given either explicitly ({mpl, error,
+    ep[, wage_parity]} or a builder Baseline) or as baseline episodes (their
+    summaries: the means are taken). Exactly one of the two."""
+    if (values is None) == (episodes is None):
+        raise invalid("values", "ARGUMENT_INVALID", "give either the baseline's values or its episodes")
+    if episodes is not None:
+        return baseline_from_episodes([episode_as_dict(e) for e in episodes])
+    if hasattr(values, "mpl"):
+        return {"mpl": values.mpl, "error": values.error, "ep": values.ep,
+                "wage_parity": getattr(values, "wage_parity", None)}
+    return dict(values)
+
+
 def baseline_from_episodes(episodes: list[dict]) -> dict:
-    """Values of a named baseline set: the means of the episodes (building.md §1.3)."""
+    """Values of a named baseline set: the means of the episodes (docs/building.md §1.3)."""
     from datapack_client.building.builder import Baseline
     b = Baseline.from_episodes(episodes)
     return {"mpl": b.mpl, "error": b.error, "ep": b.ep, "wage_parity": b.wage_parity,

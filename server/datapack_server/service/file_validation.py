@@ -1,8 +1,8 @@
-"""Validation of stored task files (repository.md §10): every finding of a
+"""Validation of stored task files (docs/repository.md §10): every finding of a
 file, line by line, reading only.
 
 A finding is {file, line, pack_id, revision, reasons, details}: the append
-invariants of repository.md §5 (validation.record_violations) that a stored
+invariants of docs/repository.md §5 (validation.record_violations) that a stored
 line breaks, checked on every line that is served or was a revision, plus the
 reading conditions a writer would never produce: CORRUPT_LINE, TORN_TAIL,
 LEGACY_SHAPE, DERIVED_PACK_ID, DERIVED_CREATED_AT, DUPLICATE_LINE,
@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from datapack_client.records import jsonio
 from datapack_client.records.validation import record_violations
 from datapack_client.records.validation_rules import task_name_ok
-
+from datapack_server.engine.task_state import records_identical
 from datapack_server.storage.lines import CorruptLine, is_legacy, line_blocks, parse_line, served_record
 from datapack_server.storage.taskfile import SUFFIX
-from datapack_server.engine.store import records_identical
 
 CHUNK = 4 << 20
 
@@ -66,7 +66,7 @@ def _missing(v) -> bool:
 
 def validate_file(path: str, shown_as: str | None = None) -> FileReport:
     """Every finding of one JSONL file, in line order. Legacy lines are
-    checked as the unified record they are served as (schema.md §10.2)."""
+    checked as the unified record they are served as (docs/schema.md §10.2)."""
     shown = shown_as if shown_as is not None else path
     report = FileReport(shown)
     file_name = os.path.basename(path)
@@ -117,9 +117,10 @@ def _check_line(report: FileReport, fd: int, raw: bytes, off: int, file_name: st
 
     legacy = is_legacy(d)
     # A legacy line's task is its file's; outside a task file, its env_type (as an import maps it).
-    line_task = task or (d.get("env_type") if task_name_ok(d.get("env_type")) else "drawer_vase")
+    env_type: Any = d.get("env_type")
+    line_task: str = task or (env_type if task_name_ok(env_type) else "drawer_vase")
     if legacy:
-        note("LEGACY_SHAPE", "", "legacy 2.0-energy dict (schema.md §10), served through the mapping of §10.2")
+        note("LEGACY_SHAPE", "", "legacy 2.0-energy dict (docs/schema.md §10), served through the mapping of §10.2")
         if _missing(d.get("brick_id")) or type(d.get("brick_id")) is not str:
             note("DERIVED_PACK_ID", "pack_id", "no brick_id: the pack id is derived from the line number")
         note("DERIVED_CREATED_AT", "created_at", "a legacy dict has no created_at: derived from the line number")

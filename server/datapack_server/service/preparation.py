@@ -16,7 +16,6 @@ from datapack_client.wire.fastdecode import decode_record
 from datapack_server.engine.index import raw_row
 from datapack_server.service.ingest import build_episodes
 
-
 _PROFILE_FIELDS = ("condition", "attribution", "energy", "sima_annotation", "objective_profile",
                    "process_reward_profile", "embodiment_profile", "guidance_profile")
 
@@ -73,7 +72,7 @@ def prepare_ingest(raw_request: bytes, now: str, baseline: dict) -> tuple[list, 
         return [], err.violations or [Violation(0, None, "", err.reason, err.message)], []
     prepared, outcomes = [], []
     for p in packs:
-        rec = p._d
+        rec = p.json_object()
         line = orjson.dumps(rec, option=orjson.OPT_NON_STR_KEYS) + b"\n"
         prepared.append((rec["task_name"], rec["pack_id"], line, raw_row(rec, 0, len(line), 0, 1)))
         outcomes.append((p.bucket, p.attribution.delta_J))

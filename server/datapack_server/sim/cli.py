@@ -17,10 +17,9 @@ import sys
 from typing import Any, TextIO
 
 from datapack_client.records.validation_rules import store_ok, task_name_ok
+from datapack_server.cli.common import EXIT_OK, EXIT_REJECTED, Parser, Progress, int_at_least, isatty, set_usage_status
 
-from datapack_server.cli.build import int_at_least
-
-EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
+EXIT_FAILED = 1  # a usage error, pybullet missing, a failed worker or an unreachable store
 
 
 _positive = int_at_least(1)
@@ -54,19 +53,6 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_FAILED, f"{self.prog}: error: {message}\n")
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
@@ -82,7 +68,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except ImportError:
         print("datapack sim: error: needs pybullet (pip install 'datapack[sim]')", file=err)
         return EXIT_FAILED
-    from datapack_server.cli.build import _Progress
     from datapack_server.sim.runner import SimConfig, run_simulation
 
     raw_dir = os.path.abspath(args.raw_dir) if args.raw_dir else None
@@ -90,7 +75,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
                        output_dir=args.output_dir, task=args.task, seed=args.seed, raw_dir=raw_dir,
                        narrate=args.narrate, frame_every=args.frame_every, image_size=args.image_size,
                        token_file=args.token_file)
-    bar = _Progress(err, args.episodes, "simulating", not args.quiet and not args.json and _isatty(err))
+    bar = Progress(err, args.episodes, "simulating", not args.quiet and not args.json and isatty(err))
     try:
         report = run_simulation(config, progress=lambda done, _total: bar.update(done))
     finally:
@@ -128,7 +113,7 @@ def _print_summary(out: TextIO, r, args) -> None:
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    parser = add_arguments(_Parser(prog="datapack sim", description="headless PyBullet drawer + vase simulator"))
+    parser = add_arguments(Parser(prog="datapack sim", description="headless PyBullet drawer + vase simulator"))
     return run(parser.parse_args(argv), out, err)
 
 
@@ -136,7 +121,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
     """Register `sim` on the `datapack` command's subparsers."""
     p = sub.add_parser("sim", help="simulate drawer + vase episodes in PyBullet and stream them into a store",
                        description="headless PyBullet drawer + vase simulator (README: Simulator)")
-    p.error = _Parser.error.__get__(p)  # type: ignore[method-assign]
+    set_usage_status(p, EXIT_FAILED)
     add_arguments(p)
     p.set_defaults(func=run)
     return p

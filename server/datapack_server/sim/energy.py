@@ -26,7 +26,7 @@ WH_PER_JOULE = 1.0 / 3600.0
 
 @dataclass
 class EnergyTotals:
-    """What the builder's EpisodeInfoSummary needs, with fields of building.md §1.1."""
+    """What the builder's EpisodeInfoSummary needs, with fields of docs/building.md §1.1."""
 
     energy_Wh: float
     energy_per_joint: dict

@@ -70,7 +70,7 @@ EE_LINK = 6
 ARM_MAX_FORCE = (300.0, 300.0, 200.0, 200.0, 120.0, 80.0, 60.0)
 ARM_LOWER = (-2.96, -2.09, -2.96, -2.09, -2.96, -2.09, -3.05)
 ARM_UPPER = (2.96, 2.09, 2.96, 2.09, 2.96, 2.09, 3.05)
-ARM_RANGES = tuple(u - l for l, u in zip(ARM_LOWER, ARM_UPPER))
+ARM_RANGES = tuple(hi - lo for lo, hi in zip(ARM_LOWER, ARM_UPPER))
 ARM_REST = (0.0, 0.35, 0.0, -1.75, 0.0, 1.05, 0.0)
 # Flange pointing down; the grasp point lies this far beyond the flange frame.
 EE_DOWN = (0.0, 1.0, 0.0, 0.0)  # rotation by pi about y

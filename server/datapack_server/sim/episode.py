@@ -6,7 +6,7 @@ spread over processes), runs the scripted policy, accounts energy every physics
 step, watches the vase, captures small RGB frames and object pose tracks, and
 returns the keyword arguments of `build_datapack_meta_from_episode` (the shape
 `datapack_server.synthetic.episodes.episode_to_builder_args` returns; the caller adds the
-baseline) plus the raw episode in the portable layout (portable.md §2-§3).
+baseline) plus the raw episode in the portable layout (docs/portable.md §2-§3).
 """
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from datapack_client.building.builder import Baseline, EconParams
 from datapack_client.records.skills import DRAWER_VASE_SKILLS, SkillID
-from datapack_server.synthetic.episodes import SCRIPT_ECON_PARAMS, SIMA_INSTRUCTION, world_id_for
-
 from datapack_server.sim import env as W
 from datapack_server.sim.energy import GRIPPER_ACTUATOR, EnergyMeter
 from datapack_server.sim.policy import (
@@ -31,6 +30,7 @@ from datapack_server.sim.policy import (
     params_dict,
     sample_params,
 )
+from datapack_server.synthetic.episodes import SCRIPT_ECON_PARAMS, SIMA_INSTRUCTION, world_id_for
 
 # Vase-break detector thresholds.
 BREAK_TILT_DEG = 20.0          # tipped beyond this from upright (it topples past ~22 deg)
@@ -130,7 +130,7 @@ class _Recorder:
 
 
 def _scene_tracks(samples: list[dict], seed: int, index: int, frame_every: int) -> dict[str, np.ndarray]:
-    """Ground-truth object tracks in the scene_tracks_v1 layout (portable.md §3)."""
+    """Ground-truth object tracks in the scene_tracks_v1 layout (docs/portable.md §3)."""
     t, k = len(samples), 3
     vis = np.array([s["vis"] for s in samples], dtype=np.float64).reshape(t, k)
     observed = vis > 0.0
@@ -162,7 +162,7 @@ def _scene_tracks(samples: list[dict], seed: int, index: int, frame_every: int) 
 
 def write_raw_episode(raw_dir: str, name: str, frames: np.ndarray, tracks: dict[str, np.ndarray],
                       fps: float) -> str:
-    """The directory layout of portable.md §2 (metadata.json, rgb.npz, tracks.npz); returns its path."""
+    """The directory layout of docs/portable.md §2 (metadata.json, rgb.npz, tracks.npz); returns its path."""
     from datapack_server.portable.scene_tracks import PREFIX
 
     path = Path(raw_dir) / name
@@ -186,7 +186,8 @@ def _narrations(trace: list[dict], out: PolicyOutcome) -> list[str]:
                  f"{100 * prm.get('estimate_error_m', 0.0):.1f} cm")
         elif k == SkillID.PLAN_SAFE_APPROACH:
             y = prm.get("grasp_y", 0.0)
-            where = "at the handle's centre" if abs(y) < 1e-9 else f"{100 * abs(y):.0f} cm {'left' if y > 0 else 'right'} of centre"
+            side = "left" if y > 0 else "right"
+            where = "at the handle's centre" if abs(y) < 1e-9 else f"{100 * abs(y):.0f} cm {side} of centre"
             s = f"Planned a grasp {where} with {100 * prm.get('planned_clearance', 0.0):.1f} cm clearance from the vase"
         elif k == SkillID.GRASP_HANDLE:
             s = "Grasped the drawer handle" if prm.get("succeeded") else "Missed the drawer handle"
@@ -221,66 +222,14 @@ def run_episode(world: W.DrawerVaseWorld, index: int, settings: EpisodeSettings,
     recorder = _Recorder(world, meter, settings)
     out = SkillExecutor(world, params, rng, recorder).run()
 
-    energy = meter.totals()
-    seconds = out.steps * W.TIME_STEP
-    hours = seconds / 3600.0
-    units = 1.0 if out.success else 0.0
     trace = [r.to_trace() for r in out.trace]
-    touched = recorder.arm_vase_contact_steps > 0
-    error_rate = min(1.0, (out.failed_skills + (1 if touched else 0)) / len(trace))
-    econ = sim_econ_params()
-    wh = energy.energy_Wh
-    if out.vase_broken:
-        termination, failure = "catastrophic_error", f"vase_collision:{out.break_cause}"
-    elif out.success:
-        termination, failure = "success", None
-    else:
-        termination = "max_steps"
-        failure = "drawer_friction_jam" if any(
-            e["skill_id"] == SkillID.GRASP_HANDLE and e["params"].get("succeeded") for e in trace) else "grasp_failed"
-
+    termination, failure = _termination(out, trace)
     pack_id = f"sim-{settings.task}-s{settings.seed}-e{index:06d}"
-    summary = {
-        "termination_reason": termination,
-        "mpl_episode": units / hours,
-        "ep_episode": units / wh if wh > 0 else 0.0,
-        "error_rate_episode": error_rate,
-        "throughput_units_per_hour": units / hours,
-        "energy_Wh": wh,
-        "energy_Wh_per_unit": wh / max(units, 1.0),
-        "energy_Wh_per_hour": wh / hours,
-        "limb_energy_Wh": energy.limb_energy_Wh,
-        "skill_energy_Wh": energy.skill_energy_Wh,
-        "energy_per_limb": energy.energy_per_limb,
-        "energy_per_skill": energy.energy_per_skill,
-        "energy_per_joint": energy.energy_per_joint,
-        "energy_per_effector": energy.energy_per_effector,
-        "coordination_metrics": energy.coordination_metrics,
-        "profit": (econ.price_per_unit * units - (econ.vase_break_cost if out.vase_broken else 0.0)
-                   - wh / 1000.0 * econ.electricity_price_kWh),
-        "episode_id": pack_id,
-        "media_refs": {},
-        "wage_parity": None,
-    }
-    offset = [float(v) for v in condition.vase_offset]
-    condition_profile: dict[str, Any] = {
-        "task": settings.task,
-        "engine_type": SIM_ENGINE,
-        "vase_offset": offset,
-        "drawer_friction": condition.drawer_friction,
-        "lighting_profile": condition.lighting_profile,
-        "occlusion_level": occlusion_level,
-        "objective_vector": list(DEFAULT_OBJECTIVE),
-        "occluder": condition.occluder,
-        "sim_seed": settings.seed,
-        "sim_episode_index": index,
-    }
-    if any(v != 0 for v in offset):
-        condition_profile["has_offset"] = True
+    econ = sim_econ_params()
     args: dict[str, Any] = {
-        "episode_info": summary,
+        "episode_info": _episode_summary(out, meter, recorder, econ, trace, termination, pack_id),
         "econ_params": econ,
-        "condition_profile": condition_profile,
+        "condition_profile": _condition_profile(condition, occlusion_level, settings, index),
         "agent_profile": {"policy": AGENT_POLICY, "params": params_dict(params)},
         "env_type": settings.task,
         "vase_broken": out.vase_broken,
@@ -301,7 +250,8 @@ def run_episode(world: W.DrawerVaseWorld, index: int, settings: EpisodeSettings,
             "source_world": world_id_for(settings.task, SIM_ENGINE),
             "derived_skill_plan": [e["skill_id"] for e in trace],
         }
-    run = EpisodeRun(index, args, out, sim_seconds=seconds, frames=len(recorder.frames), failure_reason=failure,
+    run = EpisodeRun(index, args, out, sim_seconds=out.steps * W.TIME_STEP, frames=len(recorder.frames),
+                     failure_reason=failure,
                      extras={"max_contact_N": recorder.max_contact_N, "max_tilt_deg": recorder.max_tilt_deg,
                              "opening_m": out.drawer_opening, "open_success_m": OPEN_SUCCESS})
     if settings.raw_dir is not None:
@@ -311,6 +261,70 @@ def run_episode(world: W.DrawerVaseWorld, index: int, settings: EpisodeSettings,
                                               fps=1.0 / (W.TIME_STEP * settings.frame_every))
         args["raw_data_path"] = run.raw_data_path
     return run
+
+
+def _termination(out: PolicyOutcome, trace: list[dict]) -> tuple[str, str | None]:
+    """(termination_reason, failure_reason) of an episode."""
+    if out.vase_broken:
+        return "catastrophic_error", f"vase_collision:{out.break_cause}"
+    if out.success:
+        return "success", None
+    grasped = any(e["skill_id"] == SkillID.GRASP_HANDLE and e["params"].get("succeeded") for e in trace)
+    return "max_steps", "drawer_friction_jam" if grasped else "grasp_failed"
+
+
+def _episode_summary(out: PolicyOutcome, meter: EnergyMeter, recorder: _Recorder, econ: EconParams,
+                     trace: list[dict], termination: str, pack_id: str) -> dict[str, Any]:
+    """The episode summary (docs/building.md §1.1): one unit when the drawer opened; the error
+    rate counts failed skills and touching the vase."""
+    energy = meter.totals()
+    hours = out.steps * W.TIME_STEP / 3600.0
+    units = 1.0 if out.success else 0.0
+    touched = recorder.arm_vase_contact_steps > 0
+    wh = energy.energy_Wh
+    return {
+        "termination_reason": termination,
+        "mpl_episode": units / hours,
+        "ep_episode": units / wh if wh > 0 else 0.0,
+        "error_rate_episode": min(1.0, (out.failed_skills + (1 if touched else 0)) / len(trace)),
+        "throughput_units_per_hour": units / hours,
+        "energy_Wh": wh,
+        "energy_Wh_per_unit": wh / max(units, 1.0),
+        "energy_Wh_per_hour": wh / hours,
+        "limb_energy_Wh": energy.limb_energy_Wh,
+        "skill_energy_Wh": energy.skill_energy_Wh,
+        "energy_per_limb": energy.energy_per_limb,
+        "energy_per_skill": energy.energy_per_skill,
+        "energy_per_joint": energy.energy_per_joint,
+        "energy_per_effector": energy.energy_per_effector,
+        "coordination_metrics": energy.coordination_metrics,
+        "profit": (econ.price_per_unit * units - (econ.vase_break_cost if out.vase_broken else 0.0)
+                   - wh / 1000.0 * econ.electricity_price_kWh),
+        "episode_id": pack_id,
+        "media_refs": {},
+        "wage_parity": None,
+    }
+
+
+def _condition_profile(condition: W.Condition, occlusion_level: float, settings: EpisodeSettings,
+                       index: int) -> dict[str, Any]:
+    """The episode's condition, with the seed and index that reproduce it."""
+    offset = [float(v) for v in condition.vase_offset]
+    profile: dict[str, Any] = {
+        "task": settings.task,
+        "engine_type": SIM_ENGINE,
+        "vase_offset": offset,
+        "drawer_friction": condition.drawer_friction,
+        "lighting_profile": condition.lighting_profile,
+        "occlusion_level": occlusion_level,
+        "objective_vector": list(DEFAULT_OBJECTIVE),
+        "occluder": condition.occluder,
+        "sim_seed": settings.seed,
+        "sim_episode_index": index,
+    }
+    if any(v != 0 for v in offset):
+        profile["has_offset"] = True
+    return profile
 
 
 def build_pack_from_run(run: EpisodeRun, baseline: Baseline = SIM_BASELINE):

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from datapack_client.records.skills import SkillID
 
+from datapack_client.records.skills import SkillID
 from datapack_server.sim import env as W
 
 # Inverse kinematics is solved every CONTROL_EVERY physics steps (120 Hz at 240 Hz physics).

@@ -4,10 +4,11 @@ The data file stays plain JSON lines (jq, pandas and DuckDB read it as is), so
 the checksums live in an append-only sidecar,
 `<store>/.datapack/checksums/<task>.crc` (format in FORMAT.md): an 8-byte
 magic, then one 16-byte entry (offset, length, crc32) per physical line, so
-its bytes depend only on the data file's bytes (a build is byte-identical). Entries cover a contiguous prefix of the data file
-from offset 0; lines after that prefix (files written by other tools or by an
-earlier version, or lines whose entries a crash lost) are accepted unchecked
-until the next writer extends the sidecar from them.
+its bytes depend only on the data file's bytes (a build is byte-identical).
+Entries cover a contiguous prefix of the data file from offset 0; lines after
+that prefix (files written by other tools or by an earlier version, or lines
+whose entries a crash lost) are accepted unchecked until the next writer
+extends the sidecar from them.
 
 A line is *checked* when it starts inside the covered prefix: it must have
 the length and CRC-32 (computed over the line's bytes including its newline)
@@ -257,14 +258,14 @@ class Checksums:
                 self._rejected = ident
                 return
             self._fd, self._fd_ident, self.ident = fd, ident, ident
-        fd = self._reader()
-        if fd is None:
+        reader = self._reader()
+        if reader is None:
             return
         pos = self.file_size()
-        count = (os.fstat(fd).st_size - pos) // ENTRY_SIZE
+        count = (os.fstat(reader).st_size - pos) // ENTRY_SIZE
         if count <= 0:
             return
-        new = np.frombuffer(os.pread(fd, count * ENTRY_SIZE, pos), dtype=ENTRY)
+        new = np.frombuffer(os.pread(reader, count * ENTRY_SIZE, pos), dtype=ENTRY)
         count = len(new)
         ends = new["off"].astype(np.int64) + new["len"]
         starts = np.empty(count, dtype=np.int64)
@@ -297,12 +298,15 @@ class Checksums:
         """Only the first `count` entries remain (the sidecar was cut)."""
         if count >= self.n:
             return
-        last = self._read(count - 1, count) if count else None
-        if count and (last is None or not len(last)):
-            self.reset("damaged")
-            return
+        end = 0
+        if count:
+            last = self._read(count - 1, count)
+            if last is None or not len(last):
+                self.reset("damaged")
+                return
+            end = int(last["off"][0]) + int(last["len"][0])
         self.n = count
-        self.end = int(last["off"][0]) + int(last["len"][0]) if count else 0
+        self.end = end
         del self._sparse[(count + self.BLOCK - 1) // self.BLOCK:]
         self._keys = None
 
@@ -328,7 +332,7 @@ class Checksums:
             i += len(chunk)
         return out
 
-    def mismatch(self, expected: dict, off: int, length: int, raw: bytes) -> str | None:
+    def mismatch(self, expected: dict | None, off: int, length: int, raw: bytes) -> str | None:
         """Why a line starting inside the covered prefix (raw without its
         newline) matches no entry, or None if it matches one."""
         if expected is None:

@@ -1,4 +1,4 @@
-"""From a stored line to the served record (schema.md §1, §7.4, §8, §10).
+"""From a stored line to the served record (docs/schema.md §1, §7.4, §8, §10).
 
 Reading is lenient: anything that parses as a JSON object is served; values
 of the wrong type are kept as stored (computations use defaults); missing
@@ -6,7 +6,6 @@ pack_id/created_at get values derived from the line's position; legacy-shaped
 dicts are mapped to the unified record with nothing lost.
 """
 from __future__ import annotations
-
 
 import json
 import os
@@ -33,7 +32,7 @@ _WRAPPED_PARSE_MIN = 64 << 10
 
 
 class CorruptLine(ValueError):
-    """The line is not one JSON object (schema.md §8.5)."""
+    """The line is not one JSON object (docs/schema.md §8.5)."""
 
 
 def parse_line(raw: bytes) -> dict:
@@ -84,12 +83,12 @@ def _stdlib_loads(raw: bytes):
 
 
 def is_legacy(d: dict) -> bool:
-    """schema.md §10.1: no `condition` key and a legacy-only key."""
+    """docs/schema.md §10.1: no `condition` key and a legacy-only key."""
     return "condition" not in d and any(k in d for k in LEGACY_MARKERS)
 
 
 def map_legacy(d: dict, task_name: str, pack_id: str, created_at: str) -> dict:
-    """schema.md §10.2: a legacy 2.0-energy dict as a unified record. Keys the
+    """docs/schema.md §10.2: a legacy 2.0-energy dict as a unified record. Keys the
     mapping does not use are carried as unmodelled top-level keys."""
     def obj(key):
         v = d.get(key)

@@ -22,10 +22,7 @@ import os
 import threading
 from contextlib import contextmanager
 
-from datapack_client.records import jsonio
-
-from datapack_client.records import schema
-
+from datapack_client.records import jsonio, schema
 from datapack_server.storage.checksums import ENTRY_SIZE, HEADER, MAGIC, Checksums, scan_fd
 
 SUFFIX = "_datapacks.jsonl"
@@ -303,7 +300,7 @@ class TaskFile:
         return os.path.join(self.aux, "quarantine", self.task + "_datapacks.quarantine.jsonl")
 
     def quarantine(self, line_no: int, offset: int, reason: str, raw: bytes) -> None:
-        """repository.md §2.4: append one entry to the task's quarantine file."""
+        """docs/repository.md §2.4: append one entry to the task's quarantine file."""
         qpath = self._quarantine_path()
         makedirs_durable(os.path.dirname(qpath), self.fsync_enabled)
         entry = {"file": self.file_name, "line": line_no, "byte_offset": offset, "reason": reason,

@@ -127,7 +127,7 @@ class DataPackServiceServicer:
 
     def QueryDataPacks(self, request, context):
         """Streams the current revision of every matching pack, filtered, sorted and
-        limited as in repository.md §7, in result order, many packs per message.
+        limited as in docs/repository.md §7, in result order, many packs per message.
         Errors: INVALID_ARGUMENT with reason TASK_NAME_INVALID, ARGUMENT_INVALID,
         LIMIT_INVALID, SORT_BY_INVALID or CONDITION_FILTER_INVALID.
         """
@@ -144,7 +144,7 @@ class DataPackServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetDataPackHistory(self, request, context):
-        """Returns every revision of one pack, oldest first (repository.md §3.5).
+        """Returns every revision of one pack, oldest first (docs/repository.md §3.5).
         Errors: NOT_FOUND (PACK_NOT_FOUND), INVALID_ARGUMENT (TASK_NAME_INVALID).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -152,7 +152,7 @@ class DataPackServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetStatistics(self, request, context):
-        """Statistics of a task (repository.md §9), optionally over a filtered slice.
+        """Statistics of a task (docs/repository.md §9), optionally over a filtered slice.
         Errors: INVALID_ARGUMENT as for QueryDataPacks.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -160,7 +160,7 @@ class DataPackServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def IngestEpisodes(self, request_iterator, context):
-        """Builds datapacks from episode results on the server (building.md §2-§7:
+        """Builds datapacks from episode results on the server (docs/building.md §2-§7:
         the canonical ΔJ, bucket, energy and semantic tags, counterfactual plans)
         and stores them, so engine clients in any language need no copy of the
         ΔJ logic. Each request message is one atomic batch, answered once durable
@@ -178,7 +178,7 @@ class DataPackServiceServicer:
 
     def PutBaseline(self, request, context):
         """Registers a named baseline in a store: explicit values, or the means of a
-        set of baseline episodes (building.md §1.3). Replaces a baseline of the
+        set of baseline episodes (docs/building.md §1.3). Replaces a baseline of the
         same name. Errors: INVALID_ARGUMENT (BASELINE_INVALID, ARGUMENT_INVALID).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -194,7 +194,7 @@ class DataPackServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateTrainingUsage(self, request, context):
-        """Marks packs as used by the world model or a training run (repository.md
+        """Marks packs as used by the world model or a training run (docs/repository.md
         §3.4): for each pack whose wm_role or used_in_training_runs changes, one
         revision line (the whole record with the new values plus a `_revision`
         object) is appended; reads then see the latest revision and
@@ -217,14 +217,14 @@ class DataPackServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportPortable(self, request, context):
-        """Embeds the portable artifacts (portable.md: scene_tracks_v1,
+        """Embeds the portable artifacts (docs/portable.md: scene_tracks_v1,
         rgb_features_v1, slice_labels_v1, optionally repr_tokens) into every
         current pack of a task whose raw episode data (raw_data_path, read on the
         server, relative paths against the server's working directory) is usable.
         In place (no output_store): each changed pack gets a revision line, reason
         "portable_export", with the artifacts, schema_version "2.1-portable" (or
         "2.2-repr") and raw_data_path null. With output_store: the portable records
-        are appended there (portable.md §7) and the source is not touched. Packs
+        are appended there (docs/portable.md §7) and the source is not touched. Packs
         without usable raw data are counted, not failed. Idempotent: a re-run with
         the same options writes nothing. Streams the running counters after each
         written batch; the last message has done = true. Cancelling stops the

@@ -117,7 +117,7 @@ class SkillAdapterServiceServicer:
     """
 
     def GetSkillStatistics(self, request, context):
-        """Statistics of one skill over the packs using it (adapter.md §3.1).
+        """Statistics of one skill over the packs using it (docs/adapter.md §3.1).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,99 @@
+"""Query arguments on the wire: FilterSpec / QuerySpec <-> DataPackFilter /
+QueryDataPacksRequest. What arrives is validated by the same functions the
+embedded repository uses (`records.query.make_filter` / `make_query`)."""
+from __future__ import annotations
+
+from typing import Any
+
+from datapack_client.errors import invalid
+from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
+from datapack_client.records.query import (
+    SLICE_LABEL_BUCKETS,
+    SLICE_LABEL_FLAGS,
+    UNSET,
+    FilterSpec,
+    QuerySpec,
+    make_filter,
+    make_query,
+)
+from datapack_client.records.validation_rules import shown
+
+
+def filter_to_proto(f: FilterSpec) -> spb.DataPackFilter:
+    msg = spb.DataPackFilter(include_sima=f.include_sima, include_counterfactual=f.include_counterfactual)
+    for name in ("bucket", "engine_type", "skill_id", "min_delta_j", "max_delta_j", "min_mvd_score", "source_type",
+                 "wm_model_id", "wm_role", "schema_version", *SLICE_LABEL_FLAGS, *SLICE_LABEL_BUCKETS):
+        v = getattr(f, name)
+        if v is not None:
+            setattr(msg, name, v)
+    msg.min_trust = f.min_trust
+    msg.objective_similarity_threshold = f.objective_similarity_threshold
+    if f.objective_vector is not None:
+        msg.objective_vector.values.extend(f.objective_vector)
+    for op in f.condition_filters:
+        cf = msg.condition_filters.add(key=op.key)
+        v = op.value
+        if type(v) is bool:
+            cf.bool_value = v
+        elif type(v) in (int, float):
+            cf.number_value = v
+        elif type(v) is str:
+            cf.string_value = v
+        else:
+            cf.number_list.values.extend(v)
+    return msg
+
+
+def filter_from_proto(msg: spb.DataPackFilter) -> FilterSpec:
+    """Validate a filter that arrived over the wire (same rules as make_filter)."""
+    def opt(name):
+        return getattr(msg, name) if msg.HasField(name) else None
+
+    cond = None
+    if msg.condition_filters:
+        cond = {}
+        for cf in msg.condition_filters:
+            which = cf.WhichOneof("value")
+            if which is None:
+                raise invalid(f"condition_filters.{cf.key}", "CONDITION_FILTER_INVALID",
+                              f"condition filter {shown(cf.key)} has no value")
+            v = getattr(cf, which)
+            cond[cf.key] = list(v.values) if which == "number_list" else v
+    return make_filter(
+        bucket=opt("bucket"), engine_type=opt("engine_type"), skill_id=opt("skill_id"),
+        min_trust=msg.min_trust if msg.HasField("min_trust") else 0.0,
+        min_delta_j=opt("min_delta_j"), max_delta_j=opt("max_delta_j"), min_mvd_score=opt("min_mvd_score"),
+        source_type=opt("source_type"),
+        objective_vector=list(msg.objective_vector.values) if msg.HasField("objective_vector") else None,
+        objective_similarity_threshold=(msg.objective_similarity_threshold
+                                        if msg.HasField("objective_similarity_threshold") else 0.9),
+        condition_filters=cond, include_sima=msg.include_sima,
+        include_counterfactual=msg.include_counterfactual, wm_model_id=opt("wm_model_id"), wm_role=opt("wm_role"),
+        schema_version=opt("schema_version"), is_occluded=opt("is_occluded"), is_dynamic=opt("is_dynamic"),
+        is_static=opt("is_static"), occlusion_bucket=opt("occlusion_bucket"), motion_bucket=opt("motion_bucket"))
+
+
+def query_to_proto(store: str, task_name: str, q: QuerySpec) -> spb.QueryDataPacksRequest:
+    req = spb.QueryDataPacksRequest(store=store, task_name=task_name, filter=filter_to_proto(q.filter),
+                                    sort_descending=q.sort_descending,
+                                    view=spb.DATA_PACK_VIEW_FULL if q.include_artifacts else spb.DATA_PACK_VIEW_BASIC)
+    if q.sort_by is not None:
+        req.sort_by = q.sort_by
+    if q.limit is None:
+        req.unlimited = True
+    else:
+        req.limit = min(q.limit, 2 ** 63 - 1)  # "at most n": beyond int64 it means the same as 2^63-1
+    return req
+
+
+def query_from_proto(req: spb.QueryDataPacksRequest) -> QuerySpec:
+    f = filter_from_proto(req.filter)
+    if req.HasField("limit") and req.unlimited:
+        raise invalid("limit", "LIMIT_INVALID", "limit and unlimited are mutually exclusive")
+    limit: Any = None if req.unlimited else (req.limit if req.HasField("limit") else UNSET)
+    sort_by = req.sort_by if req.HasField("sort_by") else None
+    q = make_query(sort_by=sort_by, sort_descending=req.sort_descending if req.HasField("sort_descending") else True,
+                   limit=limit)
+    if req.view not in (spb.DATA_PACK_VIEW_UNSPECIFIED, spb.DATA_PACK_VIEW_BASIC, spb.DATA_PACK_VIEW_FULL):
+        raise invalid("view", "ARGUMENT_INVALID", f"view {req.view} is not a DataPackView")
+    return QuerySpec(f, q.sort_by, q.sort_descending, q.limit, req.view == spb.DATA_PACK_VIEW_FULL)

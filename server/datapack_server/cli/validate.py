@@ -1,0 +1,109 @@
+"""`datapack validate`: list the records of task files that break the append invariants.
+
+    datapack validate (FILE ... | --datapack-dir DIR | --data-dir ROOT [--store S]) [--task T] [--json] [--verbose]
+
+Only reads. Its exit statuses are those of docs/repository.md §10 (0 no findings, 1 findings,
+2 usage error), unlike the other verbs (1 usage error, 2 rejected records).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TextIO
+
+from datapack_client.records.validation_rules import store_ok, task_name_ok
+from datapack_server.cli.common import EXIT_OK
+from datapack_server.cli.options import UsageError, add_verb
+from datapack_server.cli.tables import json_line
+
+VALIDATE_FINDINGS, VALIDATE_USAGE = 1, 2
+
+
+def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Print each finding (or its JSON) and a summary line; VALIDATE_FINDINGS when there is one."""
+    from datapack_server.service.file_validation import task_files, validate_file
+
+    files = _validation_targets(args, task_files)
+    total_lines = total_findings = 0
+    for path in files:
+        report = validate_file(path)
+        total_lines += report.lines
+        for f in report.findings:
+            total_findings += 1
+            if args.json:
+                out.write(json_line(f.as_dict()) + "\n")
+                continue
+            pack_id = f.pack_id if f.pack_id is not None else "-"
+            print(f"{f.file}:{f.line} {pack_id} {','.join(f.reasons)}", file=out)
+            if args.verbose:
+                for d in f.details:
+                    print(f"    {d['field'] or '(line)'}: {d['reason']}: {d['message']}", file=out)
+    if not args.json:
+        print(f"datapack validate: {len(files)} file(s), {total_lines} line(s), {total_findings} finding(s)",
+              file=out)
+    return VALIDATE_FINDINGS if total_findings else EXIT_OK
+
+
+def _validation_targets(args: argparse.Namespace, task_files) -> list[str]:
+    """The task files to read: the FILE arguments, or those of the named store(s) and task."""
+    if args.files:
+        if args.datapack_dir or args.data_dir or args.task:
+            raise UsageError("give either FILE arguments or a store (--datapack-dir / --data-dir [--store] [--task])")
+        for path in args.files:
+            if not os.path.isfile(path):
+                raise UsageError(f"no such file: {path}")
+        return list(args.files)
+    if args.datapack_dir and args.data_dir:
+        raise UsageError("give either --datapack-dir or --data-dir [--store], not both")
+    if args.store is not None and not store_ok(args.store):
+        raise UsageError(f"--store {args.store!r} is not a store path")
+    if args.task is not None and not task_name_ok(args.task):
+        raise UsageError(f"--task {args.task!r} is not a task name")
+    if args.datapack_dir:
+        if args.store is not None:
+            raise UsageError("--store goes with --data-dir; --datapack-dir is the store")
+        stores = [args.datapack_dir]
+    elif args.data_dir:
+        if not os.path.isdir(args.data_dir):
+            raise UsageError(f"no such data directory: {args.data_dir}")
+        stores = ([os.path.join(args.data_dir, *args.store.split("/")) if args.store else args.data_dir]
+                  if args.store is not None else _store_folders(args.data_dir))
+    else:
+        raise UsageError("name what to validate: FILE ..., --datapack-dir DIR or --data-dir ROOT [--store S]")
+    files = []
+    for folder in stores:
+        if not os.path.isdir(folder):
+            raise UsageError(f"no such store folder: {folder}")
+        files.extend(f for f in task_files(folder, args.task) if os.path.isfile(f))
+    if args.task is not None and not files:
+        raise UsageError(f"task {args.task!r} has no file in {', '.join(stores) or args.data_dir}")
+    return files
+
+
+def _store_folders(root: str) -> list[str]:
+    """Every folder below a data root that holds task files (the root included)."""
+    from datapack_server.storage.taskfile import AUX_DIR, SUFFIX
+    out = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != AUX_DIR)
+        if any(n.endswith(SUFFIX) for n in names):
+            out.append(folder)
+    return out
+
+
+def register(sub) -> None:
+    """Register `validate` on the `datapack` subparsers."""
+    v = add_verb(sub, "validate", "list records breaking the append invariants",
+                 "Read task files line by line and list every line a writer would refuse "
+                 "(docs/repository.md §5) or a reader has to repair (corrupt line, torn tail, legacy shape, "
+                 "derived id or time, duplicate lines): `file:line pack_id REASONS`, or one JSON object per "
+                 "finding with --json. Only reads. Checksums are checked by `datapack verify`. Exit codes "
+                 "(docs/repository.md §10): 0 no findings, 1 findings, 2 usage error.", _validate,
+                 usage_status=VALIDATE_USAGE)
+    v.add_argument("files", nargs="*", metavar="FILE", help="JSONL files (instead of a store)")
+    v.add_argument("--datapack-dir", metavar="DIR", help="a store folder")
+    v.add_argument("--data-dir", metavar="ROOT", help="a data root: every store below it, or --store")
+    v.add_argument("--store", metavar="NAME", default=None, help="with --data-dir: one store")
+    v.add_argument("--task", metavar="T", help="one task of the store(s); default: every task file")
+    v.add_argument("--json", action="store_true", help="one JSON object per finding")
+    v.add_argument("--verbose", "-v", action="store_true", help="also print each violation's field and message")
