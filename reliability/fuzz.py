@@ -20,7 +20,7 @@ A seeded random mutator (no atheris) over the reference fixture lines
   append     mutated DataPackMeta messages (structured field mutations and raw
              byte damage: invalid UTF-8, truncation, unknown enum numbers, side
              JSON, packed arrays) through the server's append preparation
-             (workers.prepare_records: decode, normalise, validate, encode). It
+             (service.preparation.prepare_records: decode, normalise, validate, encode). It
              never raises; every accepted line must read back as the same record.
              The client's lazy decoder may refuse a message only with ValueError.
   validate   arbitrary JSON values shaped like records through normalisation and

@@ -1,4 +1,4 @@
-"""`datapack query | stats | validate | import` (data_cli.py): outputs and exit
+"""`datapack query | stats | validate | import` (cli/query.py, stats.py, validate.py, importing.py): outputs and exit
 codes, on a local store and through a server (--target), against what the
 repository API says for the same arguments."""
 from __future__ import annotations

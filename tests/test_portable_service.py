@@ -219,40 +219,40 @@ def _run(*args, cwd):
 
 def test_cli_export_in_place_locally_and_on_a_server(tmp_path, server, data_root):
     store = tmp_path / "local"
-    r = _run("-m", "datapack_server.cli.main", "build", "--generate-synthetic", "12", "--output-dir", str(store),
+    r = _run("-m", "datapack_server.cli", "build", "--generate-synthetic", "12", "--output-dir", str(store),
              "--raw-dir", str(tmp_path / "raw"), "--quiet", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    r = _run("-m", "datapack_server.cli.main", "export-portable", "--datapack-dir", str(store), "--task", TASK,
+    r = _run("-m", "datapack_server.cli", "export-portable", "--datapack-dir", str(store), "--task", TASK,
              "--workers", "2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "revised                 12" in r.stdout
-    r = _run("-m", "datapack_server.cli.main", "export-portable", "--datapack-dir", str(store), "--task", TASK, "--json",
+    r = _run("-m", "datapack_server.cli", "export-portable", "--datapack-dir", str(store), "--task", TASK, "--json",
              cwd=tmp_path)
     assert r.returncode == 0 and '"already_present": 12' in r.stdout, r.stdout + r.stderr
 
     # Over the wire: the store named like the folder, on the server's data root.
-    r = _run("-m", "datapack_server.cli.main", "build", "--generate-synthetic", "6", "--target",
+    r = _run("-m", "datapack_server.cli", "build", "--generate-synthetic", "6", "--target",
              f"127.0.0.1:{server.port}", "--store", STORE, "--raw-dir", str(tmp_path / "raw2"), "--quiet",
              cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    r = _run("-m", "datapack_server.cli.main", "export-portable", "--datapack-dir", f"data/datapacks/{STORE}",
+    r = _run("-m", "datapack_server.cli", "export-portable", "--datapack-dir", f"data/datapacks/{STORE}",
              "--task", TASK, "--target", f"127.0.0.1:{server.port}", "--json", cwd=tmp_path)
     assert r.returncode == 0 and '"revised": 6' in r.stdout, r.stdout + r.stderr
     c = connect(f"127.0.0.1:{server.port}", store=STORE)
     assert len(c.query(TASK, schema_version="2.1-portable", limit=None)) == 6
     c.close()
 
-    r = _run("-m", "datapack_server.cli.main", "export-portable", "--datapack-dir", str(store), "--task", "nothing_here",
+    r = _run("-m", "datapack_server.cli", "export-portable", "--datapack-dir", str(store), "--task", "nothing_here",
              cwd=tmp_path)
     assert r.returncode == 1 and "no records" in r.stderr
-    r = _run("-m", "datapack_server.cli.main", "export-portable", "--datapack-dir", str(store), "--task", TASK,
+    r = _run("-m", "datapack_server.cli", "export-portable", "--datapack-dir", str(store), "--task", TASK,
              "--token-dim", "0", cwd=tmp_path)
     assert r.returncode == 1 and "token_dim" in r.stderr
 
 
 def test_export_script_writes_an_output_store_and_reports_conflicts(tmp_path):
     store = tmp_path / "phase_c"
-    r = _run("-m", "datapack_server.cli.main", "build", "--generate-synthetic", "5", "--output-dir", str(store),
+    r = _run("-m", "datapack_server.cli", "build", "--generate-synthetic", "5", "--output-dir", str(store),
              "--raw-dir", str(tmp_path / "raw"), "--quiet", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     script = ["-m", "scripts.export_portable_datapacks", "--datapack-dir", str(store), "--task", TASK]

@@ -12,7 +12,7 @@
     datapack query|stats|export ... / validate ... / import FILE ...   (data.py)
     datapack report --task T --out DIR [--data-dir DIR] [--store S] [--target HOST:PORT]
     datapack health [--target HOST:PORT] [--service NAME]
-    datapack sim --episodes N [--workers W] [--target HOST:PORT | --output-dir DIR] [...] (sim/cli.py)
+    datapack sim --episodes N [--workers W] [--target HOST:PORT | --output-dir DIR] [...] (cli/sim.py)
 
 `serve` prints `datapack: listening on HOST:PORT; loading stores` once the port
 is bound (health NOT_SERVING, calls UNAVAILABLE while the stores load), then
@@ -47,8 +47,8 @@ from datapack_server.cli.data import register as register_data
 from datapack_server.cli.export_portable import register as register_export
 from datapack_server.cli.health import register as register_health
 from datapack_server.cli.report import register as register_report
+from datapack_server.cli.sim import register as register_sim
 from datapack_server.cli.verify import register as register_verify
-from datapack_server.sim.cli import register as register_sim
 
 
 def _serve(args: argparse.Namespace) -> int:

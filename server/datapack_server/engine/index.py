@@ -289,7 +289,7 @@ class TaskIndex:
 
     def add_block(self, pids: list, hashes: list, line_no, block: dict) -> None:
         """Append many new packs at once from a worker's columnar block (all
-        pack_ids absent and distinct; see workers.parse_range_columns)."""
+        pack_ids absent and distinct; see parsing.parse_range_columns)."""
         self.flush()
         m = len(pids)
         a, b = self.n, self.n + m

@@ -2,6 +2,8 @@
 
 env.py (the world), policy.py (the six scripted skills), energy.py (accounting),
 episode.py (one episode -> builder arguments + raw artifacts), runner.py (worker
-processes streaming packs), cli.py (the command). Only env.py imports pybullet
-(the `sim` extra); this package and cli.py import without it.
+processes streaming packs); the command is cli/sim.py. Only env.py imports
+pybullet (the `sim` extra); this package imports without it.
+
+May import: repo.py, synthetic/, portable/ and the client package.
 """
