@@ -86,7 +86,7 @@ def main(argv=None) -> int:
         # append: 256-pack batches into a fresh durable store
         packs = [DataPackMeta.from_dict(d) for d in datagen.generate(256 * 21, 7, 0, "ap")]
         batches = [[record_to_message(p) for p in packs[i:i + 256]] for i in range(0, len(packs), 256)]
-        svc = DataPackService(os.path.join(tmp, "append_root"), fsync=True)
+        svc = DataPackService(os.path.join(tmp, "append_root"), fsync=True, create=True)
         it = iter(batches)
         _profile("append (server, per 256-pack message)", lambda: svc.append("s", next(it)), 10, "pack", 256, a.top)
         svc.close()

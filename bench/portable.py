@@ -152,7 +152,7 @@ def build_query_stores(exported: str, root: str, m: int) -> dict:
     out = {"base_records": len(base), "load_s": load_s}
     for name, conv in (("p21", None), ("p20", _to_20)):
         t = time.perf_counter()
-        with DataPackRepo(os.path.join(root, name), fsync=False) as repo:
+        with DataPackRepo(os.path.join(root, name), fsync=False, create=True) as repo:
             for start in range(0, m, 1000):
                 batch = []
                 for i in range(start, min(m, start + 1000)):

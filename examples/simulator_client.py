@@ -65,7 +65,7 @@ class EpisodeStreamer:
             self._stream.close()
             if self._stream.errors:
                 raise self._stream.errors[0]
-            return sum(1 for r in self._stream.results if r.status == "created")
+            return self._stream.counts["created"]
         finally:
             self._repo.close()
 

@@ -113,7 +113,7 @@ def run(streams: int, seconds: float, batch: int, workers: int) -> dict:
     me = psutil.Process()
     try:
         other_task = "other_task"
-        repo = DataPackRepo(os.path.join(work, "data", STORE))
+        repo = DataPackRepo(os.path.join(work, "data", STORE), create=True)
         repo.append_batch([{**d, "task_name": other_task} for d in datagen.generate(16, seed=99, prefix="other")])
         repo.close()
         running = build_server(ServerConfig(data_dir=os.path.join(work, "data"), port=0, workers=workers))

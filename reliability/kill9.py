@@ -62,18 +62,14 @@ def _writer(target: str, prefix: str, count: int, mode: str, acked_path: str) ->
     retries = 0
     with open(acked_path, "w") as out:
         if mode == "stream":
-            s = repo.stream_appender(batch_size=50, max_in_flight=4, reconnect_timeout=120)
-            logged = 0
+            # Each acknowledged id is logged as it arrives (on the appender's thread; a line at a time).
+            def log(result):
+                out.write(result.pack_id + "\n")
+                out.flush()
+            s = repo.stream_appender(batch_size=50, max_in_flight=4, reconnect_timeout=120, on_ack=log)
             for i in range(count):
                 s.append(make_pack(f"{prefix}-{i}"))
-                if len(s.results) > logged:
-                    new = s.results[logged:]
-                    logged += len(new)
-                    out.write("".join(r.pack_id + "\n" for r in new))
-                    out.flush()
             s.close()
-            out.write("".join(r.pack_id + "\n" for r in s.results[logged:]))
-            out.flush()
             retries = s.reconnects
             if s.errors:
                 raise SystemExit(f"{prefix}: rejections: {s.errors[:3]}")

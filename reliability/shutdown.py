@@ -94,16 +94,15 @@ class Writer(threading.Thread):
         from datapack_client import connect
         try:
             repo = connect(self.target, store=STORE, timeout=10)
-            with repo.stream_appender(batch_size=32, max_in_flight=4, reconnect_timeout=60) as s:
+            with repo.stream_appender(batch_size=32, max_in_flight=4, reconnect_timeout=60,
+                                      on_ack=lambda r: self.acked.append(r.pack_id)) as s:
                 for d in datagen.generate(200_000, seed=self.k, prefix=f"w{self.k}"):
                     if self.stop.is_set():
                         break
                     s.append(d)
                     self.sent += 1
-                    self.acked.extend(r.pack_id for r in s.results[len(self.acked):])
                     if self.sent % 32 == 0:
                         time.sleep(0.05)
-            self.acked.extend(r.pack_id for r in s.results[len(self.acked):])
             repo.close()
         except BaseException as exc:  # noqa: BLE001 - reported
             self.error = exc

@@ -71,7 +71,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def run(minutes: float, writers: int, rate: float, batch: int, sample_s: float = 5.0) -> dict:
     root = tempfile.mkdtemp(prefix="datapack-soak-")
-    server = ServerProc(os.path.join(root, "data"), os.path.join(root, "server.log")).start()
+    server = ServerProc(os.path.join(root, "data"), os.path.join(root, "server.log"), "--create").start()
     target = f"127.0.0.1:{server.port}"
     period = batch / rate
     stop_at = time.monotonic() + minutes * 60

@@ -1,6 +1,7 @@
 """Shared fixtures: real servers on port 0, and one `repo` fixture that runs a
-test twice, against the embedded DataPackRepo and through the client against a
-server (docs/repository.md §11.3 parity)."""
+test three times: against the embedded DataPackRepo, through the client against
+a server, and through the asyncio client against a server (behind a synchronous
+bridge, aio_bridge.py) (docs/repository.md §11.3 parity)."""
 from __future__ import annotations
 
 import os
@@ -17,9 +18,42 @@ from datapack_client import DataPackMeta, connect
 from datapack_server import DataPackRepo
 from datapack_server.api.app import ServerConfig, build_server
 
+try:
+    from .aio_bridge import AsyncClientBridge
+except ImportError:  # tests/ not a package
+    from aio_bridge import AsyncClientBridge
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "reference"
 STORE = "phase_c"
+
+
+# ------------------------------------------------------------------ timing on a loaded machine
+# A test must hold on a machine at load 6 (`make test` beside other work). Where
+# it relies on time (a deadline it sets, a timeout it waits for something with),
+# the seconds that suffice on an idle machine go through `scaled`.
+MAX_SLOWDOWN = 8.0
+
+
+def load_factor() -> float:
+    """How many times slower than idle this machine may run now: the 1-minute
+    load average per CPU, at least 1 and at most MAX_SLOWDOWN;
+    DATAPACK_TEST_SLOWDOWN=N sets it (e.g. under an emulator)."""
+    forced = os.environ.get("DATAPACK_TEST_SLOWDOWN")
+    if forced:
+        return max(1.0, float(forced))
+    try:
+        per_cpu = os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:  # no load average on this platform
+        per_cpu = 1.0
+    return min(MAX_SLOWDOWN, max(1.0, per_cpu))
+
+
+def scaled(seconds: float) -> float:
+    """`seconds` (enough on an idle machine) for the load now. The load
+    average trails a sudden load by about a minute, so callers give idle
+    values with room to spare (several times what an idle run needs)."""
+    return seconds * load_factor()
 
 
 @pytest.fixture
@@ -44,16 +78,21 @@ def client(server):
     c.close()
 
 
-@pytest.fixture(params=["embedded", "remote"])
+@pytest.fixture(params=["embedded", "remote", "remote_async"])
 def repo(request, data_root):
-    """The same repository API, in-process or over gRPC, on <data_root>/phase_c."""
+    """The same repository API, in-process or over gRPC (the client, or the asyncio
+    client behind aio_bridge.py), on <data_root>/phase_c
+    (an existing, empty store folder on both sides: reads of its tasks before
+    any append raise TASK_NOT_FOUND alike)."""
+    (data_root / STORE).mkdir(exist_ok=True)
     if request.param == "embedded":
         r = DataPackRepo(str(data_root / STORE))
         yield r
         r.close()
     else:
         running = build_server(ServerConfig(data_dir=str(data_root), port=0, max_workers=32))
-        c = connect(f"127.0.0.1:{running.port}", store=STORE, timeout=20)
+        open_client = connect if request.param == "remote" else AsyncClientBridge
+        c = open_client(f"127.0.0.1:{running.port}", store=STORE, timeout=20)
         yield c
         c.close()
         running.stop(0)
@@ -119,7 +158,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "datapack_server", "serve", "--data-dir", str(self.data_dir), "--port",
              str(port), *self.extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
@@ -142,4 +181,4 @@ class ServerProcess:
 
     def terminate(self, timeout: float = 30.0) -> int:
         self.proc.terminate()
-        return self.proc.wait(timeout)
+        return self.proc.wait(scaled(timeout))

@@ -20,11 +20,14 @@ import random
 import pytest
 
 from datapack_client import DataPackMeta, InvalidArgumentError, SkillDataPackAdapter, SkillID, SkillValueMatrix
+from datapack_client.errors import NotFoundError
 from datapack_server import DataPackRepo
 
 try:
+    from .aio_bridge import AsyncClientBridge
     from .conftest import STORE, copy_fixture
 except ImportError:  # tests/ not a package
+    from aio_bridge import AsyncClientBridge
     from conftest import STORE, copy_fixture
 
 TASK = "drawer_vase"
@@ -36,22 +39,24 @@ CREATED = "2025-06-01T12:00:00.000000+00:00"
 
 # =========================================================================== fixtures
 
-@pytest.fixture(params=["embedded", "remote"])
+@pytest.fixture(params=["embedded", "remote", "remote_async"])
 def open_repo(request, data_root):
     """open_repo(store=STORE, skill_catalogues=None) -> a repository on <data_root>/<store>:
-    the embedded DataPackRepo, or a client of a real server on that data root."""
+    the embedded DataPackRepo, or a client (or the asyncio client behind
+    aio_bridge.py) of a real server on that data root."""
     opened = []
 
     def _open(store: str = STORE, skill_catalogues=None):
         if request.param == "embedded":
-            r = DataPackRepo(str(data_root / store), fsync=False, skill_catalogues=skill_catalogues)
+            r = DataPackRepo(str(data_root / store), fsync=False, skill_catalogues=skill_catalogues, create=True)
             opened.append(r.close)
             return r
         from datapack_client import connect
         from datapack_server.api.app import ServerConfig, build_server
         running = build_server(ServerConfig(data_dir=str(data_root), port=0, fsync=False,
                                             skill_catalogues=skill_catalogues, exclusive=False))
-        c = connect(f"127.0.0.1:{running.port}", store=store, timeout=60)
+        open_client = connect if request.param == "remote" else AsyncClientBridge
+        c = open_client(f"127.0.0.1:{running.port}", store=store, timeout=60)
         opened.append(lambda: (c.close(), running.stop(0)))
         return c
 
@@ -75,6 +80,13 @@ def adapter(repo):
 def record(pid: str, task: str = TASK, **fields) -> dict:
     """A complete record dict (schema order) with a fixed created_at."""
     return DataPackMeta(pack_id=pid, task_name=task, created_at=CREATED, **fields).to_dict()
+
+
+def assert_task_not_found(call) -> None:
+    """An analysis of a task without a file: NOT_FOUND / TASK_NOT_FOUND on task_name (issue 13)."""
+    with pytest.raises(NotFoundError) as ei:
+        call()
+    assert ei.value.reason == "TASK_NOT_FOUND" and [v.field for v in ei.value.violations] == ["task_name"]
 
 
 def write_task(data_root, recs, task: str = TASK, store: str = STORE) -> None:
@@ -500,13 +512,17 @@ def test_all_skills_performance_covers_known_skills(adapter, gen):
     assert all(type(v) is float for v in res[3].values() if not isinstance(v, (int, str)))
 
 
-def test_statistics_empty_shape(adapter, gen):
+def test_statistics_empty_shape(adapter, gen, data_root):
     assert adapter.get_skill_statistics(TASK, 6) == {"skill_id": 6, "skill_name": "UNKNOWN", "total_usage": 0,
                                                      "positive_count": 0, "negative_count": 0}
-    # A valid task without a file is empty (no error).
-    assert adapter.get_skill_statistics("no_such_task", 0) == {
+    # A task whose file holds no packs is empty (no error).
+    write_task(data_root, [], task="empty_task")
+    assert adapter.get_skill_statistics("empty_task", 0) == {
         "skill_id": 0, "skill_name": "EPISODE", "total_usage": 0, "positive_count": 0, "negative_count": 0}
-    assert adapter.get_all_skills_performance("no_such_task") == {0: adapter.get_skill_statistics("no_such_task", 0)}
+    assert adapter.get_all_skills_performance("empty_task") == {0: adapter.get_skill_statistics("empty_task", 0)}
+    # A task without a file does not exist (issue 13): NOT_FOUND, no longer empty results.
+    assert_task_not_found(lambda: adapter.get_skill_statistics("no_such_task", 0))
+    assert_task_not_found(lambda: adapter.get_all_skills_performance("no_such_task"))
 
 
 def test_statistics_counts_packs_not_entries_and_skips_other_buckets(adapter, data_root):
@@ -648,7 +664,9 @@ def test_negative_sequence_patterns_start_from_most_negative(adapter, data_root)
     assert adapter.get_skill_sequence_patterns(TASK, "negative", top_k=2) == {(2, 2): 1, (4,): 1}
     assert list(adapter.get_skill_sequence_patterns(TASK, "negative")) == [(2, 2), (4,), (3,), (1,)]
     assert adapter.get_skill_sequence_patterns(TASK) == {(): 1}
-    assert adapter.get_skill_sequence_patterns("no_such_task") == {}
+    write_task(data_root, [], task="empty_task")
+    assert adapter.get_skill_sequence_patterns("empty_task") == {}
+    assert_task_not_found(lambda: adapter.get_skill_sequence_patterns("no_such_task"))
 
 
 # =========================================================================== §3.6 value matrix
@@ -869,14 +887,16 @@ def test_attribution_ranges(adapter, gen):
 
 # =========================================================================== §3.13 – §3.15
 
-def test_env_type_statistics(adapter, gen):
+def test_env_type_statistics(adapter, gen, data_root):
     res = adapter.get_env_type_statistics(TASK)
     same(res, b_env(gen))
     assert list(res["kitchen"]) == ["count", "positive", "negative", "mean_delta_j", "mean_delta_mpl",
                                     "mean_delta_error", "mean_delta_ep", "mean_energy_wh", "mean_trust",
                                     "positive_ratio"]
     assert sum(v["count"] for v in res.values()) == len(gen)
-    assert adapter.get_env_type_statistics("no_such_task") == {}
+    write_task(data_root, [], task="empty_task")
+    assert adapter.get_env_type_statistics("empty_task") == {}
+    assert_task_not_found(lambda: adapter.get_env_type_statistics("no_such_task"))
 
 
 def test_env_type_statistics_many_env_types(adapter, data_root):
@@ -899,12 +919,14 @@ def test_datapack_ids_for_skill(adapter, gen, sid, bucket):
         assert want == []
 
 
-def test_summarize_energy_usage(adapter, gen):
+def test_summarize_energy_usage(adapter, gen, data_root):
     res = adapter.summarize_energy_usage(TASK)
     same(res, b_energy(gen))
     assert list(res["limb_totals"]) == list(LIMBS) and res["limb_totals"]["wrist"] == 0.0
     assert list(res["skill_totals"]) == list(ENERGY_SKILLS)
-    assert adapter.summarize_energy_usage("no_such_task") == {"n_packs": 0}
+    write_task(data_root, [], task="empty_task")
+    assert adapter.summarize_energy_usage("empty_task") == {"n_packs": 0}
+    assert_task_not_found(lambda: adapter.summarize_energy_usage("no_such_task"))
 
 
 # =========================================================================== §3.16 report

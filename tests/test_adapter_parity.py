@@ -70,6 +70,8 @@ def adapters(tmp_path_factory):
     from datapack_server.api.app import ServerConfig, build_server
     root = tmp_path_factory.mktemp("adapter_parity")
     copy_fixture(root, "drawer_vase_datapacks.jsonl")
+    # "empty_task" exists (its file does) and holds no packs: the empty results.
+    (root / STORE / "empty_task_datapacks.jsonl").touch()
     embedded = SkillDataPackAdapter(DataPackRepo(str(root / STORE)))
     running = build_server(ServerConfig(data_dir=str(root), port=0))
     remote = SkillDataPackAdapter(connect(f"127.0.0.1:{running.port}", store=STORE))

@@ -196,10 +196,11 @@ def test_missing_extra_names_it(monkeypatch, ref_store, tmp_path):
 
 def test_export_usage_errors(ref_store, tmp_path):
     loc = ["--datapack-dir", str(ref_store / STORE), "--task", TASK]
-    assert run("export", *loc, "--format", "csv", "--out", str(tmp_path / "a"))[0] == 1
-    assert run("export", *loc, "--format", "parquet")[0] == 1  # --out required
+    # Usage errors exit 2 (cli/common.py).
+    assert run("export", *loc, "--format", "csv", "--out", str(tmp_path / "a"))[0] == 2
+    assert run("export", *loc, "--format", "parquet")[0] == 2  # --out required
     code, _, err = run("export", *loc, "--format", "parquet", "--out", str(tmp_path / "b"), "--min-trust", "nan")
-    assert code == 1 and "min_trust" in err
+    assert code == 2 and "min_trust" in err
     # no match: an empty table with the full schema
     code, _, _ = run("export", *loc, "--format", "parquet", "--out", str(tmp_path / "e.parquet"), "--min-trust", "5")
     assert code == 0

@@ -873,7 +873,7 @@ def test_every_built_pack_passes_append(tmp_path):
     for p in packs:
         assert record_violations(p.to_dict(), check_free_finite=True) == []
     assert {p.bucket for p in packs} == {"positive", "negative"}
-    repo = DataPackRepo(str(tmp_path / "store"), fsync=False)
+    repo = DataPackRepo(str(tmp_path / "store"), fsync=False, create=True)
     try:
         results = repo.append_batch(packs)
         assert [r.status for r in results] == ["created"] * len(packs)
@@ -890,7 +890,7 @@ def test_rebuilding_the_same_summary_gives_the_same_pack_id(tmp_path):
     assert a.pack_id == b.pack_id == "470b8300-c128-5ac6-9c37-f291712a856d"
     s = EpisodeInfoSummary.from_dict(summary(episode_id="ep-42"))
     assert build(s).pack_id == build(s).pack_id == build(summary(episode_id="ep-42")).pack_id
-    repo = DataPackRepo(str(tmp_path / "store"), fsync=False)
+    repo = DataPackRepo(str(tmp_path / "store"), fsync=False, create=True)
     try:
         assert repo.append(build(s)).status == "created"
         assert repo.append(build(s)).status == "already_present"  # identical rebuild: idempotent

@@ -137,17 +137,18 @@ def test_query_fields_and_limit(where):
 
 def test_query_usage_errors(where, data_root):
     loc, _ = where
-    assert run("query", *loc, "--task", TASK, "--bucket", "good")[0] == 1  # argparse choices
+    # Exit statuses of every verb (cli/common.py): 2 usage, 1 a store that does not exist.
+    assert run("query", *loc, "--task", TASK, "--bucket", "good")[0] == 2  # argparse choices
     code, _, err = run("query", *loc, "--task", TASK, "--condition", "colour=red")
-    assert code == 1 and "CONDITION_FILTER_INVALID" in err
-    assert run("query", *loc)[0] == 1  # --task is required
+    assert code == 2 and "CONDITION_FILTER_INVALID" in err
+    assert run("query", *loc)[0] == 2  # --task is required
     code, _, err = run("query", "--task", TASK)
-    assert code == 1 and "name the store" in err
+    assert code == 2 and "name the store" in err
     code, _, err = run("query", "--datapack-dir", str(data_root / "nope"), "--task", TASK)
-    assert code == 1 and "no such store folder" in err
+    assert code == 1 and "NOT_FOUND DATA_DIR_NOT_FOUND" in err and str(data_root / "nope") in err
     code, _, err = run("query", "--datapack-dir", str(data_root), "--target", "127.0.0.1:1", "--task", TASK)
-    assert code == 1 and "not both" in err
-    assert run("query", *loc, "--task", TASK, "--limit", "0")[0] == 1
+    assert code == 2 and "not both" in err
+    assert run("query", *loc, "--task", TASK, "--limit", "0")[0] == 2
 
 
 def test_query_through_the_datapack_command(ref_store):
@@ -211,7 +212,7 @@ def test_stats_by_engine_source_skill(where):
     assert [line.split()[:2] for line in lines[1:4]] == [
         [e, str(n)] for e, n in oracle.get_statistics(TASK)["engine_types"].items()]
     assert lines[4] == "all: 600 pack(s)"
-    assert run("stats", *loc, "--task", TASK, "--by", "engine", "--engine-type", "isaac")[0] == 1
+    assert run("stats", *loc, "--task", TASK, "--by", "engine", "--engine-type", "isaac")[0] == 2
 
 
 # ------------------------------------------------------------------------------------------ validate
@@ -250,7 +251,7 @@ def test_validate_reference_store(ref_store):
 
 def test_validate_planted_lines(data_root):
     store = data_root / STORE
-    with DataPackRepo(str(store)) as repo:
+    with DataPackRepo(str(store), create=True) as repo:
         repo.append_batch([make_pack(f"ok-{i}", delta_j=0.5 - i * 0.3) for i in range(4)])
     path = store / f"{TASK}_datapacks.jsonl"
     code, out, _ = run("validate", "--data-dir", str(data_root), "--store", STORE)
@@ -295,11 +296,11 @@ def test_validate_planted_lines(data_root):
 
 def test_validate_usage_errors(data_root, tmp_path):
     assert run("validate")[0] == 2
-    assert run("validate", str(tmp_path / "missing.jsonl"))[0] == 2
-    assert run("validate", "--data-dir", str(tmp_path / "nope"))[0] == 2
+    assert run("validate", str(tmp_path / "missing.jsonl"))[0] == 2  # an input file that does not exist
+    assert run("validate", "--data-dir", str(tmp_path / "nope"))[0] == 1  # a store location that does not exist
     (data_root / STORE).mkdir()
     code, _, err = run("validate", "--datapack-dir", str(data_root / STORE), "--task", "nothing_here")
-    assert code == 2 and "no file" in err
+    assert code == 1 and "NOT_FOUND TASK_NOT_FOUND: no task 'nothing_here'" in err
     assert run("validate", "--data-dir", str(data_root), "--store", "../up")[0] == 2
 
 
@@ -331,7 +332,7 @@ def target(request, data_root):
 def test_import_reference_files_idempotent(target, data_root):
     files = [str(FIXTURES / REF_FILE), str(FIXTURES / "dishwashing_datapacks.jsonl")]
     code, out, _ = run("import", *files, *target, "--json", "--batch-size", "64")
-    assert code == 2  # the earlier library stored records a writer refuses today
+    assert code == 1  # the earlier library stored records a writer refuses today
     first = json_lines(out)
     for report, path, total in zip(first, files, (600, 100)):
         accepted, reasons = _expected_import(path)
@@ -356,12 +357,12 @@ def test_import_reference_files_idempotent(target, data_root):
     assert some == stored[some["pack_id"]]  # lossless, created_at included
     code, out, _ = run("import", *files, *target, "--json")
     again = json_lines(out)
-    assert code == 2
+    assert code == 1
     for a, b in zip(first, again):
         assert (b["created"], b["already_present"], b["rejected"]) == (0, a["created"], a["rejected"])
     code, out, _ = run("import", files[0], *target, "--show-rejected", "2")
     lines = out.splitlines()
-    assert code == 2 and lines[0] == (f"{files[0]}: read 600, created 0, already_present {first[0]['created']}, "
+    assert code == 1 and lines[0] == (f"{files[0]}: read 600, created 0, already_present {first[0]['created']}, "
                                       f"superseded 0, rejected {first[0]['rejected']}")
     assert lines[1].startswith("  rejected by reason: ") and "COUNTERFACTUAL_REQUIRED 170" in lines[1]
     assert lines[2].startswith("  line ") and lines[-1].startswith(f"  ... {first[0]['rejected'] - 2} more")
@@ -383,7 +384,7 @@ def test_import_legacy_and_unified_json_arrays(target, data_root, tmp_path):
     code, out, _ = run("import", legacy, *target, "--json")
     (report,) = json_lines(out)
     # docs/schema.md §10.2: a mapped legacy dict has an empty skill trace, so the store refuses it
-    assert code == 2 and report["read"] == 20 and report["created"] == 0 and report["rejected"] == 20
+    assert code == 1 and report["read"] == 20 and report["created"] == 0 and report["rejected"] == 20
     assert all("SKILL_TRACE_EMPTY" in r["reasons"] for r in report["rejections"])
     assert [r["where"] for r in report["rejections"]] == [f"[{i}]" for i in range(20)]
     with open(legacy) as fh:
@@ -398,7 +399,7 @@ def test_import_legacy_and_unified_json_arrays(target, data_root, tmp_path):
                                 indent=2))
     code, out, _ = run("import", str(array), *target, "--json")
     (report,) = json_lines(out)
-    assert code == 2 and (report["read"], report["created"], report["rejected"]) == (7, 5, 2)
+    assert code == 1 and (report["read"], report["created"], report["rejected"]) == (7, 5, 2)
     assert [r["where"] for r in report["rejections"]] == ["[5]", "[6]"]
     assert "BUCKET_INVALID" in report["rejections"][0]["reasons"]
     good = tmp_path / "good.json"
@@ -412,7 +413,7 @@ def test_import_legacy_and_unified_json_arrays(target, data_root, tmp_path):
 
 def test_import_jsonl_keeps_current_revisions(data_root, tmp_path):
     src = tmp_path / "src"
-    with DataPackRepo(str(src)) as repo:
+    with DataPackRepo(str(src), create=True) as repo:
         repo.append_batch([make_pack(f"r-{i}") for i in range(3)])
         repo.update_training_usage(TASK, ["r-1"], wm_role="wm_eval", add_training_runs=["run_7"])
     path = src / f"{TASK}_datapacks.jsonl"
@@ -424,12 +425,12 @@ def test_import_jsonl_keeps_current_revisions(data_root, tmp_path):
 
 
 def test_import_usage_errors(data_root, tmp_path):
-    assert run("import", str(tmp_path / "none.jsonl"), "--datapack-dir", str(data_root))[0] == 1
+    assert run("import", str(tmp_path / "none.jsonl"), "--datapack-dir", str(data_root))[0] == 2
     broken = tmp_path / "broken.json"
     broken.write_text("[{")
     code, _, err = run("import", str(broken), "--datapack-dir", str(data_root / "x"))
-    assert code == 1 and "not a JSON array" in err
-    assert run("import", "--datapack-dir", str(data_root))[0] == 1  # no FILE
+    assert code == 1 and "not a JSON array" in err  # a file that cannot be read: a failure
+    assert run("import", "--datapack-dir", str(data_root))[0] == 2  # no FILE
 
 
 def test_corrupt_jsonl_line_is_rejected_not_fatal(data_root, tmp_path):
@@ -437,5 +438,5 @@ def test_corrupt_jsonl_line_is_rejected_not_fatal(data_root, tmp_path):
     path.write_text(make_pack("m-1").to_json() + "\n{oops\n\n" + make_pack("m-2").to_json() + "\n")
     code, out, _ = run("import", str(path), "--datapack-dir", str(data_root / "m"), "--json")
     (report,) = json_lines(out)
-    assert code == 2 and (report["read"], report["created"], report["rejected"]) == (3, 2, 1)
+    assert code == 1 and (report["read"], report["created"], report["rejected"]) == (3, 2, 1)
     assert report["rejections"][0]["where"] == "line 2" and report["rejections"][0]["reasons"] == ["CORRUPT_LINE"]

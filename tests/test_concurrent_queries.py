@@ -25,6 +25,7 @@ About 15 s.
 from __future__ import annotations
 
 import multiprocessing
+import pathlib
 import random
 import threading
 import time
@@ -211,7 +212,8 @@ def process_writer(target: str, writer: int, seconds: float, out) -> None:
 def running(tmp_path):
     # fsync off: this test is about what readers see while appends commit, not
     # about durability (test_durability.py); fsync would only slow the writers.
-    srv = build_server(ServerConfig(data_dir=str(tmp_path / "data"), port=0, fsync=False, max_workers=32))
+    srv = build_server(ServerConfig(data_dir=str(tmp_path / "data"), port=0, fsync=False, max_workers=32,
+                                  create_data_dir=True))
     yield srv
     srv.stop(0)
 
@@ -298,6 +300,11 @@ def reader(target: str, shared: Shared, seed: int) -> None:
 def test_queries_during_heavy_appends_are_consistent_and_match_the_oracle(running):
     target = f"127.0.0.1:{running.port}"
     shared = Shared()
+    # The task exists (an empty file) before the readers start: reading a task
+    # that does not exist is NOT_FOUND (issue 13), and the readers may come first.
+    store_dir = pathlib.Path(running.service.root) / STORE
+    store_dir.mkdir(parents=True, exist_ok=True)
+    (store_dir / f"{TASK}_datapacks.jsonl").touch()
 
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()

@@ -17,7 +17,7 @@ from datapack_client.errors import FailedPreconditionError
 from datapack_server import DataPackRepo
 from datapack_server.api.app import ServerConfig, build_server
 
-from .conftest import STORE, ServerProcess, copy_fixture, make_pack
+from .conftest import STORE, ServerProcess, copy_fixture, make_pack, scaled
 
 TASK_FILE = "drawer_vase_datapacks.jsonl"
 
@@ -142,7 +142,7 @@ def test_sigterm_stops_gracefully_and_keeps_everything(tmp_path):
     channel = grpc.insecure_channel(proc.target)
     health = health_pb2_grpc.HealthStub(channel)
     assert health.Check(health_pb2.HealthCheckRequest(service="datapack.v1.DataPackService"),
-                        timeout=5).status == health_pb2.HealthCheckResponse.SERVING
+                        timeout=scaled(10)).status == health_pb2.HealthCheckResponse.SERVING
     assert proc.terminate(30) == 0
     channel.close()
     stored = DataPackRepo(str(data / STORE)).get_statistics("drawer_vase")
@@ -160,7 +160,7 @@ def test_worker_processes_exit_when_the_server_is_killed(tmp_path):
     children = psutil.Process(proc.proc.pid).children(recursive=True)
     assert len(children) >= 2
     proc.kill()
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    gone, alive = psutil.wait_procs(children, timeout=scaled(10))
     for p in alive:
         p.kill()
     assert not alive, [p.cmdline() for p in alive]

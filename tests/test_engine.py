@@ -73,8 +73,8 @@ def test_concurrent_threads_and_streams_never_interleave(tmp_path):
     (group commit): every line is a whole record, every pack exactly once."""
     from datapack_server.api.app import ServerConfig, build_server
     data = tmp_path / "data"
-    running = build_server(ServerConfig(data_dir=str(data), port=0))
-    embedded = DataPackRepo(str(data / STORE))
+    running = build_server(ServerConfig(data_dir=str(data), port=0, create_data_dir=True))
+    embedded = DataPackRepo(str(data / STORE), create=True)
     errors = []
 
     def embedded_writer(k):
@@ -112,7 +112,7 @@ def test_concurrent_threads_and_streams_never_interleave(tmp_path):
 
 
 def test_reads_see_every_acknowledged_append_immediately(data_root, server, client):
-    other = DataPackRepo(str(data_root / STORE))
+    other = DataPackRepo(str(data_root / STORE), create=True)
     for i in range(20):
         client.append(make_pack(f"v{i}"))
         assert other.get_statistics("drawer_vase")["total"] == 2 * i + 1
@@ -122,7 +122,7 @@ def test_reads_see_every_acknowledged_append_immediately(data_root, server, clie
 
 def test_embedded_rejects_non_finite_in_free_form(tmp_path):
     from datapack_client.errors import InvalidArgumentError
-    repo = DataPackRepo(str(tmp_path / "s"))
+    repo = DataPackRepo(str(tmp_path / "s"), create=True)
     dp = make_pack("nan")
     dp.agent_profile = {"policy": "x", "score": float("nan")}
     with pytest.raises(InvalidArgumentError) as exc:

@@ -31,8 +31,9 @@ from datapack_server.api.app import WRITE_HEALTH_NAME, ServerConfig, build_serve
 from datapack_server.portable import exporter
 from datapack_server.service.facade import DataPackService
 from datapack_server.engine.store import Store
+from datapack_server.service.space import WriteWatch
 
-from .conftest import STORE, make_pack
+from .conftest import STORE, make_pack, scaled
 from .test_ingest_flows import drawer_episode, econ
 
 TASK = "drawer_vase"
@@ -43,12 +44,14 @@ SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.Health
 
 def health(port: int, name: str) -> int:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-        return health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=name), timeout=5).status
+        return health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=name),
+                                                    timeout=scaled(10)).status
 
 
 def wait_health(port: int, name: str, want: int, timeout: float = 10.0) -> float:
-    """Seconds until `name` reports `want` (fails after timeout)."""
+    """Seconds until `name` reports `want` (fails after timeout, scaled for the load)."""
     t0 = time.monotonic()
+    timeout = scaled(timeout)
     while time.monotonic() - t0 < timeout:
         if health(port, name) == want:
             return time.monotonic() - t0
@@ -57,7 +60,9 @@ def wait_health(port: int, name: str, want: int, timeout: float = 10.0) -> float
 
 
 def wait_until(cond, timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll `cond` until true (fails after timeout, scaled for the load)."""
     t0 = time.monotonic()
+    timeout = scaled(timeout)
     while not cond():
         if time.monotonic() - t0 > timeout:
             raise AssertionError(f"{what} not reached within {timeout}s")
@@ -107,6 +112,9 @@ def test_disk_full_injected_enospc(data_root, server, client, monkeypatch):
     partial line is left."""
     disk = DiskBudget(data_root)
     monkeypatch.setattr(os, "write", disk)
+    probed = threading.Event()  # set after each space probe
+    real_probe = WriteWatch._probe
+    monkeypatch.setattr(WriteWatch, "_probe", lambda self, pending: (real_probe(self, pending), probed.set())[0])
     acked = [r.pack_id for r in client.append_batch([make_pack(f"a{i}") for i in range(20)])]
     assert health(server.port, WRITE_HEALTH_NAME) == SERVING
     disk.left = 3 * 2300 + 700  # room for about three more lines, then a cut-short write
@@ -129,7 +137,8 @@ def test_disk_full_injected_enospc(data_root, server, client, monkeypatch):
     assert exc.value.reason == "STORE_FULL"
     assert s.results == []  # no batch of the stream was acknowledged
     assert whole_lines(data_root / STORE / TASK_FILE) == acked
-    time.sleep(0.6)  # at least one probe ran while the disk was still full
+    probed.clear()
+    wait_until(probed.is_set, 10, "a space probe")  # one ran while the disk was still full
     assert health(server.port, WRITE_HEALTH_NAME) == NOT_SERVING
     disk.left = None  # space freed
     wait_health(server.port, WRITE_HEALTH_NAME, SERVING, timeout=10)
@@ -210,7 +219,7 @@ def test_disk_full_real_tmpfs(tmpfs_1m):
 # ------------------------------------------------ 9. read-only / immutable data directory
 
 def _small_store(data):
-    DataPackRepo(str(data / STORE)).append_batch([make_pack(f"r{i}") for i in range(5)])
+    DataPackRepo(str(data / STORE), create=True).append_batch([make_pack(f"r{i}") for i in range(5)])
     return (data / STORE / TASK_FILE).read_bytes()
 
 
@@ -323,7 +332,8 @@ def test_oversized_messages_resource_exhausted_and_channel_survives(data_root):
             c.append_batch(big)
         assert c.append(make_pack("small")).status == "created"  # same channel
         with pytest.raises(ResourceExhaustedError):
-            with c.stream_appender(batch_size=600) as s:
+            # One batch of 600 however slowly they are appended: no partial batch leaves on the linger timer.
+            with c.stream_appender(batch_size=600, linger=3600) as s:
                 for p in big:
                     s.append(p)
         assert c.get("drawer_vase", "small").pack_id == "small"
@@ -404,58 +414,71 @@ def test_client_sets_a_deadline_on_every_call(server):
 @pytest.mark.parametrize("how", ["cancel", "deadline"])
 def test_query_stops_when_the_client_is_gone(server, client, monkeypatch, how):
     """A client that cancels (or whose deadline passes) after the first message
-    of a 4000-pack query (encoding slowed to 0.5 ms a record, ~2 s in all): the
-    server stops encoding records soon after, far from the whole result, and
-    its call ends."""
+    of a 4000-pack query: the server stops encoding records soon after, far
+    from the whole result, and its call ends. Clock-free: past its first two
+    messages the server's encoding waits until the client is gone, so neither
+    a slow server nor a slow client changes what is checked."""
     total = 4000
     for i in range(0, total, 1000):
         client.append_batch([make_pack(f"q{j}") for j in range(i, i + 1000)])
     encoded = []
+    client_gone = threading.Event()
     real = DataPackService._encoded
 
-    def slow_encoded(self, st, ref, basic=False):
+    def held_encoded(self, st, ref, basic=False):
         encoded.append(1)
-        time.sleep(0.0005)
+        if len(encoded) > 2 * 256:  # two messages of QUERY_CHUNK_RECORDS
+            client_gone.wait(scaled(60))
         return real(self, st, ref, basic)
 
-    monkeypatch.setattr(DataPackService, "_encoded", slow_encoded)
+    monkeypatch.setattr(DataPackService, "_encoded", held_encoded)
     stub = spb_grpc.DataPackServiceStub(client._channel)
+    # The deadline only has to outlast the first message (a few ms idle); then it passes while the server waits.
     call = stub.QueryDataPacks(spb.QueryDataPacksRequest(store=STORE, task_name=TASK, unlimited=True),
-                               timeout=30 if how == "cancel" else 0.5)
-    next(call)
-    if how == "cancel":
-        call.cancel()
-    else:
-        with pytest.raises(grpc.RpcError) as exc:
-            time.sleep(0.8)
-            for _ in call:
-                pass
-        assert exc.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+                               timeout=30 if how == "cancel" else scaled(2))
+    try:
+        next(call)
+        if how == "cancel":
+            call.cancel()
+        else:
+            with pytest.raises(grpc.RpcError) as exc:
+                for _ in call:
+                    pass
+            assert exc.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    finally:
+        client_gone.set()
     wait_until(lambda: server.gate.active == 0, 10, "the server call ending")
     done = len(encoded)
-    time.sleep(0.3)
+    time.sleep(0.3)  # nothing more is encoded (a slow machine can only hide a failure here, not make one)
     assert len(encoded) == done < total // 2, (done, total)
 
 
 def test_export_stops_between_batches_when_the_client_cancels(server, client, monkeypatch):
     """ExportPortable cancelled after its first progress message: the export
-    stops between batches (of 64), far from the 2000 packs of the task."""
+    stops between batches (of 64), far from the 2000 packs of the task.
+    Clock-free: the batches after the first two wait until the call is
+    cancelled, so a slow client cannot let the export run on."""
     total = 2000
     client.append_batch([make_pack(f"e{i}") for i in range(total)])
     processed = []
+    cancelled = threading.Event()
     real = exporter._compute
 
-    def slow_compute(records, *a, **k):
+    def held_compute(records, *a, **k):
         processed.append(len(records))
-        time.sleep(0.02)
+        if len(processed) > 2:
+            cancelled.wait(scaled(60))
         return real(records, *a, **k)
 
-    monkeypatch.setattr(exporter, "_compute", slow_compute)
+    monkeypatch.setattr(exporter, "_compute", held_compute)
     stub = spb_grpc.DataPackServiceStub(client._channel)
-    call = stub.ExportPortable(spb.ExportPortableRequest(store=STORE, task_name=TASK), timeout=60)
-    first = next(call)
-    assert 0 < first.processed < total and not first.done
-    call.cancel()
+    call = stub.ExportPortable(spb.ExportPortableRequest(store=STORE, task_name=TASK), timeout=scaled(60))
+    try:
+        first = next(call)
+        assert 0 < first.processed < total and not first.done
+        call.cancel()
+    finally:
+        cancelled.set()
     wait_until(lambda: server.gate.active == 0, 10, "the export call ending")
     done = sum(processed)
     time.sleep(0.3)
@@ -464,16 +487,34 @@ def test_export_stops_between_batches_when_the_client_cancels(server, client, mo
 
 # ---------------------------------------------------------------- 14. backpressure
 
+def _settles(counts: list[int], quiet: float, timeout: float) -> bool:
+    """Whether `counts` (updated by other threads), once all are above 0,
+    stops changing for `quiet` seconds within `timeout` (both scaled for the
+    load): a sender that keeps going never settles, a slow machine only takes
+    longer to."""
+    quiet, end = scaled(quiet), time.monotonic() + scaled(timeout)
+    last, since = list(counts), time.monotonic()
+    while time.monotonic() < end:
+        time.sleep(0.05)
+        if counts != last:
+            last, since = list(counts), time.monotonic()
+        elif min(counts) > 0 and time.monotonic() - since >= quiet:
+            return True
+    return False
+
+
 def test_stalled_writer_blocks_streaming_clients(server, monkeypatch):
     """8 clients stream as fast as they can into a writer that does not commit
-    (the group commit blocked) for 3 s: the server takes one batch per stream
+    (the group commit blocked) until the senders settle (no stream sends for
+    1.5 s, scaled for the load): the server takes one batch per stream
     and no more, the clients' senders block (gRPC flow control, about 1 MB per
     stream in flight) instead of the server buffering; after the writer
     resumes the server is healthy and appends work. (RSS is measured by
     `python -m reliability.backpressure`: here clients share the process.)"""
     release = threading.Event()
     real_commit = Store._commit
-    monkeypatch.setattr(Store, "_commit", lambda self, items: (release.wait(30), real_commit(self, items))[1])
+    monkeypatch.setattr(Store, "_commit",
+                        lambda self, items: (release.wait(scaled(120)), real_commit(self, items))[1])
     taken = []
     real_append = DataPackService.append
     monkeypatch.setattr(DataPackService, "append",
@@ -508,10 +549,7 @@ def test_stalled_writer_blocks_streaming_clients(server, monkeypatch):
     try:
         for t in threads:
             t.start()
-        time.sleep(1.5)
-        mid = list(pulled)
-        time.sleep(1.5)
-        assert pulled == mid, "a client kept sending into a stalled writer"
+        assert _settles(pulled, quiet=1.5, timeout=30), f"a client kept sending into a stalled writer: {pulled}"
         assert len(taken) <= 8
         # ~1 MB a stream gets past the client (the server's fixed 1 MiB receive
         # window plus socket buffers); ~4 MB with a window grown by BDP probing.

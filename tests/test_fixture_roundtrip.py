@@ -17,9 +17,11 @@ import pytest
 from .jsoncheck import assert_json_same
 
 try:
+    from .aio_bridge import AsyncClientBridge
     from .conftest import FIXTURES, STORE, copy_fixture, make_pack
     from .test_parity_append import EXAMPLE_LINE, EXAMPLE_SHA256
 except ImportError:  # tests/ not a package
+    from aio_bridge import AsyncClientBridge
     from conftest import FIXTURES, STORE, copy_fixture, make_pack
     from test_parity_append import EXAMPLE_LINE, EXAMPLE_SHA256
 from datapack_client import DataPackMeta, connect
@@ -56,9 +58,9 @@ def write_text_lines(path: pathlib.Path, lines: list[str]) -> None:
 def other_store(repo, data_root, name):
     """The same mode as `repo`, on another store of the same data root."""
     if isinstance(repo, DataPackRepo):
-        r = DataPackRepo(str(pathlib.Path(data_root) / name))
+        r = DataPackRepo(str(pathlib.Path(data_root) / name), create=True)
     else:
-        r = connect(repo.target, store=name, timeout=20)
+        r = (AsyncClientBridge if isinstance(repo, AsyncClientBridge) else connect)(repo.target, store=name, timeout=20)
     try:
         yield r
     finally:

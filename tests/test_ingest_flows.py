@@ -144,7 +144,7 @@ def test_ingest_in_the_worker_pool_builds_the_same_packs(tmp_path):
     the stored packs equal the client-side builder's, byte for byte."""
     from datapack_client.building.builder import Baseline, build_datapack_meta_from_episode
     from .conftest import ServerProcess
-    proc = ServerProcess(tmp_path / "data", "--workers", "2").start()
+    proc = ServerProcess(tmp_path / "data", "--create", "--workers", "2").start()
     try:
         repo = connect(proc.target, store="phase_c", timeout=30)
         episodes = [drawer_episode(i, vase_broken=(i % 9 == 0), sima=(i % 2 == 0)) for i in range(64)]

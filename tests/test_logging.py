@@ -15,7 +15,7 @@ import time
 
 import grpc
 import pytest
-from .conftest import STORE
+from .conftest import STORE, scaled
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_grpc
 from datapack_server.observability import logs
@@ -75,8 +75,9 @@ def test_denied_call_logs_the_request_id_the_client_received(secured, json_log):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r["time"])
 
 
-def test_client_request_ids_are_kept_cut_or_replaced(secured, json_log):
+def test_client_request_ids_are_kept_cut_or_replaced(secured, json_log, data_root):
     _running, stub = secured
+    (data_root / STORE).mkdir()  # ListTasks of an existing store answers (a missing one: NOT_FOUND)
     auth = ("authorization", "Bearer " + TOKEN)
     _, call = stub.ListTasks.with_call(spb.ListTasksRequest(store=STORE), timeout=10,
                                        metadata=[auth, ("x-request-id", "wf-42:step.7")])
@@ -156,7 +157,7 @@ def test_serve_logs_json_lines_when_stderr_is_a_pipe(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         port = None
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + scaled(30)
         while port is None and time.monotonic() < deadline:
             line = proc.stdout.readline()
             assert line, "the server exited"
@@ -168,7 +169,7 @@ def test_serve_logs_json_lines_when_stderr_is_a_pipe(tmp_path):
         rid = rid_of(denied.value.trailing_metadata())
     finally:
         proc.terminate()
-        _out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=scaled(30))
     assert proc.returncode == 0
     records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     denials = [r for r in records if r["logger"] == "datapack.security"]
@@ -190,6 +191,7 @@ def test_tracing_requested_without_the_sdk_is_one_warning(data_root, monkeypatch
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "opentelemetry", None)  # import opentelemetry -> ImportError
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+    (data_root / STORE).mkdir()  # ListTasks of an existing store answers (a missing one: NOT_FOUND)
     with caplog.at_level(logging.WARNING, logger="datapack.tracing"):
         running = build_server(ServerConfig(data_dir=str(data_root), port=0))
         try:

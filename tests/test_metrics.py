@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 pytest.importorskip("prometheus_client")  # the metrics extra (part of dev)
-from .conftest import STORE, hold_warm_up, make_pack
+from .conftest import STORE, hold_warm_up, make_pack, scaled
 from datapack_client import connect
 from datapack_client.client import record_to_message
 from datapack_client.errors import AlreadyExistsError, NotFoundError
@@ -133,7 +133,7 @@ def test_open_streams_and_stream_acknowledgements(metered):
         assert value(m, "datapack_ack_seconds_count", source="append") == 2
         requests.put(None)
         assert list(responses) == []
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + scaled(10)
     while time.monotonic() < deadline:
         m = scrape(metered.metrics_port)
         if value(m, "datapack_open_streams", method=SVC + "AppendDataPacks") == 0:
@@ -148,18 +148,18 @@ def test_readyz_follows_loading_disk_full_and_shutdown(data_root, monkeypatch):
     """/healthz is 200 throughout; /readyz is 503 while the stores load, 200
     once SERVING (saying so when writes are NOT_SERVING for a full disk), and
     503 again as soon as a shutdown starts, while calls still finish."""
-    DataPackRepo(str(data_root / STORE)).append_batch([make_pack(f"r{i}") for i in range(20)])
+    DataPackRepo(str(data_root / STORE), create=True).append_batch([make_pack(f"r{i}") for i in range(20)])
     loading, release = hold_warm_up(monkeypatch)
     running = build_server(ServerConfig(data_dir=str(data_root), port=0, metrics_port=0), wait_ready=False)
     port = running.metrics_port
     stopper = None
     try:
-        assert loading.wait(10)
+        assert loading.wait(scaled(10))
         assert http_get(port, "/healthz")[0] == 200
         status, body = http_get(port, "/readyz")
         assert status == 503 and "loading" in body
         release.set()
-        assert running.wait_ready(10)
+        assert running.wait_ready(scaled(10))
         assert http_get(port, "/readyz") == (200, "SERVING\n")
         # Disk full: reads are served, so ready; the body names the write health.
         monkeypatch.setattr(running.service.space, "interval", 60.0)  # no probe recovers it during the test
@@ -180,20 +180,20 @@ def test_readyz_follows_loading_disk_full_and_shutdown(data_root, monkeypatch):
         got = []
         getter = threading.Thread(target=lambda: got.append(c.get(TASK, "r1").pack_id))
         getter.start()
-        assert in_get.wait(10)
-        stopper = threading.Thread(target=running.stop, args=(20,))
+        assert in_get.wait(scaled(10))
+        stopper = threading.Thread(target=running.stop, args=(scaled(20),))
         stopper.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + scaled(10)
         while running.readiness()[0] and time.monotonic() < deadline:
             time.sleep(0.01)
         status, body = http_get(port, "/readyz")
         assert status == 503 and "shutting down" in body
         assert http_get(port, "/healthz")[0] == 200
         finish.set()
-        getter.join(20)
+        getter.join(scaled(20))
         c.close()
         assert got == ["r1"]
-        stopper.join(30)
+        stopper.join(scaled(30))
         with pytest.raises(OSError):  # the side port closes with the server
             http_get(port, "/healthz")
     finally:
@@ -216,7 +216,7 @@ def test_serve_metrics_port_on_the_command_line(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         metrics_port = None
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + scaled(30)
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             assert line, "the server exited"

@@ -34,6 +34,14 @@ EXAMPLE_SHA256 = "fbbccae6b5795a003f4ce17b399049dd3c736288ca1109ac1f84d9438fabe0
 
 # --------------------------------------------------------------------------- helpers
 
+def assert_task_not_found(read) -> NotFoundError:
+    """A read of a task without a file raises NOT_FOUND / TASK_NOT_FOUND (issue 13), naming the task_name field."""
+    with pytest.raises(NotFoundError) as ei:
+        read()
+    assert ei.value.reason == "TASK_NOT_FOUND" and [v.field for v in ei.value.violations] == ["task_name"]
+    return ei.value
+
+
 def task_path(data_root: pathlib.Path, task: str = TASK, store: str = STORE) -> pathlib.Path:
     return data_root / store / f"{task}_datapacks.jsonl"
 
@@ -308,7 +316,7 @@ def test_schema_conformance_item_8(repo, data_root, mutate, reason, field):
     assert ei.value.reason == reason
     assert vset(ei.value) == {(0, "s12-8", field, reason)}
     assert not task_path(data_root).exists()
-    assert repo.load_all(TASK) == []
+    assert_task_not_found(lambda: repo.load_all(TASK))
 
 
 # --------------------------------------------------------------------------- atomic batches, every violation
@@ -481,7 +489,7 @@ def test_same_id_twice_in_one_batch_different(repo, data_root):
     assert err.code == "ALREADY_EXISTS" and err.reason == "PACK_ID_CONFLICT"
     assert any(v.pack_id == "twice" and v.reason == "PACK_ID_CONFLICT" and v.index == 2 for v in err.violations)
     assert not task_path(data_root).exists()
-    assert repo.load_all(TASK) == []
+    assert_task_not_found(lambda: repo.load_all(TASK))
 
 
 def test_same_id_in_different_tasks_is_not_a_conflict(repo):
@@ -512,7 +520,7 @@ def test_valid_task_names(repo, data_root, name):
 
 def test_task_names_are_case_sensitive(repo, data_root):
     repo.append(pack("cs-1", task_name="Drawer_Vase"))
-    assert repo.query("drawer_vase") == []
+    assert "did you mean 'Drawer_Vase'?" in assert_task_not_found(lambda: repo.query("drawer_vase")).message
     assert [r.pack_id for r in repo.query("Drawer_Vase")] == ["cs-1"]
 
 
@@ -600,7 +608,7 @@ def test_mutating_returned_records_does_not_change_later_results(repo):
 def test_errors_and_results_identical_in_both_modes(data_root, client):
     """docs/repository.md §11.3: same results and same errors (class, reason,
     message, violations) from the embedded repository and the client."""
-    emb = DataPackRepo(str(data_root / "embedded_store"))
+    emb = DataPackRepo(str(data_root / "embedded_store"), create=True)
     try:
         def batch():
             r0 = pack("par-0")

@@ -803,15 +803,23 @@ def test_get_known_and_unknown(repo, data_root):
     repo.append(p)
     got = repo.get(TASK, "g-1")
     assert got.to_dict() == p.to_dict() and got.revision == 1
-    for task, pid in ((TASK, "nope"), (TASK, "G-1"), ("dishwashing", "g-1"), ("no_file_task", "x")):
+    for task, pid in ((TASK, "nope"), (TASK, "G-1")):
         with pytest.raises(NotFoundError) as ei:
             repo.get(task, pid)
         err = ei.value
         assert err.code == "NOT_FOUND"
         assert err.reason == "PACK_NOT_FOUND"
+    # A task without a file: the task is what is missing (issue 13).
+    for task, pid in (("dishwashing", "g-1"), ("no_file_task", "x")):
+        with pytest.raises(NotFoundError) as ei:
+            repo.get(task, pid)
+        assert ei.value.reason == "TASK_NOT_FOUND"
+        assert [v.field for v in ei.value.violations] == ["task_name"]
 
 
-def test_task_without_file_reads_empty_and_creates_nothing(repo, data_root):
+def test_task_without_file_is_not_found_and_creates_nothing(repo, data_root):
+    """Issue 13: a read of a task without a file raises NOT_FOUND / TASK_NOT_FOUND
+    (no longer an empty result), on the task_name field, and creates nothing."""
     root = data_root.parent
 
     def tree():
@@ -822,19 +830,25 @@ def test_task_without_file_reads_empty_and_creates_nothing(repo, data_root):
                 out[p] = hashlib.sha256(open(p, "rb").read()).hexdigest() if os.path.isfile(p) else "dir"
         return out
 
+    def not_found(read):
+        with pytest.raises(NotFoundError) as ei:
+            read()
+        assert ei.value.reason == "TASK_NOT_FOUND" and [v.field for v in ei.value.violations] == ["task_name"]
+        return ei.value.message
+
     before = tree()
-    assert repo.query("dishwashing") == []
-    assert repo.query("dishwashing", bucket="positive", sort_by="delta_j", limit=None) == []
-    assert repo.load_all("dishwashing") == []
-    assert list(repo.iter_all("dishwashing")) == []
-    assert repo.get_positive_for_skill("dishwashing", 0) == []
-    assert repo.get_negative_for_skill("dishwashing", 0) == []
-    assert repo.get_statistics("dishwashing") == {"total": 0, "positive": 0, "negative": 0}
+    not_found(lambda: repo.query("dishwashing"))
+    not_found(lambda: repo.query("dishwashing", bucket="positive", sort_by="delta_j", limit=None))
+    not_found(lambda: repo.load_all("dishwashing"))
+    not_found(lambda: list(repo.iter_all("dishwashing")))
+    not_found(lambda: repo.get_positive_for_skill("dishwashing", 0))
+    not_found(lambda: repo.get_negative_for_skill("dishwashing", 0))
+    assert "there are no tasks yet" in not_found(lambda: repo.get_statistics("dishwashing"))
     assert repo.list_tasks() == []
     assert tree() == before
     # A task with a file elsewhere in the store does not leak into others.
     repo.append(qp("only-dv"))
-    assert repo.query("dishwashing") == []
+    assert f"(tasks: {TASK!r})" in not_found(lambda: repo.query("dishwashing"))
     assert repo.list_tasks() == [TASK]
 
 

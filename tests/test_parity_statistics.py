@@ -11,6 +11,8 @@ import pathlib
 
 import pytest
 
+from datapack_client.errors import NotFoundError
+
 try:
     from .conftest import STORE, copy_fixture, make_pack
     from .test_parity_query import r_cond, r_attr, r_dj, r_has_sima, r_match, r_skill_ids, r_trust
@@ -133,16 +135,22 @@ def test_worked_example_of_section_9(repo):
     assert st["with_counterfactual"] == 1
 
 
-def test_empty_task_exact_shape(repo):
-    for st in (repo.get_statistics(TASK), repo.get_statistics("no_such_task")):
-        assert st == EMPTY
-        assert list(st) == ["total", "positive", "negative"]
-        assert all(type(v) is int for v in st.values())
+def test_empty_task_exact_shape(repo, data_root):
+    # A task whose file exists but holds no packs exists: its statistics are the empty shape.
+    (data_root / STORE / f"{TASK}_datapacks.jsonl").touch()
+    st = repo.get_statistics(TASK)
+    assert st == EMPTY
+    assert list(st) == ["total", "positive", "negative"]
+    assert all(type(v) is int for v in st.values())
     repo.append(make_pack("only-positive"))
     st = repo.get_statistics(TASK, bucket="negative")
     assert st == EMPTY and list(st) == ["total", "positive", "negative"]
     assert all(type(v) is int for v in st.values())
-    assert repo.get_statistics("other_task") == EMPTY
+    # A task without a file does not exist (issue 13): NOT_FOUND, no longer the empty shape.
+    for task in ("no_such_task", "other_task"):
+        with pytest.raises(NotFoundError) as ei:
+            repo.get_statistics(task)
+        assert ei.value.reason == "TASK_NOT_FOUND"
 
 
 # --------------------------------------------------------------------------- keys, ordering, types

@@ -105,10 +105,14 @@ def test_export_refuses_bad_options_naming_them(repo, kwargs, field):
     assert err.value.violations[0].field == field
 
 
-def test_export_of_a_task_without_records_is_not_found(repo):
+def test_export_of_a_task_without_records_is_not_found(repo, data_root):
+    (data_root / STORE / "empty_task_datapacks.jsonl").touch()  # the task exists and holds no records
     with pytest.raises(NotFoundError) as err:
         repo.export_portable("empty_task")
     assert err.value.reason == "TASK_EMPTY"
+    with pytest.raises(NotFoundError) as err:  # a task without a file does not exist (issue 13)
+        repo.export_portable("no_such_task")
+    assert err.value.reason == "TASK_NOT_FOUND"
 
 
 def test_export_over_the_wire_refuses_output_store_equal_to_the_source(client, tmp_path):
@@ -242,12 +246,16 @@ def test_cli_export_in_place_locally_and_on_a_server(tmp_path, server, data_root
     assert len(c.query(TASK, schema_version="2.1-portable", limit=None)) == 6
     c.close()
 
+    (store / "nothing_here_datapacks.jsonl").touch()  # a task without records
     r = _run("-m", "datapack_server.cli", "export-portable", "--datapack-dir", str(store), "--task", "nothing_here",
              cwd=tmp_path)
     assert r.returncode == 1 and "no records" in r.stderr
+    r = _run("-m", "datapack_server.cli", "export-portable", "--datapack-dir", str(store), "--task", "nowhere",
+             cwd=tmp_path)
+    assert r.returncode == 1 and "NOT_FOUND TASK_NOT_FOUND: no task 'nowhere'" in r.stderr
     r = _run("-m", "datapack_server.cli", "export-portable", "--datapack-dir", str(store), "--task", TASK,
              "--token-dim", "0", cwd=tmp_path)
-    assert r.returncode == 1 and "token_dim" in r.stderr
+    assert r.returncode == 2 and "token_dim" in r.stderr  # a usage error (cli/common.py)
 
 
 def test_export_script_writes_an_output_store_and_reports_conflicts(tmp_path):
@@ -264,7 +272,7 @@ def test_export_script_writes_an_output_store_and_reports_conflicts(tmp_path):
     r = _run(*script, "--include-repr-tokens", "vision_rgb,geometry_bev", "--json", cwd=ROOT)
     assert r.returncode == 0 and '"already_present": 5' in r.stdout
     r = _run(*script, "--include-repr-tokens", "vision_rgb,geometry_bev", "--store-temporal", "--json", cwd=ROOT)
-    assert r.returncode == 2 and '"conflicts": 5' in r.stdout
+    assert r.returncode == 1 and '"conflicts": 5' in r.stdout  # conflicts are findings (cli/common.py)
     assert out_file.read_bytes() == before
     assert b'"schema_version":"2.2-repr"' in before
 

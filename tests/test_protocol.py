@@ -73,9 +73,10 @@ def test_invalid_record_gives_rich_status_with_field_violations(stub):
     assert kinds["ErrorInfo"].reason == "FIELD_TYPE" and kinds["ErrorInfo"].domain == "datapack.v1"
     assert [v.field for v in kinds["BadRequest"].field_violations] == ["data_packs[1].attribution.trust_score"]
     assert kinds["ErrorDetail"].violations[0].index == 1
-    # nothing of the batch was written
-    stats = stub.GetStatistics(spb.GetStatisticsRequest(store=STORE, task_name="drawer_vase"), timeout=5)
-    assert stats.total == 0
+    # nothing of the batch was written: not even the store exists (a read of it is NOT_FOUND, issue 13)
+    with pytest.raises(grpc.RpcError) as exc:
+        stub.GetStatistics(spb.GetStatisticsRequest(store=STORE, task_name="drawer_vase"), timeout=5)
+    assert exc.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_invalid_json_text_is_rejected_naming_the_field(stub):

@@ -357,8 +357,8 @@ def test_parallel_load_checks_checksums_like_the_sequential_one(tmp_path, monkey
 
 
 def test_datapack_verify_command(tmp_path, capsys):
-    """`datapack verify`: 0 when clean, 2 with findings (each with line number
-    and byte offset), 1 for an unknown task; it never modifies a file."""
+    """`datapack verify`: 0 when clean, 1 with findings (each with line number
+    and byte offset) and for an unknown task, 2 for a usage error; it never modifies a file."""
     from datapack_server.cli.main import main
     root = tmp_path / "data"
     d = root / "phase_c"
@@ -373,7 +373,7 @@ def test_datapack_verify_command(tmp_path, capsys):
     pos = start + lines[1].index(b'"delta_J":') + len(b'"delta_J":')
     _flip(path, pos, ord("5") if path.read_bytes()[pos] != ord("5") else ord("6"))
     before = path.read_bytes()
-    assert main(["verify", "--data-dir", str(root), "--store", "phase_c", "--task", TASK]) == 2
+    assert main(["verify", "--data-dir", str(root), "--store", "phase_c", "--task", TASK]) == 1
     out = capsys.readouterr().out
     assert f"line 2 byte offset {start} ({len(lines[1]) + 1} bytes): CHECKSUM_MISMATCH" in out
     assert path.read_bytes() == before

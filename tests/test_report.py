@@ -2,6 +2,7 @@
 over the wire and from a local store, and its errors."""
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -63,8 +64,12 @@ def test_report_over_the_wire_and_local_show_the_same_data(fixture_server, data_
     assert not list(remote_out.glob(".*")), "no partial file is left behind"
 
     page = (remote_out / "index.html").read_text(encoding="utf-8")
-    assert re.findall(r'<img src="([^"]+)"', page) == PLOTS  # relative links, in the documented order
-    assert not re.search(r"https?://|<script|<link|@import|url\(", page), "the page must be self-contained"
+    # Every plot embedded as a data: URI holding the PNG written next to it, in the documented order.
+    embedded = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"[^>]* title="([^"]+)"', page)
+    assert [name for _, name in embedded] == PLOTS
+    assert all(base64.b64decode(png) == (remote_out / name).read_bytes() for png, name in embedded)
+    assert not re.search(r"https?://|<script|<link|@import|url\(|src=\"(?!data:)", page), \
+        "the page must be self-contained"
     assert f"store <b>{STORE}</b>" in page and f"task <b>{TASK}</b>" in page and "generated 20" in page
     with connect(f"127.0.0.1:{fixture_server.port}", store=STORE) as client:
         stats = client.get_statistics(TASK)
@@ -108,15 +113,19 @@ def test_collected_points_and_summaries_match_the_repository(data_root):
 def test_no_packs_and_missing_store_are_errors_that_write_nothing(data_root, tmp_path):
     copy_fixture(data_root, "drawer_vase_datapacks.jsonl")
     out_dir = tmp_path / "out"
+    (data_root / STORE / "empty_task_datapacks.jsonl").touch()  # a task that exists and holds no packs
+    code, _, err = run_report("--task", "empty_task", "--out", str(out_dir), "--data-dir", str(data_root),
+                              "--store", STORE)
+    assert code == 1 and "no packs of task 'empty_task'" in err
     code, _, err = run_report("--task", "no_such_task", "--out", str(out_dir), "--data-dir", str(data_root),
                               "--store", STORE)
-    assert code == 1 and "no packs of task 'no_such_task'" in err
+    assert code == 1 and "NOT_FOUND TASK_NOT_FOUND: no task 'no_such_task'" in err  # issue 13
     code, _, err = run_report("--task", TASK, "--out", str(out_dir), "--data-dir", str(data_root),
                               "--store", "elsewhere")
-    assert code == 1 and "no store folder" in err
+    assert code == 1 and "NOT_FOUND STORE_NOT_FOUND: no store 'elsewhere'" in err
     assert not (data_root / "elsewhere").exists() and not out_dir.exists()
     code, _, err = run_report("--task", "../x", "--out", str(out_dir), "--data-dir", str(data_root))
-    assert code == 1 and "not a task name" in err
+    assert code == 2 and "not a task name" in err  # a usage error (cli/common.py)
 
 
 def test_unreachable_server_is_an_error(tmp_path):

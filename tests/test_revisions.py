@@ -85,7 +85,7 @@ def test_clear_role_and_argument_errors(repo):
 
 def test_revisions_survive_restart_and_other_processes_see_them(data_root):
     from datapack_server import DataPackRepo
-    a = DataPackRepo(str(data_root / STORE))
+    a = DataPackRepo(str(data_root / STORE), create=True)
     a.append(make_pack("r0"))
     b = DataPackRepo(str(data_root / STORE))  # another repository on the same store
     b.update_training_usage("drawer_vase", ["r0"], add_training_runs=["run-a"])

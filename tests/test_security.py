@@ -31,7 +31,7 @@ from datapack_server.api import security
 from datapack_server.api.app import ServerConfig, build_server
 from datapack_server.observability import safe_text
 
-from .conftest import ServerProcess, make_pack
+from .conftest import ServerProcess, make_pack, scaled
 from .hostile_names import (ACCEPTED_STORES, ACCEPTED_TASK_NAMES, ALL_METHODS, HOSTILE, PACK_IDS_ACCEPTED_ON_APPEND,
                             SERVICES, SLOTS, TASK, bad_log_lines, call_rpc, request_for, sweep, tree_outside)
 from .test_ingest_flows import drawer_episode, econ
@@ -261,8 +261,10 @@ def test_tls_serves_tls_clients_only(start, pki):
         creds = grpc.ssl_channel_credentials(f.read())
     with connect(f"127.0.0.1:{running.port}", "phase_c", credentials=creds, timeout=10) as c:
         assert c.list_tasks() == [TASK]
-    for client in (connect(f"127.0.0.1:{running.port}", "phase_c", timeout=3),  # plaintext
-                   connect(f"127.0.0.1:{running.port}", "phase_c", root_certificates=pki.rogue_ca, timeout=3)):
+    # A refused handshake is UNAVAILABLE; the deadline (DEADLINE_EXCEEDED) must not come first on a loaded machine.
+    for client in (connect(f"127.0.0.1:{running.port}", "phase_c", timeout=scaled(5)),  # plaintext
+                   connect(f"127.0.0.1:{running.port}", "phase_c", root_certificates=pki.rogue_ca,
+                           timeout=scaled(5))):
         with client, pytest.raises(UnavailableError):
             client.list_tasks()
 
@@ -275,7 +277,7 @@ def test_mutual_tls_requires_a_client_certificate_from_the_ca(start, pki):
         c.append(make_pack("mtls-1"))
         assert c.get_statistics(TASK)["total"] == 1
     for kw in ({}, {"client_cert": pki.rogue_cert, "client_key": pki.rogue_key}):
-        with connect(target, "phase_c", root_certificates=pki.ca, timeout=3, **kw) as c, \
+        with connect(target, "phase_c", root_certificates=pki.ca, timeout=scaled(5), **kw) as c, \
                 pytest.raises(UnavailableError):
             c.list_tasks()
 
@@ -308,7 +310,7 @@ def test_server_refuses_unusable_security_files(data_root, tmp_path, pki, token_
 
 
 def test_serve_cli_with_mutual_tls_and_tokens_together(tmp_path, pki, token_file):
-    proc = ServerProcess(tmp_path / "data", "--workers", "0", "--tls-cert", pki.server_cert, "--tls-key",
+    proc = ServerProcess(tmp_path / "data", "--create", "--workers", "0", "--tls-cert", pki.server_cert, "--tls-key",
                          pki.server_key, "--tls-client-ca", pki.ca, "--token-file", str(token_file)).start()
     try:
         mtls = {"root_certificates": pki.ca, "client_cert": pki.client_cert, "client_key": pki.client_key}
@@ -320,7 +322,7 @@ def test_serve_cli_with_mutual_tls_and_tokens_together(tmp_path, pki, token_file
                 c.append(make_pack("c"))
         with connect(proc.target, "phase_c", timeout=10, **mtls) as c, pytest.raises(UnauthenticatedError):
             c.list_tasks()  # the certificate alone is not enough when tokens are configured
-        with connect(proc.target, "phase_c", token=RW_TOKEN, root_certificates=pki.ca, timeout=3) as c, \
+        with connect(proc.target, "phase_c", token=RW_TOKEN, root_certificates=pki.ca, timeout=scaled(5)) as c, \
                 pytest.raises(UnavailableError):
             c.list_tasks()  # nor the token alone
     finally:

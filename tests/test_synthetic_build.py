@@ -393,10 +393,10 @@ def test_build_from_episode_files(tmp_path, capsys):
     assert rc == 0 and summary_of(out)["already_present"] == "5" and summary_of(out)["created"] == "0"
     assert (store / f"{TASK}_datapacks.jsonl").read_bytes() == before
 
-    # Another baseline changes every record: all conflict, nothing written, exit 2.
+    # Another baseline changes every record: all conflict, nothing written, exit 1 (findings).
     rc, out, err = run_build(capsys, *argv[:-3], "--baseline", "mpl=9,error=0.05,ep=2")
     s = summary_of(out)
-    assert rc == 2 and (s["conflicts"], s["created"], s["already_present"]) == ("5", "0", "0")
+    assert rc == 1 and (s["conflicts"], s["created"], s["already_present"]) == ("5", "0", "0")
     assert "explicit-friction" in err
     assert (store / f"{TASK}_datapacks.jsonl").read_bytes() == before
 
@@ -413,14 +413,14 @@ def test_build_rejects_and_conflicts_within_a_batch(tmp_path, capsys):
     rc, out, err = run_build(capsys, "--data-dir", str(data), "--output-dir", str(store),
                              "--baseline", "synthetic_nominal")
     s = summary_of(out)
-    assert rc == 2
+    assert rc == 1  # rejected and conflicting episodes are findings (cli/common.py)
     assert (s["packs built"], s["rejected_invalid"], s["conflicts"], s["created"]) == ("3", "1", "1", "2")
     assert "episode 1 rejected" in err and "SKILL_TRACE_TIME_ORDER" in err
     assert [p["episode_id"] for p in read_lines(store)] == ["same", "other"]
     assert read_lines(store)[0]["episode_metrics"]["mpl_episode"] == 11.0
 
 
-def test_usage_errors_exit_1(tmp_path, capsys):
+def test_usage_errors_exit_2(tmp_path, capsys):
     data = write_episode_dir(tmp_path / "episodes")
     store = tmp_path / "store"
     cases = [
@@ -434,22 +434,22 @@ def test_usage_errors_exit_1(tmp_path, capsys):
     ]
     for argv in cases:
         rc, out, err = run_build(capsys, *argv)
-        assert rc == 1 and out == "" and "datapack build: error:" in err, (argv, out, err)
+        assert rc == 2 and out == "" and "datapack build: error:" in err, (argv, out, err)
     assert not (store / f"{TASK}_datapacks.jsonl").exists()
-    # argparse errors exit 1 as well (not argparse's 2), through the installed entry point
+    # argparse errors exit 2 as well, through the installed entry point
     proc = subprocess.run([sys.executable, "-m", "datapack_server", "build", "--engine", "mujoco"],
                           check=False, capture_output=True, text=True, cwd=tmp_path, timeout=60)
-    assert proc.returncode == 1 and "invalid choice" in proc.stderr
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "datapack_server", "build", "--data-dir", str(data),
                            "--output-dir", str(store)], check=False, capture_output=True, text=True, cwd=tmp_path, timeout=60)
-    assert proc.returncode == 1 and "--baseline" in proc.stderr
+    assert proc.returncode == 2 and "--baseline" in proc.stderr
 
 
-def test_argparse_exit_status_is_1(capsys):
+def test_argparse_exit_status_is_2(capsys):
     for argv in (["build", "--engine", "mujoco"], ["build", "--generate-synthetic", "-3"], ["build", "--bogus"]):
         with pytest.raises(SystemExit) as info:
             datapack_main(argv)
-        assert info.value.code == 1
+        assert info.value.code == 2
 
 
 def test_progress_bar_only_on_a_terminal(tmp_path):

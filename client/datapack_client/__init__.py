@@ -6,8 +6,10 @@
 Needs only grpcio and protobuf (plus orjson for fast JSON).
 """
 from datapack_client.adapter import SkillDataPackAdapter, SkillValueMatrix
+from datapack_client.aio import AsyncDataPackClient, AsyncSkillDataPackAdapter, AsyncStreamAppender, connect_async
 from datapack_client.building.builder import (
                       BASELINES,
+                      ECON_PRESETS,
                       Baseline,
                       EconParams,
                       EpisodeInfoSummary,
@@ -47,12 +49,13 @@ from datapack_client.records.results import AppendResult
 from datapack_client.records.skills import SkillID, catalogue_for, skill_name
 
 __all__ = [
-    "connect", "DataPackClient", "StreamAppender", "DataPackMeta", "ConditionProfile", "AttributionProfile",
+    "connect", "DataPackClient", "StreamAppender", "connect_async", "AsyncDataPackClient", "AsyncStreamAppender",
+    "AsyncSkillDataPackAdapter", "DataPackMeta", "ConditionProfile", "AttributionProfile",
     "EnergyProfile", "SimaAnnotation", "ObjectiveProfile", "ProcessRewardProfile", "EmbodimentProfileSummary",
     "GuidanceProfile", "AppendResult", "UNSET", "DataPackError", "InvalidArgumentError", "AlreadyExistsError",
     "NotFoundError", "ResourceExhaustedError", "UnavailableError", "FailedPreconditionError", "InternalError",
     "UnauthenticatedError", "PermissionDeniedError", "Violation", "EpisodeInfoSummary", "EconParams", "Baseline",
-    "BASELINES", "build_datapack_meta_from_episode",
+    "BASELINES", "ECON_PRESETS", "build_datapack_meta_from_episode",
     "delta_j", "infer_energy_driver_tags", "derive_semantic_tags", "SkillID", "catalogue_for", "skill_name",
     "SkillDataPackAdapter", "SkillValueMatrix", "FieldOmittedError",
 ]

@@ -111,6 +111,17 @@ def check_skill_ids(v: Any) -> list | None:
     return out
 
 
+def check_output_path(output_path: Any) -> str:
+    """export_skill_report's file: a non-empty path (str or os.PathLike)."""
+    try:
+        path = os.fspath(output_path)
+    except TypeError:
+        path = None
+    if type(path) is not str or not path:
+        raise invalid("output_path", "ARGUMENT_INVALID", f"output_path must be a file path, got {shown(output_path)}")
+    return path
+
+
 def check_slice(slice_: Any) -> FilterSpec | None:
     """The `slice` keyword: None, a dict of query() filters, or a FilterSpec."""
     if slice_ is None or isinstance(slice_, FilterSpec):
@@ -241,13 +252,7 @@ class SkillDataPackAdapter:
 
     # §3.16: built by the repository (one consistent read), written here.
     def export_skill_report(self, task_name: str, output_path, *, slice=None) -> dict:
-        try:
-            path = os.fspath(output_path)
-        except TypeError:
-            path = None
-        if type(path) is not str or not path:
-            raise invalid("output_path", "ARGUMENT_INVALID",
-                          f"output_path must be a file path, got {shown(output_path)}")
+        path = check_output_path(output_path)
         report = self._run("skill_report", task_name, slice)
         write_json_atomic(path, report)
         return report

@@ -1,9 +1,16 @@
-"""The repository API shared by the embedded DataPackRepo and the remote
-DataPackClient: one definition of every public signature, so both transports
-accept exactly the same arguments. Subclasses implement `_query(task, spec)`."""
+"""The repository API shared by the embedded DataPackRepo, the remote
+DataPackClient and the asyncio client (aio/): one definition of every public
+signature and its argument checks, so every transport accepts exactly the same
+arguments and refuses the same ones with the same error.
+
+RepositoryArguments checks the arguments and hands them to one hook per
+operation (`_query(task, spec)`, `_update_training_usage`, `_export_portable`),
+returning what the hook returns: the result for the synchronous repositories,
+an awaitable of it for the asyncio client. RepositoryAPI adds the synchronous
+compositions (iter_all, ingest_episodes in batches, append)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from datapack_client.errors import invalid
@@ -20,8 +27,11 @@ from datapack_client.records.query import (
 )
 
 
-class RepositoryAPI:
-    def _query(self, task_name: str, spec: QuerySpec) -> list[DataPackMeta]:  # pragma: no cover - abstract
+class RepositoryArguments:
+    """The checked public signatures; the annotations give the synchronous
+    result (the asyncio client's methods return an awaitable of it)."""
+
+    def _query(self, task_name: str, spec: QuerySpec) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def query(self, task_name: str, bucket=None, engine_type=None, skill_id=None, min_trust=0.0,
@@ -73,9 +83,6 @@ class RepositoryAPI:
                           include_counterfactual=require_counterfactual, sort_by="delta_j",
                           sort_descending=False, limit=_top_k(top_k))
 
-    def iter_all(self, task_name: str) -> Iterator[DataPackMeta]:
-        return iter(self.load_all(task_name))
-
     def load_all(self, task_name: str) -> list[DataPackMeta]:
         return self.query(task_name, limit=None, include_artifacts=True)
 
@@ -87,7 +94,7 @@ class RepositoryAPI:
         returns [{pack_id, status: "revised"|"unchanged", revision}]."""
         return self._update_training_usage(task_name, make_usage_update(pack_ids, wm_role, add_training_runs))
 
-    def _update_training_usage(self, task_name: str, update) -> list[dict]:  # pragma: no cover - abstract
+    def _update_training_usage(self, task_name: str, update) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def export_portable(self, task_name: str, *, output_store=None, max_episodes=None, stride_seconds=1.0,
@@ -115,8 +122,15 @@ class RepositoryAPI:
             raise invalid("progress", "ARGUMENT_INVALID", "progress must be callable or None")
         return self._export_portable(task_name, args, progress)
 
-    def _export_portable(self, task_name: str, args, progress) -> dict:  # pragma: no cover - abstract
+    def _export_portable(self, task_name: str, args, progress) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+class RepositoryAPI(RepositoryArguments):
+    """The synchronous repository API (DataPackRepo, DataPackClient)."""
+
+    def iter_all(self, task_name: str) -> Iterator[DataPackMeta]:
+        return iter(self.load_all(task_name))
 
     def ingest_episodes(self, episodes, econ_params, baseline, *, batch_size: int = 256) -> list:
         """Build datapacks from episodes (docs/building.md) and store them; on a
@@ -125,10 +139,9 @@ class RepositoryAPI:
         "episode_info"; `baseline`: a Baseline, {mpl, error, ep[, wage_parity]}
         or the name of a baseline the store keeps. Each batch of `batch_size`
         episodes is atomic. Returns one IngestResult per episode."""
-        episodes = list(episodes)
         out = []
-        for start in range(0, len(episodes), batch_size):
-            out.extend(self._ingest(episodes[start:start + batch_size], econ_params, baseline, start))
+        for start, batch in episode_batches(episodes, batch_size):
+            out.extend(self._ingest(batch, econ_params, baseline, start))
         return out
 
     def _ingest(self, episodes: list, econ_params, baseline, offset: int) -> list:  # pragma: no cover - abstract
@@ -140,6 +153,12 @@ class RepositoryAPI:
 
     def append_batch(self, packs) -> list:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def episode_batches(episodes: Iterable, batch_size: int) -> list[tuple[int, list]]:
+    """ingest_episodes' batches: (index of the batch's first episode, its episodes)."""
+    episodes = list(episodes)
+    return [(start, episodes[start:start + batch_size]) for start in range(0, len(episodes), batch_size)]
 
 
 def _top_k(top_k: Any) -> Any:

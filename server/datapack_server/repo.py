@@ -1,7 +1,8 @@
 """DataPackRepo: the embedded, in-process repository (the seed's API).
 
     from datapack_server import DataPackRepo
-    repo = DataPackRepo(base_dir="data/datapacks/phase_c")
+    repo = DataPackRepo(base_dir="data/datapacks/phase_c")   # an existing folder
+    repo = DataPackRepo(base_dir="data/new_store", create=True)  # made if missing
 
 Same methods, arguments, results and errors as the remote client
 (`datapack_client.connect`): the RepositoryAPI over the same domain façade
@@ -9,7 +10,6 @@ Same methods, arguments, results and errors as the remote client
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,17 +32,23 @@ def as_record_dict(pack: Any) -> Any:
 
 
 class DataPackRepo(RepositoryAPI):
-    """An embedded repository on one store folder (created if missing).
+    """An embedded repository on one store folder.
+
+    The folder must exist: a missing base_dir raises NotFoundError
+    (DATA_DIR_NOT_FOUND) unless create=True, which makes it (the rule of
+    `datapack serve --data-dir`, which refuses a missing data root unless
+    --create). Inside it, appends create task files; reading a task that has
+    none raises NotFoundError (TASK_NOT_FOUND) naming the closest tasks.
 
     fsync=False skips the fsync before acknowledging (tests, bulk loads): an
     operating-system crash may then lose acknowledged appends.
     """
 
-    def __init__(self, base_dir: str = "data/datapacks", *, fsync: bool = True, skill_catalogues=None):
-        os.makedirs(base_dir, exist_ok=True)
+    def __init__(self, base_dir: str = "data/datapacks", *, fsync: bool = True, skill_catalogues=None,
+                 create: bool = False):
         self.base_dir = base_dir
         catalogues = {t: dict(c) for t, c in skill_catalogues.items()} if skill_catalogues is not None else None
-        self._service = DataPackService.embedded(base_dir, fsync=fsync, skill_catalogues=catalogues)
+        self._service = DataPackService.embedded(base_dir, fsync=fsync, skill_catalogues=catalogues, create=create)
 
     @property
     def skill_catalogues(self) -> dict | None:

@@ -41,6 +41,7 @@ from datapack_client.building.economics import (
 from datapack_client.building.energy import energy_driver_tags, energy_profile, infer_energy_driver_tags
 from datapack_client.building.inputs import (
     BASELINES,
+    ECON_PRESETS,
     SYNTHETIC_NOMINAL,
     Baseline,
     EconParams,
@@ -52,7 +53,7 @@ from datapack_client.building.trace import sima_with_statistics, skill_trace_or_
 from datapack_client.records.model import DataPackMeta, SimaAnnotation
 
 __all__ = [
-    "EpisodeInfoSummary", "EconParams", "Baseline", "BASELINES", "SYNTHETIC_NOMINAL", "SimaAnnotation",
+    "EpisodeInfoSummary", "EconParams", "ECON_PRESETS", "Baseline", "BASELINES", "SYNTHETIC_NOMINAL", "SimaAnnotation",
     "build_datapack_meta_from_episode", "delta_j", "normalize_objective_vector", "infer_energy_driver_tags",
     "derive_semantic_tags", "generate_counterfactual_plan", "sima_with_statistics", "whole_episode_trace",
     "DEFAULT_OBJECTIVE_VECTOR",

@@ -9,6 +9,7 @@ import dataclasses
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from typing import Any
 
 from datapack_client.building.values import MISSING, field_of, is_number, number, plain
@@ -152,7 +153,8 @@ def summary_of(episode_info: Any) -> EpisodeInfoSummary:
 @dataclass
 class EconParams:
     """Economic and SLA parameters of an environment (docs/building.md §1.2). The
-    first fifteen fields are required."""
+    first fifteen fields are required; `EconParams.preset("drawer_vase")` (or
+    "dishwashing", §1.2.1) gives all of them for a named environment."""
 
     price_per_unit: float
     damage_cost: float
@@ -195,6 +197,56 @@ class EconParams:
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> EconParams:
+        """A complete EconParams from a named preset of ECON_PRESETS
+        (docs/building.md §1.2.1), with any field replaced by a keyword
+        argument. Also spelled `EconParams.preset(name)`. An unknown name ->
+        INVALID_ARGUMENT (ARGUMENT_INVALID) on `preset`, listing the known
+        ones; an unknown field among the overrides -> as in from_dict."""
+        if not isinstance(name, str) or name not in ECON_PRESETS:
+            raise invalid("preset", "ARGUMENT_INVALID",
+                          f"unknown EconParams preset {name!r}; known presets: {', '.join(ECON_PRESETS)}")
+        return cls.from_dict({**ECON_PRESETS[name], **overrides})
+
+    @staticmethod
+    def presets() -> tuple[str, ...]:
+        """The names EconParams.preset(name) accepts."""
+        return tuple(ECON_PRESETS)
+
+
+# `EconParams.preset("drawer_vase")` is the documented spelling, yet `preset` is
+# also the field naming an instance's preset. Both hold: on the class the name
+# is this factory, and every instance's own `preset` value (set by __init__)
+# hides it, as an instance attribute hides any class method. Set after the
+# dataclass is made, so the field keeps its default "toy".
+EconParams.preset = EconParams.__dict__["from_preset"]  # the classmethod itself
+
+
+def _preset(**values: Any) -> Mapping[str, Any]:
+    return MappingProxyType(values)
+
+
+# Named EconParams presets (docs/building.md §1.2.1): name -> keyword arguments
+# of EconParams, every required field given.
+ECON_PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
+    # What `datapack build` gives every episode it builds (§8.2), the synthetic
+    # generator and episode files alike.
+    "drawer_vase": _preset(
+        price_per_unit=5.0, damage_cost=50.0, energy_Wh_per_attempt=5.0, time_step_s=60.0, base_rate=2.0,
+        p_min=0.02, k_err=0.12, q_speed=1.2, q_care=1.5, care_cost=0.25, max_steps=240, max_catastrophic_errors=3,
+        max_error_rate_sla=0.10, min_steps_for_sla=5, zero_throughput_patience=10, preset="drawer_vase",
+        vase_break_cost=50.0, electricity_price_kWh=0.12),
+    # Phase B's dishwashing economics: cents a dish, one unit of cost a broken
+    # one, as the earlier library's dishwashing packs record them, and 0.05 Wh an
+    # attempt (their throughput_push tags need less than 0.0507); the SLA is 12 %.
+    "dishwashing": _preset(
+        price_per_unit=0.30, damage_cost=1.0, energy_Wh_per_attempt=0.05, time_step_s=60.0, base_rate=2.0,
+        p_min=0.02, k_err=0.12, q_speed=1.2, q_care=1.5, care_cost=0.25, max_steps=240, max_catastrophic_errors=3,
+        max_error_rate_sla=0.12, min_steps_for_sla=5, zero_throughput_patience=10, preset="dishwashing",
+        electricity_price_kWh=0.12),
+})
 
 
 @dataclass(frozen=True)

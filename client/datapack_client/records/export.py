@@ -12,6 +12,9 @@ from datapack_client.errors import invalid
 COUNTERS = ("exported", "created", "revised", "already_present", "reused_existing", "skipped_missing_raw",
             "skipped_missing_inputs", "skipped_bad_inputs", "unstrided_no_fps", "conflicts", "rejected_invalid",
             "repr_tokens_computed")
+# A summary names the packs it did not write (conflicts, rejected_invalid) as
+# {pack_id, counter, reason, message}: the first NOT_WRITTEN_NAMED of them.
+NOT_WRITTEN_NAMED = 100
 
 
 @dataclass(frozen=True)

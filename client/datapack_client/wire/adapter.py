@@ -6,15 +6,18 @@ travel as typed DataPackMeta messages; free-form values as JSON text.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.proto.datapack.v1 import skill_adapter_service_pb2 as apb
 from datapack_client.records import jsonio
 from datapack_client.records.model import DataPackMeta
+from datapack_client.records.query import FilterSpec
 from datapack_client.records.results import SkillValueMatrix
 from datapack_client.wire import codec
 from datapack_client.wire.fastdecode import record_from_message
+from datapack_client.wire.query import filter_to_proto
 
 _STAT_OPTIONAL = ("success_rate", "delta_j_mean", "delta_j_std", "delta_j_min", "delta_j_max", "trust_mean",
                   "w_econ_mean", "skill_delta_mpl_mean", "skill_delta_error_mean")
@@ -235,6 +238,24 @@ def request_of(method: str, store: str, task_name: str, slice_msg, args: dict):
         elif v is not None:
             setattr(req, name, v)
     return req
+
+
+def analysis_request(method: str, store: str, task_name: str, slice_spec: FilterSpec | None, args: dict):
+    """The request of one analysis: `request_of` with the slice as a DataPackFilter."""
+    return request_of(method, store, task_name, filter_to_proto(slice_spec) if slice_spec is not None else None,
+                      args)
+
+
+def is_streamed(method: str) -> bool:
+    """Whether the analysis answers with a stream of messages (decode it with decode_stream)."""
+    return METHODS[method][1]
+
+
+def decode_stream(method: str, messages: Iterable) -> Any:
+    """The result of a streamed analysis from its response messages."""
+    if method == "generate_skill_curriculum":
+        return curriculum_from_messages(messages)
+    return [pack_from_proto(m) for resp in messages for m in resp.data_packs]
 
 
 def args_of(method: str, req, unset) -> dict:

@@ -170,6 +170,33 @@ def baseline_values_from_proto(v: pb.BaselineValues) -> dict:
             "wage_parity": v.wage_parity if v.HasField("wage_parity") else None}
 
 
+def put_baseline_request(store: str, name: str, values: Any, episodes: Any) -> spb.PutBaselineRequest:
+    """put_baseline's request: the baseline's values, or the episode summaries
+    whose means it is (exactly one of them)."""
+    req = spb.PutBaselineRequest(store=store, name=name)
+    if (values is None) == (episodes is None):
+        raise invalid("values", "ARGUMENT_INVALID", "give either the baseline's values or its episodes")
+    if episodes is not None:
+        req.episodes.episodes.extend(summary_to_proto(e) for e in episodes)
+    else:
+        req.values.CopyFrom(baseline_to_proto(values).values)
+    return req
+
+
+def named_baseline_from_proto(b: spb.NamedBaseline) -> tuple[str, dict]:
+    """(name, {mpl, error, ep, wage_parity, episode_count, builtin}) of a stored baseline."""
+    return b.name, {**baseline_values_from_proto(b.values), "episode_count": b.episode_count, "builtin": b.builtin}
+
+
+def ingest_request(store: str, episodes: list, econ_params: Any, baseline: Any) -> spb.IngestEpisodesRequest:
+    """One IngestEpisodes batch (the economics first, then the baseline, then
+    each episode: the first bad argument in that order is the one reported)."""
+    econ = econ_to_proto(econ_params)
+    base = baseline_to_proto(baseline)
+    return spb.IngestEpisodesRequest(store=store, econ_params=econ, baseline=base,
+                                     episodes=[episode_to_proto(e) for e in episodes])
+
+
 # --------------------------------------------------------------------------- episodes
 
 # Builder keyword arguments carried by EpisodeInput besides the summary, by kind.

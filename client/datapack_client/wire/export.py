@@ -9,6 +9,8 @@ from datapack_client.errors import invalid
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.records.export import COUNTERS, ExportArgs, make_export_args
 
+NOT_WRITTEN_KEYS = ("pack_id", "counter", "reason", "message")
+
 
 def export_to_proto(store: str, task_name: str, a: ExportArgs) -> spb.ExportPortableRequest:
     req = spb.ExportPortableRequest(store=store, task_name=task_name, stride_seconds=a.stride_seconds,
@@ -36,7 +38,9 @@ def export_from_proto(req: spb.ExportPortableRequest) -> ExportArgs:
 
 def summary_to_proto(s: dict, done: bool) -> spb.ExportPortableResponse:
     return spb.ExportPortableResponse(processed=s["processed"], total=s["total"], done=done,
-                                      counters=spb.ExportCounters(**{k: s[k] for k in COUNTERS}))
+                                      counters=spb.ExportCounters(**{k: s[k] for k in COUNTERS}),
+                                      not_written=[spb.ExportNotWritten(**{k: e[k] for k in NOT_WRITTEN_KEYS})
+                                                   for e in s.get("not_written", ())])
 
 
 def summary_from_proto(resp: spb.ExportPortableResponse, task: str, source: str, output: str | None,
@@ -44,6 +48,7 @@ def summary_from_proto(resp: spb.ExportPortableResponse, task: str, source: str,
     out: dict[str, Any] = {"task": task, "source": source, "output": output, "total": resp.total,
                            "processed": resp.processed}
     out.update({k: getattr(resp.counters, k) for k in COUNTERS})
+    out["not_written"] = [{k: getattr(e, k) for k in NOT_WRITTEN_KEYS} for e in resp.not_written]
     if repr_names:
         out["repr_tokens"] = list(repr_names)
     return out

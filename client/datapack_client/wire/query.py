@@ -97,3 +97,29 @@ def query_from_proto(req: spb.QueryDataPacksRequest) -> QuerySpec:
     if req.view not in (spb.DATA_PACK_VIEW_UNSPECIFIED, spb.DATA_PACK_VIEW_BASIC, spb.DATA_PACK_VIEW_FULL):
         raise invalid("view", "ARGUMENT_INVALID", f"view {req.view} is not a DataPackView")
     return QuerySpec(f, q.sort_by, q.sort_descending, q.limit, req.view == spb.DATA_PACK_VIEW_FULL)
+
+
+def statistics_request(store: str, task_name: str, f: FilterSpec | None) -> spb.GetStatisticsRequest:
+    """get_statistics' request; `f` None: every pack of the task."""
+    req = spb.GetStatisticsRequest(store=store, task_name=task_name)
+    if f is not None:
+        req.filter.CopyFrom(filter_to_proto(f))
+    return req
+
+
+_STATISTICS_NUMBERS = ("positive_ratio", "delta_j_mean", "delta_j_std", "delta_j_min", "delta_j_max", "trust_mean",
+                       "trust_std")
+
+
+def statistics_from_proto(s: spb.GetStatisticsResponse) -> dict:
+    """get_statistics' answer: the counts, and the rest only when a pack matched."""
+    out: dict = {"total": s.total, "positive": s.positive, "negative": s.negative}
+    if s.HasField("positive_ratio"):
+        for k in _STATISTICS_NUMBERS:
+            out[k] = getattr(s, k)
+        out["unique_skills"] = list(s.unique_skills)
+        out["engine_types"] = {c.name: c.count for c in s.engine_types}
+        out["source_types"] = {c.name: c.count for c in s.source_types}
+        out["with_sima"] = s.with_sima
+        out["with_counterfactual"] = s.with_counterfactual
+    return out

@@ -17,7 +17,10 @@ def detail_to_error(d: spb.ErrorDetail) -> DataPackError:
 
 
 def from_rpc_error(exc: grpc.RpcError) -> DataPackError:
-    status = rpc_status.from_call(exc) if hasattr(exc, "trailing_metadata") else None
+    try:
+        status = rpc_status.from_call(exc) if hasattr(exc, "trailing_metadata") else None
+    except ValueError:  # a call cancelled here after the server's status arrived: the local code (CANCELLED) wins
+        status = None
     if status is not None:
         reason = ""
         for any_ in status.details:

@@ -15,6 +15,7 @@ process; WRITE_HEALTH_NAME for writes):
 """
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -32,6 +33,7 @@ from datapack_server.api.adapter_servicer import SERVICE_NAME as ADAPTER_SERVICE
 from datapack_server.api.adapter_servicer import SkillAdapterServicer, add_adapter_servicer
 from datapack_server.api.config import ServerConfig
 from datapack_server.api.interceptors import DRAINING, STARTING, CallGate, ErrorInterceptor
+from datapack_server.api.message_limits import MessageSizeInterceptor, receive_ceiling
 from datapack_server.api.servicer import SERVICE_NAME, DataPackServicer, add_servicer
 from datapack_server.observability import tracing
 from datapack_server.observability.logs import RequestIdInterceptor
@@ -151,21 +153,23 @@ def build_server(config: ServerConfig, wait_ready: bool = True) -> RunningServer
     """Bind and start; the stores are loaded on a background thread with every
     health name NOT_SERVING. wait_ready=True returns once SERVING (what
     in-process users want); the CLI passes False to report the bound port first.
-    Raises FailedPreconditionError when the data directory (or a store or task
-    file in it) cannot be written, before binding anything."""
+    Raises NotFoundError (DATA_DIR_NOT_FOUND) when the data directory does not
+    exist and config.create_data_dir is not set, FailedPreconditionError when
+    it (or a store or task file in it) cannot be written, before binding anything."""
     # Unusable tokens or keys fail here (SecurityConfigError), before anything starts.
     auth_interceptors, credentials = security.from_config(config)
     metrics = _metrics(config)
     service = DataPackService(config.data_dir, fsync=config.fsync, cache_bytes=config.cache_bytes,
                               workers=config.workers, skill_catalogues=config.skill_catalogues,
-                              exclusive=config.exclusive, raw_roots=config.raw_roots,
+                              exclusive=config.exclusive, raw_roots=config.raw_roots, create=config.create_data_dir,
                               **({"observer": metrics} if metrics is not None else {}))
     side = tracer = None
     try:
         stores = service.preflight()
         gate = CallGate(PREFIXES)
         observing, tracer = _observing_interceptors(service, metrics)
-        server = _grpc_server(config, [*observing, *auth_interceptors, ErrorInterceptor(), gate])
+        server = _grpc_server(config, [*observing, *auth_interceptors, ErrorInterceptor(),
+                                       MessageSizeInterceptor(config.max_message_bytes), gate])
         health_servicer = _add_services(server, service, config)
         port = _bind(server, config, credentials)
         running = RunningServer(server, port, service, health_servicer, config, gate, metrics=metrics,
@@ -218,7 +222,9 @@ def _grpc_server(config: ServerConfig, interceptors: list[grpc.ServerInterceptor
         futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="datapack-rpc"),
         interceptors=interceptors,
         options=[
-            ("grpc.max_receive_message_length", config.max_message_bytes),
+            # Up to the ceiling gRPC hands requests over the limit to MessageSizeInterceptor, which
+            # refuses them with a status naming the limit and logs them (message_limits.py).
+            ("grpc.max_receive_message_length", receive_ceiling(config.max_message_bytes)),
             ("grpc.max_send_message_length", config.max_message_bytes),
             ("grpc.keepalive_time_ms", 60_000),
             ("grpc.keepalive_timeout_ms", 20_000),
@@ -253,10 +259,13 @@ def _add_services(server: grpc.Server, service: DataPackService, config: ServerC
 
 
 def _bind(server: grpc.Server, config: ServerConfig, credentials: grpc.ServerCredentials | None) -> int:
-    port = (server.add_secure_port(config.address, credentials) if credentials is not None
-            else server.add_insecure_port(config.address))
+    try:
+        port = (server.add_secure_port(config.address, credentials) if credentials is not None
+                else server.add_insecure_port(config.address))
+    except RuntimeError:  # newer grpcio raises where older ones returned 0
+        port = 0
     if port == 0:
-        raise OSError(f"cannot bind {config.host}:{config.port}")
+        raise OSError(errno.EADDRINUSE, f"cannot bind {config.address}: the address is in use or not available")
     return port
 
 

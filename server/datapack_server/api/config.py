@@ -10,6 +10,9 @@ MAX_MESSAGE_BYTES = 64 << 20  # docs/repository.md §4.2: portable records reach
 @dataclass
 class ServerConfig:
     data_dir: str = "data/datapacks"
+    # A missing data_dir is refused at start-up (NotFoundError, DATA_DIR_NOT_FOUND)
+    # unless this is set (`datapack serve --create`): then it is made, and logged.
+    create_data_dir: bool = False
     host: str = "127.0.0.1"
     port: int = 50051  # 0 picks a free port
     fsync: bool = True

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import grpc
 
 from datapack_client.errors import DataPackError
+from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.wire.export import export_from_proto, summary_to_proto
 from datapack_client.wire.query import filter_from_proto, query_from_proto
@@ -31,15 +32,30 @@ from datapack_server.api.conversions import (
 )
 from datapack_server.api.envelope import AppendEnvelope
 from datapack_server.api.framing import chunk_bytes_for, chunked_field1, field1, response_bytes
+from datapack_server.observability.rejections import RejectionLog
 from datapack_server.service.facade import DataPackService
 
 SERVICE_NAME = "datapack.v1.DataPackService"
+
+
+def refused_task(raw_records, err: DataPackError) -> str | None:
+    """The task named by the record a refused batch's first violation is
+    about (else by its first record), for the log: one record parsed, and only
+    for a refused batch."""
+    if not raw_records:
+        return None
+    index = err.violations[0].index if err.violations else 0
+    try:
+        return pb.DataPackMeta.FromString(raw_records[index if 0 <= index < len(raw_records) else 0]).task_name
+    except Exception:  # noqa: BLE001 - a record that does not parse names no task
+        return None
 
 
 class DataPackServicer:
     def __init__(self, service: DataPackService, max_message_bytes: int = 64 << 20):
         self.service = service
         self.chunk_bytes = chunk_bytes_for(max_message_bytes)
+        self.rejections = RejectionLog()  # one rate-limited WARNING per refused append batch
 
     # Append requests arrive as AppendEnvelope (records still serialized).
     def AppendDataPacks(self, request_iterator, context) -> Iterator[spb.AppendDataPacksResponse]:
@@ -47,6 +63,8 @@ class DataPackServicer:
             try:
                 results = self.service.append(req.store, list(req.data_packs), req.writer_id, req.batch_sequence)
             except DataPackError as err:
+                self.rejections.refused("AppendDataPacks", req.store, refused_task(req.data_packs, err),
+                                        len(req.data_packs), err)
                 yield spb.AppendDataPacksResponse(batch_sequence=req.batch_sequence, rejection=rejection(err),
                                                   results=rejected_results(req.data_packs))
                 continue
@@ -54,7 +72,12 @@ class DataPackServicer:
                                               results=append_results_to_proto(results))
 
     def AppendDataPacksBatch(self, request, context):
-        results = self.service.append(request.store, list(request.data_packs))
+        try:
+            results = self.service.append(request.store, list(request.data_packs))
+        except DataPackError as err:
+            self.rejections.refused("AppendDataPacksBatch", request.store, refused_task(request.data_packs, err),
+                                    len(request.data_packs), err)
+            raise
         return spb.AppendDataPacksBatchResponse(results=append_results_to_proto(results))
 
     def QueryDataPacks(self, request, context) -> Iterator[bytes]:

@@ -1,42 +1,69 @@
-"""What the `datapack` verbs share: exit statuses, the usage-error parser, a
-progress bar and argparse number types.
+"""What the `datapack` verbs share: the exit statuses, the help text that states
+them, how an error is named, a progress bar and argparse number types.
 
-Exit statuses (docs/building.md §8.4, docs/portable.md §7): 0 success, 1 usage
-error, 2 a record was rejected. `datapack validate` keeps its own (0 no
-findings, 1 findings, 2 usage error; docs/repository.md §10).
+One convention for every verb (written in `datapack --help` and each verb's help):
+0 ok; 1 findings or failure (rejected records, validation or checksum findings,
+a store or task that does not exist, a server that cannot be reached, a write
+that failed, a missing optional extra); 2 usage (an unknown, missing or
+conflicting option, a bad value, an input file or folder named on the command
+line that does not exist). argparse's own usage errors exit 2 as well.
 """
 from __future__ import annotations
 
 import argparse
-import sys
+import textwrap
 from collections.abc import Callable
 from typing import TextIO
 
-EXIT_OK, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_REJECTED = EXIT_FAILURE  # rejected records are findings: status 1
+HELP_WIDTH = 100  # the help texts below are wrapped here (RawDescriptionHelpFormatter keeps the lines)
 
-__all__ = ["EXIT_OK", "EXIT_REJECTED", "EXIT_USAGE", "Parser", "Progress", "int_at_least", "isatty",
-           "set_usage_status"]
+EXIT_STATUS_HELP = textwrap.fill(
+    "exit status (every verb): 0 ok; 1 findings or failure (rejected records, findings, a store or task that "
+    "does not exist, an unreachable server, a failed write, a missing extra); 2 usage (a bad, missing or "
+    "conflicting option or value, an input file that does not exist)", HELP_WIDTH)
 
+STORE_OPTIONS_HELP = textwrap.fill(
+    "a store is named the same way by every verb: --datapack-dir DIR (one store folder), --data-dir ROOT "
+    "--store NAME (a store below a data root, as `serve --data-dir` serves it), or --target HOST:PORT --store "
+    "NAME (a running server)", HELP_WIDTH)
 
-def _exit_with_usage(parser: argparse.ArgumentParser, status: int, message: str):
-    parser.print_usage(sys.stderr)
-    parser.exit(status, f"{parser.prog}: error: {message}\n")
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_REJECTED", "EXIT_STATUS_HELP", "EXIT_USAGE", "STORE_OPTIONS_HELP",
+           "Parser", "Progress", "add_verb_parser", "error_label", "int_at_least", "isatty",
+           "verb_epilog"]
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse whose usage errors exit with status 1 (argparse's own is 2,
-    which the verbs use for rejected records)."""
+    """The parser of a verb run on its own (`build.main`, the export script): its help
+    ends as the verb's does under `datapack` (verb_epilog); usage errors exit 2 (argparse's)."""
 
-    def error(self, message: str):  # type: ignore[override]
-        _exit_with_usage(self, EXIT_USAGE, message)
+    def __init__(self, *args, exits: str = "", **kwargs):
+        if kwargs.get("description"):
+            kwargs["description"] = textwrap.fill(kwargs["description"], HELP_WIDTH)
+        kwargs.setdefault("epilog", verb_epilog(exits))
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
-def set_usage_status(parser: argparse.ArgumentParser, status: int = EXIT_USAGE) -> None:
-    """Make a (sub)parser's usage errors exit with `status` instead of argparse's 2."""
-    def error(message: str):
-        _exit_with_usage(parser, status, message)
+def add_verb_parser(sub, name: str, help_text: str, description: str, exits: str = "") -> argparse.ArgumentParser:
+    """A verb's subparser: `help_text` is its line in `datapack --help`; its own help
+    ends with `exits` (what 0 and 1 mean for this verb) and the shared convention."""
+    return sub.add_parser(name, help=help_text, description=textwrap.fill(description, HELP_WIDTH),
+                          epilog=verb_epilog(exits), formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    parser.error = error  # type: ignore[method-assign]
+
+def verb_epilog(exits: str = "") -> str:
+    """A verb's help ending: what 0 and 1 mean for it (`exits`), then the shared convention."""
+    own = textwrap.fill(f"this verb: {exits}; 2 usage", HELP_WIDTH) + "\n" if exits else ""
+    return own + EXIT_STATUS_HELP
+
+
+def error_label(exc) -> str:
+    """A DataPackError's status and reason as a CLI line names them: the reason only
+    when it says more than the status (`UNAVAILABLE`, `NOT_FOUND STORE_NOT_FOUND`)."""
+    reason = exc.reason if exc.reason and exc.reason != exc.code else ""
+    return f"{exc.code} {reason}" if reason else exc.code
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:

@@ -6,17 +6,19 @@
     datapack stats    LOCATION --task T [filters] [--by skill|engine|source] [--json]
     datapack validate (FILE ... | --datapack-dir DIR | --data-dir ROOT [--store S]) [--task T] [--json] [--verbose]
     datapack import   FILE ... LOCATION [--batch-size N] [--show-rejected N] [--json] [--quiet]
-    datapack export   LOCATION --task T --format parquet|arrow --out PATH [filters] [--sort-by F] [--limit N]
+    datapack export   LOCATION --task T --out PATH [--format parquet|arrow] [filters] [--sort-by F] [--limit N]
 
 Each verb lives in its own module (query.py, stats.py, validate.py, importing.py, export.py); the
 options they share (the store location, the query filters) are in options.py, the table printing
 in tables.py. A store is a local folder opened in-process or a store of a running server; both
 give the same results.
 
-Exit status, as the other verbs (build, export-portable, verify): 0 success; 1 usage error (bad
-option, unknown store or file, unreachable server); 2 `import` rejected a record. Except
-`validate`, which keeps the statuses of docs/repository.md §10: 0 no findings, 1 findings,
-2 usage error.
+LOCATION is the same for every verb that reads a store (options.py): --datapack-dir DIR,
+--data-dir ROOT [--store S] or --target HOST:PORT [--store S]; validate reads files, so it takes
+the local forms only.
+
+Exit status, as every verb's (common.py): 0 ok; 1 findings or failure (`validate` findings,
+`import` rejected records, a store or task that does not exist, an unreachable server); 2 usage.
 """
 from __future__ import annotations
 

@@ -1,46 +1,62 @@
 """`datapack export-portable`: embed the portable artifacts (docs/portable.md §7).
 
-    datapack export-portable --datapack-dir data/datapacks/phase_c --task drawer_vase
-        [--target HOST:PORT [--store NAME]] [--output-dir DIR | --output-store NAME]
+    datapack export-portable (--datapack-dir DIR | --data-dir ROOT [--store S] | --target HOST:PORT [--store S])
+        --task T [--output-dir DIR | --output-store NAME]
         [--max-episodes N] [--stride-seconds S] [--source-fps F] [--store-temporal]
         [--token-dim D] [--pool-size H W] [--include-repr-tokens LIST] [--quiet] [--json]
 
-Without --output-dir / --output-store the packs are revised in place (a
-revision with the artifacts and raw_data_path null). With --target the export
-runs on that server (raw data read there) on the store --store, by default
-the last folder name of --datapack-dir (phase_c). The export script of
-docs/portable.md §7 (`python -m scripts.export_portable_datapacks`) is this command
-with the output store defaulting to `<datapack-dir>_portable`.
+The source store is named as for every verb (options.py). Without --output-dir /
+--output-store the packs are revised in place (a revision with the artifacts and
+raw_data_path null). --output-store NAME is a store next to the source: below
+--data-dir, or on the server. With --target the export runs on that server (raw data
+read there); `--datapack-dir DIR --target HOST:PORT` without --store, as the export
+script of docs/portable.md §7 was first run, names the server store by the last folder
+of DIR. The export script (`python -m scripts.export_portable_datapacks`) is this
+command with the output store defaulting to `<source folder>_portable`.
 
-Exit status: 0 done (skips allowed), 1 usage error or no records, 2 conflicts
-or rejected records.
+The summary says what happened (written, already portable, skipped, not written) and
+names each pack not written (conflicts, rejected_invalid) with its reason; --json
+prints the summary object with them under "not_written".
+
+Exit status (common.py): 0 done (skips allowed); 1 conflicts or rejected records, a
+task without records, a store that does not exist; 2 usage.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import sys
 from typing import TextIO
 
-from datapack_client.errors import DataPackError
-from datapack_client.records.export import COUNTERS, make_export_args
-from datapack_server.cli.common import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, Parser, Progress, isatty, set_usage_status
+from datapack_client.records.export import COUNTERS, NOT_WRITTEN_NAMED, make_export_args
+from datapack_server.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    Parser,
+    Progress,
+    add_verb_parser,
+    isatty,
+)
+from datapack_server.cli.options import (
+    UsageError,
+    add_location_arguments,
+    check_location,
+    run_guarded,
+    store_folder,
+)
 
-SPEC_OUTPUT = "spec"  # output store default of the export script (docs/portable.md §7): <datapack-dir>_portable
+SPEC_OUTPUT = "spec"  # output store default of the export script (docs/portable.md §7): <source folder>_portable
+EXITS = "0 done (skips allowed); 1 conflicts or rejected records, a task without records, a missing store"
+SHOWN_NOT_WRITTEN = 10  # packs named in the printed summary; --json has every named one
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("--datapack-dir", default="data/datapacks", metavar="DIR", help="source store (folder)")
-    p.add_argument("--task", required=True, metavar="NAME", help="task to export")
+    add_location_arguments(p)
     out = p.add_mutually_exclusive_group()
     out.add_argument("--output-dir", default=None, metavar="DIR",
-                     help="append the portable records to this store instead of revising the packs in place")
+                     help="append the portable records to this store folder instead of revising the packs in place")
     out.add_argument("--output-store", default=None, metavar="NAME",
-                     help="with --target: the server store that receives the portable records")
-    p.add_argument("--target", default=None, metavar="HOST:PORT", help="run the export on this server")
-    p.add_argument("--store", default=None, metavar="NAME",
-                   help="with --target: the source store on the server (default: basename of --datapack-dir)")
+                     help="append them to this store next to the source: below --data-dir, or on --target")
     p.add_argument("--max-episodes", type=int, default=None, metavar="N", help="stop after N exported packs")
     p.add_argument("--stride-seconds", type=float, default=1.0, metavar="S",
                    help="temporal stride of the RGB features (applied when the frame rate is known)")
@@ -63,52 +79,66 @@ DESCRIPTION = ("embed the portable artifacts (scene tracks, RGB features, slice 
 
 
 def build_parser(prog: str = "datapack export-portable") -> argparse.ArgumentParser:
-    return add_arguments(Parser(prog=prog, description=DESCRIPTION))
+    return add_arguments(Parser(prog=prog, description=DESCRIPTION, exits=EXITS))
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None,
         default_output: str | None = None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
-    if args.output_dir is None and default_output == SPEC_OUTPUT and not args.target:
-        args.output_dir = args.datapack_dir.rstrip("/") + "_portable"
-    if args.output_store is not None and not args.target:
-        print("datapack export-portable: error: --output-store needs --target (use --output-dir locally)", file=err)
-        return EXIT_USAGE
-    if args.target and args.output_dir is not None:
-        print("datapack export-portable: error: with --target name the output with --output-store", file=err)
-        return EXIT_USAGE
+    return run_guarded("export-portable", lambda a, o, e: _export(a, o, e, default_output), args, out, err)
+
+
+def _resolve_locations(args: argparse.Namespace, default_output: str | None) -> tuple[str | None, str | None]:
+    """(source folder or None with --target, output: a folder locally, a store name with --target)."""
+    if args.target and args.datapack_dir and args.store is None:
+        # The export script's first form: the server store named like the folder.
+        args.store, args.datapack_dir = os.path.basename(os.path.normpath(args.datapack_dir)), None
+    check_location(args)
+    if args.target:
+        if args.output_dir is not None:
+            raise UsageError("with --target name the output with --output-store (a store on the server)")
+        return None, args.output_store
+    source = store_folder(args)
+    output = args.output_dir
+    if args.output_store is not None:
+        if not args.data_dir:
+            raise UsageError("--output-store names a store below --data-dir or on --target; "
+                             "with --datapack-dir give --output-dir")
+        output = os.path.join(args.data_dir, *args.output_store.split("/"))
+    if output is None and default_output == SPEC_OUTPUT:
+        output = source.rstrip("/") + "_portable"
+    return source, output
+
+
+def _export(args: argparse.Namespace, out: TextIO, err: TextIO, default_output: str | None) -> int:
+    source, output = _resolve_locations(args, default_output)
+    export_args = make_export_args(output, args.max_episodes, args.stride_seconds, args.source_fps,
+                                   args.store_temporal, args.token_dim, tuple(args.pool_size),
+                                   args.include_repr_tokens)
+    bars: list[Progress] = []  # made at the first report, which knows the total
+
+    def on_progress(summary: dict) -> None:
+        if not bars:
+            bars.append(Progress(err, summary["total"], "exporting", not args.quiet and isatty(err)))
+        bars[0].update(summary["processed"])
+
     try:
-        export_args = make_export_args(args.output_store if args.target else args.output_dir, args.max_episodes,
-                                       args.stride_seconds, args.source_fps, args.store_temporal, args.token_dim,
-                                       tuple(args.pool_size), args.include_repr_tokens)
-        bars: list[Progress] = []  # made at the first report, which knows the total
-
-        def on_progress(summary: dict) -> None:
-            if not bars:
-                bars.append(Progress(err, summary["total"], "exporting", not args.quiet and isatty(err)))
-            bars[0].update(summary["processed"])
-
-        try:
-            summary = (_remote if args.target else _local)(args, export_args, on_progress)
-        finally:
-            if bars:
-                bars[0].close()
-    except DataPackError as exc:
-        print(f"datapack export-portable: error: {exc.message}", file=err)
-        return EXIT_USAGE
+        summary = _remote(args, export_args, on_progress) if source is None else \
+            _local(args, source, export_args, on_progress)
+    finally:
+        if bars:
+            bars[0].close()
     if args.json:
         print(json.dumps(summary), file=out)
     elif not args.quiet:
-        _print_summary(out, summary)
-    return EXIT_REJECTED if summary["conflicts"] or summary["rejected_invalid"] else EXIT_OK
+        print_summary(out, summary)
+    return EXIT_FAILURE if summary["conflicts"] or summary["rejected_invalid"] else EXIT_OK
 
 
 def _remote(args, export_args, on_progress) -> dict:
     from datapack_client.client import connect
 
-    store = args.store if args.store is not None else os.path.basename(os.path.normpath(args.datapack_dir))
-    with connect(args.target, store=store) as repo:
+    with connect(args.target, store=args.store or "", token_file=args.token_file,
+                 root_certificates=args.tls_ca) as repo:
         return repo.export_portable(args.task, output_store=export_args.output_store,
                                     max_episodes=export_args.max_episodes, stride_seconds=export_args.stride_seconds,
                                     source_fps=export_args.source_fps, store_temporal=export_args.store_temporal,
@@ -116,22 +146,22 @@ def _remote(args, export_args, on_progress) -> dict:
                                     include_repr_tokens=export_args.repr_names, progress=on_progress)
 
 
-def _local(args, export_args, on_progress) -> dict:
+def _local(args, source_dir: str, export_args, on_progress) -> dict:
     from datapack_server.engine.parsing import WorkerPool
     from datapack_server.engine.store import Store
     from datapack_server.portable.exporter import export_steps, options_of
+    from datapack_server.service.stores import require_task
 
-    if not os.path.isdir(args.datapack_dir):
-        raise _usage(f"--datapack-dir {args.datapack_dir!r} is not a folder")
+    require_task(source_dir, args.task, source_dir)  # TASK_NOT_FOUND as embedded and remote (service/stores.py)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     pool = WorkerPool(workers) if workers > 1 else None
-    source = Store(args.datapack_dir)
+    source = Store(source_dir)
     output = Store(export_args.output_store) if export_args.output_store is not None else None
     try:
         summary = None
         for summary in export_steps(source, args.task, options_of(export_args), output=output,
                                     max_episodes=export_args.max_episodes, pool=pool,
-                                    source_name=args.datapack_dir, output_name=export_args.output_store):
+                                    source_name=source_dir, output_name=export_args.output_store):
             on_progress(summary.as_dict())
         return summary.as_dict()
     finally:
@@ -142,23 +172,41 @@ def _local(args, export_args, on_progress) -> dict:
             output.close()
 
 
-def _usage(message: str) -> DataPackError:
-    from datapack_client.errors import invalid
-    return invalid("arguments", "ARGUMENT_INVALID", message)
+def outcome_line(s: dict) -> str:
+    """What the export did, in words: a re-run that changed nothing says "0 written"."""
+    written = s["created"] + s["revised"]
+    skipped = s["skipped_missing_raw"] + s["skipped_missing_inputs"] + s["skipped_bad_inputs"]
+    parts = [f"{written} written", f"{s['already_present']} already portable"]
+    if skipped:
+        parts.append(f"{skipped} skipped (no usable raw data)")
+    not_written = s["conflicts"] + s["rejected_invalid"]
+    if not_written:
+        parts.append(f"{not_written} not written ({s['conflicts']} conflicts, "
+                     f"{s['rejected_invalid']} rejected)")
+    return ", ".join(parts)
 
 
-def _print_summary(out: TextIO, s: dict) -> None:
+def print_summary(out: TextIO, s: dict) -> None:
     print(f"task:    {s['task']}", file=out)
     print(f"source:  {s['source']}", file=out)
     print(f"output:  {s['output'] if s['output'] is not None else '(in place: revisions of the source packs)'}",
           file=out)
     print(f"packs:   {s['processed']} of {s['total']} looked at", file=out)
+    print(f"result:  {outcome_line(s)}", file=out)
     for k in COUNTERS:
         if k == "repr_tokens_computed" and "repr_tokens" not in s:
             continue
         print(f"  {k:<24}{s[k]}", file=out)
     if "repr_tokens" in s:
         print(f"  repr_tokens             {','.join(s['repr_tokens'])}", file=out)
+    named = s.get("not_written") or []
+    if named:
+        print("not written:", file=out)
+    for e in named[:SHOWN_NOT_WRITTEN]:
+        print(f"  {e['pack_id']}: {e['counter']}: {e['reason']}: {e['message']}", file=out)
+    more = s["conflicts"] + s["rejected_invalid"] - min(len(named), SHOWN_NOT_WRITTEN)
+    if named and more > 0:
+        print(f"  ... {more} more (--json names the first {NOT_WRITTEN_NAMED})", file=out)
 
 
 def main(argv: list[str] | None = None, default_output: str | None = None) -> int:
@@ -168,9 +216,12 @@ def main(argv: list[str] | None = None, default_output: str | None = None) -> in
 
 
 def register(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("export-portable", help="embed the portable artifacts (scene tracks, RGB features, "
-                       "slice labels) computed from the raw episode data", description=DESCRIPTION)
-    set_usage_status(p)
+    p = add_verb_parser(sub, "export-portable", "embed the portable artifacts (scene tracks, RGB features, "
+                        "slice labels) computed from the raw episode data", DESCRIPTION, exits=EXITS)
     add_arguments(p)
     p.set_defaults(func=run)
     return p
+
+
+__all__ = ["SPEC_OUTPUT", "add_arguments", "build_parser", "main", "outcome_line", "print_summary", "register",
+           "run"]

@@ -7,8 +7,8 @@ Prints the status (SERVING, NOT_SERVING, SERVICE_UNKNOWN) or why the server
 could not be asked. The health service needs no token (README: Secure
 deployment), so none is sent; the channel is plaintext.
 
-Exit status: 0 SERVING; 1 anything else (not serving yet or any more, unknown
-service name, no answer within the timeout).
+Exit status (common.py): 0 SERVING; 1 anything else (not serving yet or any
+more, unknown service name, no answer within the timeout); 2 usage.
 """
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ import argparse
 import sys
 from typing import TextIO
 
-EXIT_SERVING, EXIT_NOT_SERVING = 0, 1
+from datapack_server.cli.common import EXIT_FAILURE, EXIT_OK, add_verb_parser
+
+EXIT_SERVING, EXIT_NOT_SERVING = EXIT_OK, EXIT_FAILURE
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -35,7 +37,9 @@ def check(target: str, service: str = "", timeout: float = 3.0) -> str:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(target) as channel:
+    from datapack_client.channel import dial_target
+
+    with grpc.insecure_channel(dial_target(target)) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
@@ -54,8 +58,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def register(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("health", help="ask a server's gRPC health service (exit 0 when SERVING)",
-                       description="ask a server's gRPC health service (exit 0 when SERVING)")
+    p = add_verb_parser(sub, "health", "ask a server's gRPC health service (exit 0 when SERVING)",
+                        "Ask a server's standard gRPC health service (container HEALTHCHECKs, scripts waiting "
+                        "for a server to finish loading); no token is sent.",
+                        exits="0 SERVING; 1 NOT_SERVING, SERVICE_UNKNOWN or no answer within --timeout")
     add_arguments(p)
     p.set_defaults(func=run)
     return p

@@ -3,8 +3,8 @@
     datapack import FILE ... LOCATION [--batch-size N] [--show-rejected N] [--json] [--quiet]
 
 Records the store refuses are reported with their line or index and reasons, the others
-appended; re-running is idempotent (already_present). Exit status: 0 ok, 1 usage error,
-2 a record was rejected.
+appended; re-running is idempotent (already_present). Exit status (common.py): 0 ok, 1 a record
+was rejected or a file cannot be read, 2 usage (a FILE that does not exist included).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from datapack_client.errors import DataPackError
 from datapack_client.records import jsonio, schema
 from datapack_server.cli.common import EXIT_OK, EXIT_REJECTED, Progress, isatty
 from datapack_server.cli.options import (
+    CommandFailure,
     UsageError,
     add_location_arguments,
     add_output_arguments,
@@ -88,9 +89,9 @@ def _read_json_array(path: str, data: bytes, report: ImportReport) -> list[tuple
     try:
         items = jsonio.loads(data)
     except ValueError as exc:
-        raise UsageError(f"{path}: not a JSON array ({exc})") from None
+        raise CommandFailure(f"{path}: not a JSON array ({exc})") from None
     if type(items) is not list:
-        raise UsageError(f"{path}: not a JSON array")
+        raise CommandFailure(f"{path}: not a JSON array")
     out = []
     for i, el in enumerate(items):
         report.read += 1
@@ -244,8 +245,9 @@ def register(sub) -> None:
                  "Append the records of each FILE (a JSONL task file, or a JSON array as the earlier "
                  "library's export_to_json wrote, legacy 2.0-energy dicts included) to the store, in batches; "
                  "records the store refuses are reported with their line or index and reasons, the others "
-                 "appended. Re-running is idempotent (already_present). Exit codes: 0 ok, 1 usage error, "
-                 "2 a record was rejected.", _import)
+                 "appended. Re-running is idempotent (already_present).", _import,
+                 exits="0 every record appended or already present; 1 a record was rejected, a file cannot be "
+                       "read or the store cannot be written")
     i.add_argument("files", nargs="+", metavar="FILE")
     add_location_arguments(i, task="none")
     i.add_argument("--batch-size", type=positive_int, default=256, metavar="N", help="records per batch (default 256)")

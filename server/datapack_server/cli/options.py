@@ -1,9 +1,12 @@
-"""The options the data verbs share, how they open a store, and how a verb runs.
+"""The options the verbs share, how they open a store, and how a verb runs.
 
-A store is a local folder (`--datapack-dir data/datapacks/phase_c`, or `--data-dir data/datapacks
---store phase_c` as `serve` and `verify` name it) opened in-process, or a store of a running server
-(`--target localhost:50051 --store phase_c`); both give the same results. The filter options are
-the arguments of query() (docs/repository.md §7), shared by query, stats and export.
+Every verb that reads a store names it the same way (common.STORE_OPTIONS_HELP): a local folder
+(`--datapack-dir data/datapacks/phase_c`, or `--data-dir data/datapacks --store phase_c` as `serve`
+names its data root) opened in-process, or a store of a running server (`--target localhost:50051
+--store phase_c`); both give the same results. query, stats, export, import and report take all
+of them (add_location_arguments); validate and verify, which read files, the local ones. The
+filter options are the arguments of query() (docs/repository.md §7), shared by query, stats and
+export. Exit statuses: common.py.
 """
 from __future__ import annotations
 
@@ -18,13 +21,18 @@ from datapack_client.errors import DataPackError
 from datapack_client.records import schema
 from datapack_client.records.query import SORT_FIELDS
 from datapack_client.records.validation_rules import store_ok
-from datapack_server.cli.common import EXIT_USAGE, set_usage_status
+from datapack_server.cli.common import EXIT_FAILURE, EXIT_USAGE, add_verb_parser, error_label
 
 VerbBody = Callable[[argparse.Namespace, TextIO, TextIO], int]
 
 
 class UsageError(Exception):
-    """A usage error of a data verb (exit status 1; 2 for validate)."""
+    """A usage error of a data verb: the command line is wrong (exit status 2)."""
+
+
+class CommandFailure(Exception):
+    """A failure that is not the command line's fault: a store folder that does not exist,
+    an input that cannot be read (exit status 1)."""
 
 
 def _floats(text: str) -> list[float]:
@@ -146,9 +154,8 @@ def selection_of(args: argparse.Namespace, default_all: bool = False) -> dict:
     return out
 
 
-def open_repo(args: argparse.Namespace, create: bool = False):
-    """The repository the location options name: a DataPackRepo on a local
-    folder, or a client of --target. create=True (import) makes a missing folder."""
+def check_location(args: argparse.Namespace) -> None:
+    """Usage errors of the location options (exit 2): contradictory or malformed ones."""
     local = [o for o in ("datapack_dir", "data_dir") if getattr(args, o)]
     if args.target and local:
         raise UsageError("give either --target or a local folder (--datapack-dir / --data-dir), not both")
@@ -158,46 +165,81 @@ def open_repo(args: argparse.Namespace, create: bool = False):
         raise UsageError(f"--store {args.store!r} is not a store path ('/'-separated names of [A-Za-z0-9_.-])")
     if (args.token_file or args.tls_ca) and not args.target:
         raise UsageError("--token-file and --tls-ca go with --target")
+    if args.datapack_dir and args.store is not None:
+        raise UsageError("--store names a store below --data-dir or on --target; --datapack-dir is the store")
+    if not (args.target or local):
+        raise UsageError("name the store: --datapack-dir DIR, --data-dir ROOT [--store S] or --target HOST:PORT "
+                         "[--store S]")
+
+
+def store_folder(args: argparse.Namespace, create: bool = False) -> str:
+    """The local store folder the location options name (after check_location, without
+    --target). A missing folder is NOT_FOUND (exit 1), the service's rule
+    (service/stores.py): DATA_DIR_NOT_FOUND for --datapack-dir or --data-dir,
+    STORE_NOT_FOUND naming the closest stores for --store; create=True
+    (import) makes a missing store folder."""
+    from datapack_server.service.stores import missing_store, require_data_dir
+    if args.datapack_dir:
+        path = args.datapack_dir
+        require_data_dir(path, create=create, field="datapack_dir", label="--datapack-dir",
+                         hint="reading creates nothing; `datapack import` creates a store folder")
+        return path
+    require_data_dir(args.data_dir, create=False, field="data_dir", label="--data-dir", hint="reading creates nothing")
+    path = os.path.join(args.data_dir, *args.store.split("/")) if args.store else args.data_dir
+    if not create and not os.path.isdir(path):
+        raise missing_store(args.data_dir, args.store)
+    return path
+
+
+def location_label(args: argparse.Namespace) -> str:
+    """Where the options point, for a summary: the server address or the store folder."""
+    return args.target if args.target else os.path.abspath(store_folder(args))
+
+
+def open_repo(args: argparse.Namespace, create: bool = False):
+    """The repository the location options name: a DataPackRepo on a local
+    folder, or a client of --target. create=True (import) makes a missing folder."""
+    check_location(args)
     if args.target:
         from datapack_client.client import connect
         return connect(args.target, store=args.store or "", token_file=args.token_file,
                        root_certificates=args.tls_ca)
-    if args.datapack_dir:
-        if args.store is not None:
-            raise UsageError("--store names a store below --data-dir or on --target; --datapack-dir is the store")
-        path = args.datapack_dir
-    elif args.data_dir:
-        if not os.path.isdir(args.data_dir):
-            raise UsageError(f"no such data directory: {args.data_dir}")
-        path = os.path.join(args.data_dir, *args.store.split("/")) if args.store else args.data_dir
-    else:
-        raise UsageError("name the store: --datapack-dir DIR, --data-dir ROOT [--store S] or --target HOST:PORT "
-                         "[--store S]")
-    if not create and not os.path.isdir(path):
-        raise UsageError(f"no such store folder: {path}")
+    path = store_folder(args, create)
     from datapack_server.repo import DataPackRepo
-    return DataPackRepo(path)
+    return DataPackRepo(path, create=create)
 
 
-def run_guarded(verb: str, body: VerbBody, args: argparse.Namespace, out: TextIO | None, err: TextIO | None,
-                usage_status: int = EXIT_USAGE) -> int:
-    """Run a verb's body; a usage error, a refused call or an unreadable file is said on err and
-    gives `usage_status`."""
+def exit_status_of(exc: DataPackError) -> int:
+    """A refused call's exit status: arguments the service refuses are usage (2), anything
+    else (not found, unavailable, a failed write) a failure (1)."""
+    return EXIT_USAGE if exc.code == "INVALID_ARGUMENT" else EXIT_FAILURE
+
+
+def run_guarded(verb: str, body: VerbBody, args: argparse.Namespace, out: TextIO | None, err: TextIO | None) -> int:
+    """Run a verb's body; a usage error, a refused call, a failure or an unreadable file is
+    said on err in one line (and its violations) with the exit status of the convention."""
     out = out or sys.stdout
     err = err or sys.stderr
     try:
         return body(args, out, err)
     except UsageError as exc:
         print(f"datapack {verb}: error: {exc}", file=err)
+        return EXIT_USAGE
+    except CommandFailure as exc:
+        print(f"datapack {verb}: error: {exc}", file=err)
     except DataPackError as exc:
-        print(f"datapack {verb}: error: {exc.code} {exc.reason}: {exc.message}", file=err)
+        print(f"datapack {verb}: error: {error_label(exc)}: {exc.message}", file=err)
         for v in exc.violations[:10]:
-            print(f"  {v.field}: {v.reason}: {v.message}", file=err)
+            if v.message != exc.message:  # one violation repeating the message: said once
+                print(f"  {v.field}: {v.reason}: {v.message}", file=err)
+        return exit_status_of(exc)
     except ImportError as exc:  # the optional export extra
         print(f"datapack {verb}: error: {exc}", file=err)
+    except BrokenPipeError:
+        raise  # the reader of stdout left: main() ends quietly
     except OSError as exc:
         print(f"datapack {verb}: error: {exc}", file=err)
-    return usage_status
+    return EXIT_FAILURE
 
 
 def add_output_arguments(p: argparse.ArgumentParser, quiet: bool = True) -> None:
@@ -207,17 +249,14 @@ def add_output_arguments(p: argparse.ArgumentParser, quiet: bool = True) -> None
         p.add_argument("--quiet", action="store_true", help="print only errors (and the requested output)")
 
 
-def add_verb(sub, name: str, help_text: str, description: str, body: VerbBody, usage_status: int = EXIT_USAGE
+def add_verb(sub, name: str, help_text: str, description: str, body: VerbBody, exits: str = ""
              ) -> argparse.ArgumentParser:
-    """A subparser for a data verb whose run is `body` guarded by run_guarded; its usage errors
-    (argparse's and the body's) exit with `usage_status`."""
-    p = sub.add_parser(name, help=help_text, description=description,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    set_usage_status(p, usage_status)
+    """A subparser for a data verb whose run is `body` guarded by run_guarded; `exits` says
+    what 0 and 1 mean for it (the help adds the shared convention)."""
+    p = add_verb_parser(sub, name, help_text, description, exits)
 
     def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-        return run_guarded(name, body, args, out, err, usage_status)
+        return run_guarded(name, body, args, out, err)
 
     p.set_defaults(func=run)
     return p
-

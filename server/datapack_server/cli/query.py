@@ -78,8 +78,9 @@ def register(sub) -> None:
     q = add_verb(sub, "query", "list the packs matching the query filters",
                  "List the current revision of every pack matching the filters (the filters and sort keys of "
                  "query(): docs/repository.md §7): a table fitted to the terminal, or with --json one JSON "
-                 "line per pack (the stored record; artifacts only with --include-artifacts). Exit codes: "
-                 "0 ok, 1 usage error.", _query)
+                 "line per pack (the stored record; artifacts only with --include-artifacts). Ends quietly "
+                 "(status 0) when the reader of its output leaves, as `| head` does.", _query,
+                 exits="0 listed (also when nothing matches); 1 the store or task does not exist or cannot be read")
     add_location_arguments(q)
     add_filter_arguments(q)
     add_output_arguments(q)

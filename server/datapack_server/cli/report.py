@@ -1,11 +1,11 @@
 """`datapack report`: PNG plots and a self-contained index.html of one task.
 
-    datapack report --task drawer_vase --out report/ [--data-dir DIR] [--store S]
-                    [--target HOST:PORT] [--quiet] [--json]
+    datapack report (--datapack-dir DIR | --data-dir ROOT [--store S] | --target HOST:PORT [--store S])
+                    --task drawer_vase --out report/ [--quiet] [--json]
 
 Reads through the public repository API only, so the same code reports on a
-local store (`--data-dir` + `--store`, the embedded DataPackRepo) and on a
-running server (`--target` + `--store`, the thin client): one unlimited query
+local store (the embedded DataPackRepo) and on a running server (the thin
+client), named as every verb names a store (options.py): one unlimited query
 for the per-pack points (ΔJ, trust, bucket; the heavy artifacts stay on the
 server), get_statistics for the table and the counts, and the adapter's value
 matrix and energy summaries. No pack is written (a local store may save its
@@ -13,33 +13,42 @@ index snapshot, a cache, as any embedded repository does).
 
 Files in --out: value_matrix.png, delta_j_histogram.png, trust_vs_delta_j.png,
 energy_per_limb.png, energy_per_skill.png (each energy plot only when some pack
-records that breakdown), pack_counts.png and index.html (relative image links,
-inline style, no script).
+records that breakdown), pack_counts.png and index.html, which is self-contained:
+the same PNGs embedded as data: URIs, inline style, no script, no link to any
+other file (it can be mailed or moved alone).
 
 matplotlib is the `report` extra (`pip install 'datapack[report]'`); it is
 imported only when a report is drawn, with the object-oriented API (no pyplot,
 no global backend: Figure.savefig renders PNG with Agg).
 
-Exit status: 0 written; 1 usage error, no packs, matplotlib missing, or the
-store or server could not be read.
+Exit status (common.py): 0 written; 1 no packs, a store or task that does not
+exist, matplotlib missing, the store or server could not be read or the folder
+written; 2 usage.
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as _dt
 import html
 import json
 import math
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from datapack_client.adapter import BUCKETS, SkillDataPackAdapter, SkillValueMatrix
-from datapack_client.errors import DataPackError
-from datapack_client.records.validation_rules import store_ok, task_name_ok
-from datapack_server.cli.common import EXIT_OK, EXIT_USAGE, Parser, Progress, isatty, set_usage_status
+from datapack_client.records.validation_rules import task_name_ok
+from datapack_server.cli.common import EXIT_OK, Parser, Progress, add_verb_parser, isatty
+from datapack_server.cli.options import (
+    CommandFailure,
+    UsageError,
+    add_location_arguments,
+    location_label,
+    open_repo,
+    run_guarded,
+)
 
 MISSING_MATPLOTLIB = ("datapack report needs matplotlib, which is the report extra: "
                       "pip install 'datapack[report]'")
@@ -58,7 +67,7 @@ ANNOTATE_MAX_CELLS = 150
 DENSE_SCATTER = 5000
 
 
-class ReportError(Exception):
+class ReportError(CommandFailure):
     """A report that cannot be made (exit status 1), with a message for the user."""
 
 
@@ -142,20 +151,21 @@ def render(data: ReportData, out_dir: str, progress: Callable[[int], None] | Non
         ("energy_per_skill.png", lambda F, d: _energy_figure(F, d, "skill_totals", "skill")),
         ("pack_counts.png", _pack_counts_figure),
     ]
-    written: list[str] = []
+    written: dict[str, bytes] = {}  # file name -> PNG, embedded in index.html
     with matplotlib.rc_context(style):
         for i, (name, draw) in enumerate(plots):
             fig = draw(Figure, data)
             if fig is not None:  # None: nothing of this kind is recorded (said in index.html)
                 fig.savefig(_partial(out_dir, name), format="png", bbox_inches="tight", facecolor="white")
                 os.replace(_partial(out_dir, name), os.path.join(out_dir, name))
-                written.append(name)
+                with open(os.path.join(out_dir, name), "rb") as png:
+                    written[name] = png.read()
             if progress is not None:
                 progress(i + 1)
     with open(_partial(out_dir, "index.html"), "w", encoding="utf-8") as f:
         f.write(index_html(data, written))
     os.replace(_partial(out_dir, "index.html"), os.path.join(out_dir, "index.html"))
-    return written + ["index.html"]
+    return list(written) + ["index.html"]
 
 
 PLOT_COUNT = 6
@@ -422,7 +432,9 @@ def _cell(v: Any) -> str:
     return html.escape(str(v))
 
 
-def index_html(data: ReportData, images: list[str]) -> str:
+def index_html(data: ReportData, images: dict[str, bytes]) -> str:
+    """The page: statistics table and the plots, each PNG embedded as a data: URI
+    (the file name stays as its title), so the page needs no other file."""
     stats = data.statistics
     rows = [(label, stats[key]) for key, label in STAT_ROWS if key in stats]
     rows += [(key.replace("_", " "), v) for key, v in stats.items() if key not in dict(STAT_ROWS)]
@@ -430,7 +442,9 @@ def index_html(data: ReportData, images: list[str]) -> str:
     figures = []
     for name, (title, caption) in CAPTIONS.items():
         if name in images:
-            figures.append(f"<figure><img src=\"{html.escape(name)}\" alt=\"{html.escape(title)}\">"
+            uri = "data:image/png;base64," + base64.b64encode(images[name]).decode("ascii")
+            figures.append(f"<figure><img src=\"{uri}\" alt=\"{html.escape(title)}\" "
+                           f"title=\"{html.escape(name)}\">"
                            f"<figcaption><b>{html.escape(title)}.</b> {html.escape(caption)}</figcaption></figure>")
         elif name in ABSENT:
             figures.append(f"<p class=\"absent\">{html.escape(ABSENT[name])}</p>")
@@ -461,42 +475,38 @@ from {html.escape(data.source)} · generated {html.escape(data.generated_at)}</p
 
 # --------------------------------------------------------------------------- command line
 
+REPORT_EXITS = "0 written; 1 no packs, a missing store or task, matplotlib missing, a folder that cannot be written"
+
+
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("--task", required=True, metavar="NAME", help="task to report on")
+    add_location_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNGs and index.html (created)")
-    p.add_argument("--data-dir", default="data/datapacks", metavar="DIR",
-                   help="local data root (default data/datapacks; ignored with --target)")
-    p.add_argument("--store", default="", metavar="NAME", help="store below the data root (default: the root)")
-    p.add_argument("--target", default=None, metavar="HOST:PORT", help="read from this server instead")
     p.add_argument("--quiet", action="store_true", help="print only errors")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     return p
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
+    return run_guarded("report", _report, args, out, err)
+
+
+def _report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if not task_name_ok(args.task):
+        raise UsageError(f"--task {args.task!r} is not a task name (1-128 of A-Z a-z 0-9 _ . -)")
+    _matplotlib()  # before any reading: a missing extra is said at once
+    repo = open_repo(args)  # refuses a missing folder, which the embedded repository would create
     try:
-        if not task_name_ok(args.task):
-            raise ReportError(f"--task {args.task!r} is not a task name (1-128 of A-Z a-z 0-9 _ . -)")
-        if not store_ok(args.store):
-            raise ReportError(f"--store {args.store!r} is not a store path")
-        _matplotlib()  # before any reading: a missing extra is said at once
-        data = _remote(args) if args.target else _local(args)
-        bar = Progress(err, PLOT_COUNT, "plotting", not args.quiet and isatty(err))
-        try:
-            files = render(data, args.out, bar.update)
-        finally:
-            bar.close()
-    except ReportError as exc:
-        print(f"datapack report: error: {exc}", file=err)
-        return EXIT_USAGE
-    except DataPackError as exc:
-        print(f"datapack report: error: {exc.message}", file=err)
-        return EXIT_USAGE
+        store = args.store or (os.path.basename(os.path.normpath(args.datapack_dir)) if args.datapack_dir else "")
+        data = collect(repo, args.task, store, location_label(args))
+    finally:
+        repo.close()
+    bar = Progress(err, PLOT_COUNT, "plotting", not args.quiet and isatty(err))
+    try:
+        files = render(data, args.out, bar.update)
     except OSError as exc:
-        print(f"datapack report: error: cannot write {args.out!r}: {exc}", file=err)
-        return EXIT_USAGE
+        raise ReportError(f"cannot write {args.out!r}: {exc}") from None
+    finally:
+        bar.close()
     summary = {"task": data.task, "store": data.store, "source": data.source, "packs": data.statistics["total"],
                "out": args.out, "files": files}
     if args.json:
@@ -507,28 +517,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     return EXIT_OK
 
 
-def _remote(args) -> ReportData:
-    from datapack_client.client import connect
-
-    with connect(args.target, store=args.store) as repo:
-        return collect(repo, args.task, args.store, args.target)
-
-
-def _local(args) -> ReportData:
-    from datapack_server.repo import DataPackRepo
-
-    path = os.path.join(args.data_dir, *args.store.split("/")) if args.store else args.data_dir
-    if not os.path.isdir(path):  # the embedded repository would create it; a report writes nothing there
-        raise ReportError(f"no store folder {path!r}")
-    repo = DataPackRepo(path)
-    try:
-        return collect(repo, args.task, args.store, os.path.abspath(path))
-    finally:
-        repo.close()
+DESCRIPTION = ("PNG plots and a self-contained index.html (the PNGs embedded) of one task; needs "
+               "datapack[report]")
 
 
 def build_parser(prog: str = "datapack report") -> argparse.ArgumentParser:
-    return add_arguments(Parser(prog=prog, description="PNG plots and index.html of one task"))
+    return add_arguments(Parser(prog=prog, description=DESCRIPTION, exits=REPORT_EXITS))
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -536,9 +530,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
 
 
 def register(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("report", help="PNG plots and index.html of one task",
-                       description="PNG plots and index.html of one task (needs datapack[report])")
-    set_usage_status(p)
+    p = add_verb_parser(sub, "report", "PNG plots and a self-contained index.html of one task", DESCRIPTION,
+                        exits=REPORT_EXITS)
     add_arguments(p)
     p.set_defaults(func=run)
     return p

@@ -2,10 +2,13 @@
 
     datapack sim --episodes N --workers W --target HOST:PORT [--store S] [--task drawer_vase]
                  [--seed S] [--raw-dir DIR] [--narrate] [--bench] [--quiet] [--json]
-    datapack sim --episodes N --output-dir DIR ...        # no server: the embedded store DIR
+    datapack sim --episodes N [--datapack-dir DIR | --data-dir ROOT --store S] ...   # no server: embedded
 
-Exit status: 0 ok; 1 usage error, pybullet missing, a worker failed or the store could
-not be reached; 2 packs were rejected. Importing this module does not import pybullet,
+The store is named as for every verb (common.STORE_OPTIONS_HELP); without --target the default
+is data/datapacks/default (`--output-dir` is the older name of --datapack-dir).
+
+Exit status (common.py): 0 ok; 1 pybullet missing, a worker failed, the store could not be
+reached or packs were rejected; 2 usage. Importing this module does not import pybullet,
 so `datapack --help` works without the `sim` extra.
 """
 from __future__ import annotations
@@ -17,9 +20,19 @@ import sys
 from typing import Any, TextIO
 
 from datapack_client.records.validation_rules import store_ok, task_name_ok
-from datapack_server.cli.common import EXIT_OK, EXIT_REJECTED, Parser, Progress, int_at_least, isatty, set_usage_status
+from datapack_server.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    Parser,
+    Progress,
+    add_verb_parser,
+    int_at_least,
+    isatty,
+)
 
-EXIT_FAILED = 1  # a usage error, pybullet missing, a failed worker or an unreachable store
+DATA_ROOT, DEFAULT_STORE = "data/datapacks", "default"  # as `datapack build`: served under the store's name
+SIM_EXITS = "0 ok; 1 pybullet missing, a worker failed, the store unreachable or packs rejected"
 
 
 _positive = int_at_least(1)
@@ -31,9 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive, default=1, metavar="W",
                    help="simulator processes, each streaming over its own connection (default 1)")
     p.add_argument("--target", default=None, metavar="HOST:PORT", help="stream into this server")
-    p.add_argument("--store", default="", metavar="NAME", help="store on the server (with --target)")
-    p.add_argument("--output-dir", default="data/datapacks", metavar="DIR",
-                   help="without --target: append to this embedded store folder (default data/datapacks)")
+    p.add_argument("--store", default=None, metavar="NAME",
+                   help=f"the store on --target or below --data-dir (default {DEFAULT_STORE})")
+    p.add_argument("--data-dir", default=None, metavar="ROOT",
+                   help=f"without --target: the data root of --store (default {DATA_ROOT})")
+    p.add_argument("--datapack-dir", "--output-dir", dest="output_dir", default=None, metavar="DIR",
+                   help=f"without --target: append to this embedded store folder "
+                        f"(default {DATA_ROOT}/{DEFAULT_STORE})")
     p.add_argument("--task", default="drawer_vase", metavar="T", help="task name (default drawer_vase)")
     p.add_argument("--seed", type=_count, default=0, metavar="S",
                    help="seed: episode k's condition and policy parameters depend on (seed, k) only")
@@ -56,18 +73,16 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    if not task_name_ok(args.task):
-        print(f"datapack sim: error: --task {args.task!r} is not a valid task name", file=err)
-        return EXIT_FAILED
-    if args.target and not store_ok(args.store):
-        print(f"datapack sim: error: --store {args.store!r} is not a valid store path", file=err)
-        return EXIT_FAILED
+    problem = _usage_error(args)
+    if problem is not None:
+        print(f"datapack sim: error: {problem}", file=err)
+        return EXIT_USAGE
     try:
         from datapack_server.sim._quiet import import_pybullet
         import_pybullet()
     except ImportError:
         print("datapack sim: error: needs pybullet (pip install 'datapack[sim]')", file=err)
-        return EXIT_FAILED
+        return EXIT_FAILURE
     from datapack_server.sim.runner import SimConfig, run_simulation
 
     raw_dir = os.path.abspath(args.raw_dir) if args.raw_dir else None
@@ -92,9 +107,24 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             print(f"bench: {r.episodes} episodes, {r.workers} worker(s), {r.wall_seconds:.2f} s end to end, "
                   f"{r.episodes_per_second:.2f} episodes/s, {r.sim_seconds / max(r.wall_seconds, 1e-9):.1f}x "
                   f"real time", file=out)
-    if report.errors:
-        return EXIT_REJECTED if report.rejected and len(report.errors) == 1 else EXIT_FAILED
-    return EXIT_OK
+    return EXIT_FAILURE if report.errors else EXIT_OK
+
+
+def _usage_error(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options, or None; sets args.store and args.output_dir."""
+    if not task_name_ok(args.task):
+        return f"--task {args.task!r} is not a valid task name"
+    if args.target and (args.output_dir or args.data_dir):
+        return "give either --target [--store NAME] or a local --datapack-dir / --data-dir, not both"
+    if args.output_dir and (args.data_dir or args.store is not None):
+        return "--datapack-dir is the store; --data-dir and --store name one another way"
+    args.store = DEFAULT_STORE if args.store is None else args.store
+    if not store_ok(args.store):
+        return f"--store {args.store!r} is not a valid store path"
+    if not args.target and not args.output_dir:
+        root = args.data_dir or DATA_ROOT
+        args.output_dir = os.path.join(root, *args.store.split("/")) if args.store else root
+    return None
 
 
 def _print_summary(out: TextIO, r, args) -> None:
@@ -113,15 +143,15 @@ def _print_summary(out: TextIO, r, args) -> None:
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    parser = add_arguments(Parser(prog="datapack sim", description="headless PyBullet drawer + vase simulator"))
+    parser = add_arguments(Parser(prog="datapack sim", description="headless PyBullet drawer + vase simulator",
+                                  exits=SIM_EXITS))
     return run(parser.parse_args(argv), out, err)
 
 
 def register(sub: Any) -> argparse.ArgumentParser:
     """Register `sim` on the `datapack` command's subparsers."""
-    p = sub.add_parser("sim", help="simulate drawer + vase episodes in PyBullet and stream them into a store",
-                       description="headless PyBullet drawer + vase simulator (README: Simulator)")
-    set_usage_status(p, EXIT_FAILED)
+    p = add_verb_parser(sub, "sim", "simulate drawer + vase episodes in PyBullet and stream them into a store",
+                        "headless PyBullet drawer + vase simulator (README: Simulator)", exits=SIM_EXITS)
     add_arguments(p)
     p.set_defaults(func=run)
     return p

@@ -81,8 +81,8 @@ def register(sub) -> None:
     """Register `stats` on the `datapack` subparsers."""
     s = add_verb(sub, "stats", "statistics of a task or a slice (get_statistics)",
                  "get_statistics (docs/repository.md §9) over the task or the slice the filters select; --by "
-                 "splits it per skill (packs whose trace uses it), engine type or source type. Exit codes: "
-                 "0 ok, 1 usage error.", _stats)
+                 "splits it per skill (packs whose trace uses it), engine type or source type.", _stats,
+                 exits="0 printed; 1 the store or task does not exist or cannot be read")
     add_location_arguments(s)
     add_filter_arguments(s, select=False)
     s.add_argument("--by", choices=tuple(BY), help="one row per skill, engine type or source type")

@@ -2,8 +2,9 @@
 
     datapack validate (FILE ... | --datapack-dir DIR | --data-dir ROOT [--store S]) [--task T] [--json] [--verbose]
 
-Only reads. Its exit statuses are those of docs/repository.md §10 (0 no findings, 1 findings,
-2 usage error), unlike the other verbs (1 usage error, 2 rejected records).
+Only reads. Exit statuses as every verb's (common.py, docs/repository.md §10): 0 no findings,
+1 findings (or a store folder or task that does not exist), 2 usage (a FILE that does not exist
+included).
 """
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ import os
 from typing import TextIO
 
 from datapack_client.records.validation_rules import store_ok, task_name_ok
-from datapack_server.cli.common import EXIT_OK
+from datapack_server.cli.common import EXIT_FAILURE, EXIT_OK
 from datapack_server.cli.options import UsageError, add_verb
 from datapack_server.cli.tables import json_line
-
-VALIDATE_FINDINGS, VALIDATE_USAGE = 1, 2
+from datapack_server.service.stores import closest, missing_store, not_found, require_data_dir, require_task, tasks_in
 
 
 def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -41,7 +41,7 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not args.json:
         print(f"datapack validate: {len(files)} file(s), {total_lines} line(s), {total_findings} finding(s)",
               file=out)
-    return VALIDATE_FINDINGS if total_findings else EXIT_OK
+    return EXIT_FAILURE if total_findings else EXIT_OK
 
 
 def _validation_targets(args: argparse.Namespace, task_files) -> list[str]:
@@ -64,20 +64,33 @@ def _validation_targets(args: argparse.Namespace, task_files) -> list[str]:
             raise UsageError("--store goes with --data-dir; --datapack-dir is the store")
         stores = [args.datapack_dir]
     elif args.data_dir:
-        if not os.path.isdir(args.data_dir):
-            raise UsageError(f"no such data directory: {args.data_dir}")
+        require_data_dir(args.data_dir, create=False, field="data_dir", label="--data-dir",
+                         hint="reading creates nothing")
         stores = ([os.path.join(args.data_dir, *args.store.split("/")) if args.store else args.data_dir]
                   if args.store is not None else _store_folders(args.data_dir))
     else:
         raise UsageError("name what to validate: FILE ..., --datapack-dir DIR or --data-dir ROOT [--store S]")
     files = []
     for folder in stores:
-        if not os.path.isdir(folder):
-            raise UsageError(f"no such store folder: {folder}")
+        _require_store(args, folder)
         files.extend(f for f in task_files(folder, args.task) if os.path.isfile(f))
     if args.task is not None and not files:
-        raise UsageError(f"task {args.task!r} has no file in {', '.join(stores) or args.data_dir}")
+        if len(stores) == 1:
+            require_task(stores[0], args.task, stores[0])  # TASK_NOT_FOUND naming the closest tasks
+        raise not_found("task_name", "TASK_NOT_FOUND", f"no task {args.task!r} in any store under "
+                        f"{args.data_dir!r}" + closest(args.task, sorted({t for f in stores for t in tasks_in(f)}),
+                                                        "tasks"))
     return files
+
+
+def _require_store(args: argparse.Namespace, folder: str) -> None:
+    """NOT_FOUND for a missing store folder, as every reading verb says it (service/stores.py)."""
+    if os.path.isdir(folder):
+        return
+    if args.datapack_dir:
+        require_data_dir(folder, create=False, field="datapack_dir", label="--datapack-dir",
+                         hint="reading creates nothing")
+    raise missing_store(args.data_dir, args.store or "")
 
 
 def _store_folders(root: str) -> list[str]:
@@ -97,9 +110,9 @@ def register(sub) -> None:
                  "Read task files line by line and list every line a writer would refuse "
                  "(docs/repository.md §5) or a reader has to repair (corrupt line, torn tail, legacy shape, "
                  "derived id or time, duplicate lines): `file:line pack_id REASONS`, or one JSON object per "
-                 "finding with --json. Only reads. Checksums are checked by `datapack verify`. Exit codes "
-                 "(docs/repository.md §10): 0 no findings, 1 findings, 2 usage error.", _validate,
-                 usage_status=VALIDATE_USAGE)
+                 "finding with --json. Only reads. Checksums are checked by `datapack verify`.", _validate,
+                 exits="0 no findings; 1 findings, or a store folder or task that does not exist "
+                       "(docs/repository.md §10)")
     v.add_argument("files", nargs="*", metavar="FILE", help="JSONL files (instead of a store)")
     v.add_argument("--datapack-dir", metavar="DIR", help="a store folder")
     v.add_argument("--data-dir", metavar="ROOT", help="a data root: every store below it, or --store")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from datapack_client.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError, invalid
 from datapack_client.records import validation
-from datapack_client.records.export import COUNTERS, ExportArgs
+from datapack_client.records.export import COUNTERS, NOT_WRITTEN_NAMED, ExportArgs
 from datapack_client.records.model import json_equal
 from datapack_server.engine.store import Store, check_task
 from datapack_server.portable.export import (
@@ -59,15 +59,23 @@ class ExportSummary:
     processed: int = 0
     counters: dict = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     repr_names: tuple = ()
+    # The first NOT_WRITTEN_NAMED packs counted in conflicts or rejected_invalid, with why.
+    not_written: list = field(default_factory=list)
+
+    def not_writing(self, pack_id: str, counter: str, reason: str, message: str) -> None:
+        """Count a pack that is not written (conflicts or rejected_invalid) and name it."""
+        self.counters[counter] += 1
+        if len(self.not_written) < NOT_WRITTEN_NAMED:
+            self.not_written.append({"pack_id": pack_id, "counter": counter, "reason": reason, "message": message})
 
     @property
     def exit_status(self) -> int:
-        """docs/portable.md §7: 2 when records conflicted or were rejected, else 0."""
-        return 2 if self.counters["conflicts"] or self.counters["rejected_invalid"] else 0
+        """docs/portable.md §7: 1 when records conflicted or were rejected, else 0."""
+        return 1 if self.counters["conflicts"] or self.counters["rejected_invalid"] else 0
 
     def as_dict(self) -> dict:
         out = {"task": self.task, "source": self.source, "output": self.output, "total": self.total,
-               "processed": self.processed, **self.counters}
+               "processed": self.processed, **self.counters, "not_written": [dict(e) for e in self.not_written]}
         if self.repr_names:
             out["repr_tokens"] = list(self.repr_names)
         return out
@@ -139,9 +147,9 @@ def export_steps(source: Store, task_name: str, options: ExportOptions, *, outpu
             planned.append((rec, oc))
         if planned:
             if output is None:
-                _revise_in_place(source, task_name, planned, c)
+                _revise_in_place(source, task_name, planned, summary)
             else:
-                _append_to_output(output, planned, c)
+                _append_to_output(output, planned, summary)
         yield summary
 
 
@@ -167,17 +175,20 @@ def _portable_record(rec: dict, oc: RecordOutcome, in_place: bool) -> dict:
     return out
 
 
-def _revise_in_place(store: Store, task_name: str, planned: list, c: dict) -> None:
+def _revise_in_place(store: Store, task_name: str, planned: list, summary: ExportSummary) -> None:
     fields_of = {rec["pack_id"]: oc for rec, oc in planned}
-    rejected: set[str] = set()
+    rejected: dict[str, tuple[str, str]] = {}  # pack id -> the first violation's reason and message
+    c = summary.counters
 
     def change(pid: str, current: dict) -> list[str]:
         new = _portable_record(current, fields_of[pid], True)
         changed = [k for k in _CHANGED_KEYS if not json_equal(current.get(k), new.get(k))]
         if not changed:
             return []
-        if validation.record_violations(new):
-            rejected.add(pid)
+        violations = validation.record_violations(new)
+        if violations:
+            first = violations[0]
+            rejected[pid] = (first.reason, f"{first.field}: {first.message}")
             return []
         current.clear()
         current.update(new)
@@ -186,7 +197,7 @@ def _revise_in_place(store: Store, task_name: str, planned: list, c: dict) -> No
     results = store.revise(task_name, list(fields_of), change, REVISION_REASON)
     for r in results:
         if r["pack_id"] in rejected:
-            c["rejected_invalid"] += 1
+            summary.not_writing(r["pack_id"], "rejected_invalid", *rejected[r["pack_id"]])
         elif r["status"] == "revised":
             c["revised"] += 1
             c["exported"] += 1
@@ -195,8 +206,9 @@ def _revise_in_place(store: Store, task_name: str, planned: list, c: dict) -> No
             c["exported"] += 1
 
 
-def _append_to_output(output: Store, planned: list, c: dict) -> None:
+def _append_to_output(output: Store, planned: list, summary: ExportSummary) -> None:
     records = [_portable_record(rec, oc, False) for rec, oc in planned]
+    c = summary.counters
     try:
         results = output.append_batch(records)
     except (AlreadyExistsError, InvalidArgumentError):
@@ -206,11 +218,22 @@ def _append_to_output(output: Store, planned: list, c: dict) -> None:
         for rec in records:
             try:
                 results.extend(output.append_batch([rec]))
-            except AlreadyExistsError:
-                c["conflicts"] += 1
-            except InvalidArgumentError:
-                c["rejected_invalid"] += 1
+            except AlreadyExistsError as exc:
+                summary.not_writing(rec["pack_id"], "conflicts", exc.reason, _first_message(exc))
+            except InvalidArgumentError as exc:
+                summary.not_writing(rec["pack_id"], "rejected_invalid", _first_reason(exc), _first_message(exc))
     for r in results:
         c["created" if r.status == "created" else "already_present"] += 1
         c["exported"] += 1
 
+
+def _first_reason(exc) -> str:
+    """The reason of a refused append: its first violation's, which names the invariant."""
+    return exc.violations[0].reason if exc.violations else exc.reason
+
+
+def _first_message(exc) -> str:
+    if exc.violations:
+        v = exc.violations[0]
+        return f"{v.field}: {v.message}" if v.field else v.message
+    return exc.message

@@ -42,7 +42,7 @@ from datapack_server.service.ingest import BuiltBatch, EpisodeBatch, build_here,
 from datapack_server.service.memo import WriterMemo
 from datapack_server.service.preparation import prepare_ingest, prepare_records
 from datapack_server.service.space import WriteWatch
-from datapack_server.service.stores import DataRootStores, FolderStores
+from datapack_server.service.stores import DataRootStores, FolderStores, require_data_dir
 from datapack_server.storage.lines import parse_line, served_record
 
 POOL_MIN_BATCH = 32  # smaller batches are cheaper to prepare in-process than to ship
@@ -87,8 +87,12 @@ class DataPackService:
 
     def __init__(self, data_root: str, *, fsync: bool = True, cache_bytes: int = 64 << 20,
                  exclusive: bool = True, workers: int = 0, skill_catalogues: dict | None = None,
-                 raw_roots: tuple[str, ...] | None = None, observer: StoreObserver = NO_OBSERVER):
+                 raw_roots: tuple[str, ...] | None = None, observer: StoreObserver = NO_OBSERVER,
+                 create: bool = False):
         root = os.path.abspath(data_root)
+        # A missing data root is refused unless create (stores.require_data_dir).
+        require_data_dir(root, create=create, field="data_dir", label="the data directory",
+                         hint="create it, or pass --create to datapack serve; in-process: ServerConfig.create_data_dir")
         space = WriteWatch(fsync=fsync)
         check_root_writable(root, space, fsync)
         lock = DataRootLock(root) if exclusive else None
@@ -100,14 +104,17 @@ class DataPackService:
                        raw_roots=None if raw_roots is None else tuple(os.path.realpath(r) for r in raw_roots))
 
     @classmethod
-    def embedded(cls, folder: str, *, fsync: bool = True, skill_catalogues: dict | None = None) -> DataPackService:
+    def embedded(cls, folder: str, *, fsync: bool = True, skill_catalogues: dict | None = None,
+                 create: bool = False) -> DataPackService:
         """The façade of an embedded repository on one store folder (store
-        path ""): no data-root lock (several processes may share a folder;
-        writes serialise on the task locks), no write watch (a full disk fails
-        the write that meets it), no writer memo, raw export data read from
-        anywhere, and no worker pool: a pool would re-import the caller's main
+        path ""; a missing folder is refused unless create): no data-root lock
+        (several processes may share a folder; writes serialise on the task
+        locks), no write watch (a full disk fails the write that meets it), no
+        writer memo, raw export data read from anywhere, and no worker pool: a pool would re-import the caller's main
         module (forkserver), which a library must not impose (the `datapack
         export-portable` command and the server use one)."""
+        require_data_dir(folder, create=create, field="base_dir", label="the repository folder",
+                         hint="create it, or pass create=True")
         service = cls.__new__(cls)
         service._assemble(FolderStores(folder, fsync=fsync), space=None, lock=None, memo=None, cache=EncodedCache(0),
                           skill_catalogues=skill_catalogues, raw_roots=None)
@@ -239,6 +246,7 @@ class DataPackService:
                 self._observe_rejected(s, [_task_of(raw) for raw in raw_records])
             raise
         self._observe_results(results, "append", t0)
+        self._stores.announce_created(store, results)
         self._remember(memo_key, batch_sequence, results)
         return results
 
@@ -269,6 +277,7 @@ class DataPackService:
                 self._observe_rejected(s, [r.get("task_name", "") if type(r) is dict else "" for r in records])
             raise
         self._observe_results(results, "append", t0)
+        self._stores.announce_created(store, results)
         return results
 
     # -- reads
@@ -292,7 +301,7 @@ class DataPackService:
         block. The result is one consistent read: where each matching record's
         line is, is taken under the task lock once; lines are immutable, so the
         blocks read later (re-taking the lock only to read) are those lines."""
-        with self.store(store).reading(task_name) as st:
+        with self._stores.reading(store, task_name) as st:
             positions = query_positions(st, q)
             v = st.index.view
             where = [v(c)[positions] for c in ("line_off", "line_len", "line_no", "revision")]
@@ -312,44 +321,45 @@ class DataPackService:
     def query_records(self, store: str, task_name: str, q: QuerySpec) -> list[DataPackMeta]:
         """The query's records: the lines are read under the task lock, each
         one parsed when it is first used."""
-        with self.store(store).reading(task_name) as st:
+        with self._stores.reading(store, task_name) as st:
             lazy = DataPackMeta.lazy if q.include_artifacts else DataPackMeta.lazy_basic
             return [lazy(_line_loader(st, ref, st.read_raw(ref.offset, ref.length)), ref.revision)
                     for ref in query_refs(st, q)]
 
     def get(self, store: str, task_name: str, pack_id: str) -> bytes:
-        with self.store(store).reading(task_name) as st:
+        with self._stores.reading(store, task_name) as st:
             return self._encoded(st, st.ref(position_of(st, pack_id)))
 
     def get_record(self, store: str, task_name: str, pack_id: str) -> DataPackMeta:
-        with self.store(store).reading(task_name) as st:
+        with self._stores.reading(store, task_name) as st:
             ref = st.ref(position_of(st, pack_id))
             return DataPackMeta.wrap(st.load(ref), ref.revision)
 
     def history(self, store: str, task_name: str, pack_id: str) -> list[dict]:
         """Every revision of a pack, oldest first (revision_entry), each record serialized."""
-        with self.store(store).reading(task_name) as st:
+        with self._stores.reading(store, task_name) as st:
             return [revision_entry(ref, meta, self._encoded(st, ref)) for ref, meta in history_refs(st, pack_id)]
 
     def history_records(self, store: str, task_name: str, pack_id: str) -> list[dict]:
         """Every revision of a pack, oldest first (revision_entry), each record a DataPackMeta."""
-        with self.store(store).reading(task_name) as st:
+        with self._stores.reading(store, task_name) as st:
             return [revision_entry(ref, meta, DataPackMeta.wrap(st.load(ref), ref.revision))
                     for ref, meta in history_refs(st, pack_id)]
 
     def statistics(self, store: str, task_name: str, spec: FilterSpec | None) -> dict:
         """docs/repository.md §9, over every pack or over the slice spec selects."""
-        with self.store(store).reading(task_name) as st:
+        with self._stores.reading(store, task_name) as st:
             return statistics(st.index, match(st.index, spec) if spec is not None else None)
 
     def analyze(self, store: str, task_name: str, method: str, slice_spec: FilterSpec | None, **args: Any) -> Any:
         """One adapter analysis (docs/adapter.md §3), arguments already
         validated, on a consistent read of the task."""
-        with self.store(store).reading(task_name) as st:
+        with self._stores.reading(store, task_name) as st:
             return analytics.analyze(st, method, slice_spec, catalogue_for(task_name, self.skill_catalogues), **args)
 
     def list_tasks(self, store: str) -> list[str]:
-        return self.store(store).list_tasks()
+        """The store's tasks (STORE_NOT_FOUND when it does not exist)."""
+        return self._stores.existing(store).list_tasks()
 
     # -- ingest
 
@@ -378,6 +388,7 @@ class DataPackService:
                    for r, (bucket, dj) in zip(appended, built.outcomes)]
         if results:
             self._observe_results(results, "ingest", t0)
+            self._stores.announce_created(store, results)
         self._remember(memo_key, batch_sequence, results)
         return results
 
@@ -403,7 +414,7 @@ class DataPackService:
     def update_training_usage(self, store: str, task_name: str, update: Any) -> list[dict]:
         """docs/repository.md §3.4: a revision per pack whose wm_role or
         training runs change (update: records.query.make_usage_update)."""
-        s = self.store(store)
+        s = self._stores.holding(store, task_name)  # a revision of a missing task creates nothing
         with self._writing(s):
             return s.update_training_usage(task_name, update)
 
@@ -411,7 +422,9 @@ class DataPackService:
         """The running summaries of a portable export (portable/exporter.py),
         raw data read relative to the working directory, and only under
         raw_roots when they are set (records name the paths)."""
-        source = self.store(store)
+        if args.output_store is not None:
+            self._stores.check_output_name(args.output_store)
+        source = self._stores.holding(store, task_name)
         with self._export_output(args.output_store, source) as output:
             with self._writing(output if output is not None else source):
                 options = dataclasses.replace(options_of(args), raw_roots=self.raw_roots)
@@ -432,8 +445,9 @@ class DataPackService:
         return BaselineRegistry(s.path, fsync=self.fsync)
 
     def list_baselines(self, store: str) -> list[tuple[str, dict]]:
-        """(name, values) of every baseline the store knows, built-in ones included, by name."""
-        return self._registry(self.store(store)).list()
+        """(name, values) of every baseline the store knows, built-in ones
+        included, by name (STORE_NOT_FOUND when it does not exist)."""
+        return self._registry(self._stores.existing(store)).list()
 
     def put_baseline(self, store: str, name: str, values: Any = None, *, episodes: Any = None) -> dict:
         """Register a named baseline: explicit values ({mpl, error, ep[,

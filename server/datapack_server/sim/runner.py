@@ -100,8 +100,7 @@ def _worker_main(worker: int, indices: list[int], config: SimConfig, out: Any) -
                 appender.close()  # waits for every acknowledgement
                 if appender.errors:
                     raise appender.errors[0]
-                created = sum(1 for r in appender.results if r.status == "created")
-                already = sum(1 for r in appender.results if r.status == "already_present")
+                created, already = appender.counts["created"], appender.counts["already_present"]
         finally:
             if repo is not None:
                 repo.close()
@@ -135,7 +134,7 @@ def run_simulation(config: SimConfig, progress: Callable[[int, int], None] | Non
     if not config.target:
         from datapack_server.repo import DataPackRepo
 
-        local = DataPackRepo(config.output_dir)
+        local = DataPackRepo(config.output_dir, create=True)  # the simulator writes its output store
     finished: set[int] = set()
     try:
         while len(finished) < workers:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from datapack_client.building.inputs import ECON_PRESETS, EconParams
+
 __all__ = [
     "DEFAULT_TRACE", "SCRIPT_ECON_PARAMS", "SIMA_INSTRUCTION", "SKILL_NARRATIONS", "BaselineSpecError",
     "IncompleteEpisodeError", "LoadedEpisodes", "build_pack", "episode_to_builder_args",
@@ -31,14 +33,9 @@ __all__ = [
 DEFAULT_TRACE: tuple[tuple[int, int, int], ...] = (  # (skill_id, t, duration)
     (0, 0, 10), (1, 10, 10), (2, 20, 20), (3, 40, 30), (4, 70, 40), (5, 110, 20))
 
-# §8.2: the script's EconParams preset (keyword arguments of EconParams).
-SCRIPT_ECON_PARAMS: dict[str, Any] = {
-    "price_per_unit": 5.0, "damage_cost": 50.0, "energy_Wh_per_attempt": 5.0, "time_step_s": 60.0,
-    "base_rate": 2.0, "p_min": 0.02, "k_err": 0.12, "q_speed": 1.2, "q_care": 1.5, "care_cost": 0.25,
-    "max_steps": 240, "max_catastrophic_errors": 3, "max_error_rate_sla": 0.10, "min_steps_for_sla": 5,
-    "zero_throughput_patience": 10, "preset": "drawer_vase", "vase_break_cost": 50.0,
-    "electricity_price_kWh": 0.12,
-}
+# §8.2: the script's EconParams (keyword arguments of EconParams): the
+# "drawer_vase" preset, so `EconParams.preset("drawer_vase")` builds what it builds.
+SCRIPT_ECON_PARAMS: dict[str, Any] = dict(ECON_PRESETS["drawer_vase"])
 
 SIMA_INSTRUCTION = "open the drawer without hitting the vase"
 SKILL_NARRATIONS = {
@@ -73,8 +70,6 @@ class BaselineSpecError(ValueError):
 
 def script_econ_params():
     """The builder script's EconParams preset (docs/building.md §8.2)."""
-    from datapack_client.building.builder import EconParams
-
     return EconParams(**SCRIPT_ECON_PARAMS)
 
 

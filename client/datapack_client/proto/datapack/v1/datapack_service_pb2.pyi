@@ -573,14 +573,28 @@ class ExportCounters(_message.Message):
     repr_tokens_computed: int
     def __init__(self, exported: _Optional[int] = ..., created: _Optional[int] = ..., revised: _Optional[int] = ..., already_present: _Optional[int] = ..., reused_existing: _Optional[int] = ..., skipped_missing_raw: _Optional[int] = ..., skipped_missing_inputs: _Optional[int] = ..., skipped_bad_inputs: _Optional[int] = ..., unstrided_no_fps: _Optional[int] = ..., conflicts: _Optional[int] = ..., rejected_invalid: _Optional[int] = ..., repr_tokens_computed: _Optional[int] = ...) -> None: ...
 
+class ExportNotWritten(_message.Message):
+    __slots__ = ("pack_id", "counter", "reason", "message")
+    PACK_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    pack_id: str
+    counter: str
+    reason: str
+    message: str
+    def __init__(self, pack_id: _Optional[str] = ..., counter: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
 class ExportPortableResponse(_message.Message):
-    __slots__ = ("processed", "total", "counters", "done")
+    __slots__ = ("processed", "total", "counters", "done", "not_written")
     PROCESSED_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     COUNTERS_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
+    NOT_WRITTEN_FIELD_NUMBER: _ClassVar[int]
     processed: int
     total: int
     counters: ExportCounters
     done: bool
-    def __init__(self, processed: _Optional[int] = ..., total: _Optional[int] = ..., counters: _Optional[_Union[ExportCounters, _Mapping]] = ..., done: _Optional[bool] = ...) -> None: ...
+    not_written: _containers.RepeatedCompositeFieldContainer[ExportNotWritten]
+    def __init__(self, processed: _Optional[int] = ..., total: _Optional[int] = ..., counters: _Optional[_Union[ExportCounters, _Mapping]] = ..., done: _Optional[bool] = ..., not_written: _Optional[_Iterable[_Union[ExportNotWritten, _Mapping]]] = ...) -> None: ...
