@@ -49,6 +49,17 @@ class AppendFuture(Future):
 _CONDITION_CREATION = threading.Lock()
 
 
+def check_appender_settings(batch_size: int, max_in_flight: int, linger: float, reconnect_timeout: float,
+                            connect_timeout: float, keep_results: int | None) -> None:
+    """The settings every stream appender (sync or asyncio) refuses."""
+    if batch_size <= 0 or max_in_flight <= 0:
+        raise ValueError("batch_size and max_in_flight must be positive")
+    if linger < 0 or reconnect_timeout < 0 or connect_timeout < 0:
+        raise ValueError("linger, reconnect_timeout and connect_timeout must not be negative")
+    if keep_results is not None and keep_results < 0:
+        raise ValueError("keep_results must be >= 0 or None")
+
+
 def combined_rejections(errors: list[DataPackError]) -> DataPackError | None:
     """Rejected batches' errors as one (StreamAppender.rejections_error; the
     asyncio appender's too)."""

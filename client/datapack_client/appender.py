@@ -29,6 +29,7 @@ import grpc  # type: ignore[import-untyped]
 from datapack_client.append_outcomes import (
     AppendFuture,
     chained,
+    check_appender_settings,
     combined_rejections,
     pack_rejection,
     run_callback,
@@ -114,12 +115,7 @@ class StreamAppender:
                  connect_timeout: float = 5.0, keep_results: int | None = 10_000,
                  on_ack: Callable[[AppendResult], Any] | None = None,
                  on_reject: Callable[[Any, DataPackError], Any] | None = None):
-        if batch_size <= 0 or max_in_flight <= 0:
-            raise ValueError("batch_size and max_in_flight must be positive")
-        if linger < 0 or reconnect_timeout < 0 or connect_timeout < 0:
-            raise ValueError("linger, reconnect_timeout and connect_timeout must not be negative")
-        if keep_results is not None and keep_results < 0:
-            raise ValueError("keep_results must be >= 0 or None")
+        check_appender_settings(batch_size, max_in_flight, linger, reconnect_timeout, connect_timeout, keep_results)
         self.store = store
         self.target = target
         self.batch_size = batch_size

@@ -25,7 +25,14 @@ from typing import Any
 
 import grpc  # type: ignore[import-untyped]
 
-from datapack_client.append_outcomes import LOG, chained, combined_rejections, pack_rejection, run_callback
+from datapack_client.append_outcomes import (
+    LOG,
+    chained,
+    check_appender_settings,
+    combined_rejections,
+    pack_rejection,
+    run_callback,
+)
 from datapack_client.appender import RETRYABLE_CODES
 from datapack_client.errors import DataPackError, UnavailableError
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
@@ -88,12 +95,7 @@ class AsyncStreamAppender:
                  reconnect_timeout: float = 30.0, connect_timeout: float = 5.0, keep_results: int | None = 10_000,
                  on_ack: Callable[[AppendResult], Any] | None = None,
                  on_reject: Callable[[Any, DataPackError], Any] | None = None):
-        if batch_size <= 0 or max_in_flight <= 0:
-            raise ValueError("batch_size and max_in_flight must be positive")
-        if linger < 0 or reconnect_timeout < 0 or connect_timeout < 0:
-            raise ValueError("linger, reconnect_timeout and connect_timeout must not be negative")
-        if keep_results is not None and keep_results < 0:
-            raise ValueError("keep_results must be >= 0 or None")
+        check_appender_settings(batch_size, max_in_flight, linger, reconnect_timeout, connect_timeout, keep_results)
         self._client = client  # an AsyncDataPackClient: its channel, stub, store, metadata
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
