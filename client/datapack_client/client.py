@@ -36,7 +36,7 @@ from datapack_client.records.model import DataPackMeta
 from datapack_client.records.query import check_task_name, make_filter
 from datapack_client.records.results import AppendResult
 from datapack_client.records.validation_rules import store_ok
-from datapack_client.wire.append_parts import part_error, part_results, split_batch
+from datapack_client.wire.append_parts import append_deadline, ingest_deadline, part_error, part_results, split_batch
 from datapack_client.wire.episodes import ingest_request, named_baseline_from_proto, put_baseline_request
 from datapack_client.wire.export import export_to_proto, summary_from_proto
 from datapack_client.wire.query import query_to_proto, statistics_from_proto, statistics_request
@@ -126,7 +126,7 @@ class DataPackClient(RepositoryAPI):
         for part in split_batch(self.store, msgs, limit):
             try:
                 resp = self._call(self._stub.AppendDataPacksBatch, part.request,
-                                  self.timeout + part.count * 0.001)
+                                  append_deadline(self.timeout, part.count))
             except DataPackError as err:
                 raise part_error(err, part, len(msgs)) from None
             results.extend(part_results(part, [append_result_from_proto(r) for r in resp.results]))
@@ -197,7 +197,7 @@ class DataPackClient(RepositoryAPI):
     def _ingest(self, episodes: list, econ_params, baseline, offset: int) -> list:
         req = ingest_request(self.store, episodes, econ_params, baseline)
         try:
-            (resp,) = list(self._stub.IngestEpisodes(iter([req]), timeout=self.timeout + len(episodes) * 0.005))
+            (resp,) = list(self._stub.IngestEpisodes(iter([req]), timeout=ingest_deadline(self.timeout, len(episodes))))
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
         if resp.HasField("rejection"):

@@ -18,6 +18,20 @@ from datapack_client.records.results import AppendResult
 MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
 
 
+# Per-record allowances on top of a call's base deadline: a large append or
+# ingest takes proportionally longer on the server, and must not time out for it.
+SECONDS_PER_APPENDED_RECORD = 0.001
+SECONDS_PER_INGESTED_EPISODE = 0.005
+
+
+def append_deadline(base: float, records: int) -> float:
+    return base + records * SECONDS_PER_APPENDED_RECORD
+
+
+def ingest_deadline(base: float, episodes: int) -> float:
+    return base + episodes * SECONDS_PER_INGESTED_EPISODE
+
+
 def varint_size(n: int) -> int:
     """Bytes of `n` as a protobuf varint."""
     size = 1
