@@ -17,6 +17,7 @@ from datapack_client.errors import invalid
 from datapack_client.records.export import make_export_args
 from datapack_client.records.model import DataPackMeta
 from datapack_client.records.query import (
+    MAX_BATCH_SIZE,
     UNSET,
     QuerySpec,
     check_limit,
@@ -65,6 +66,26 @@ class RepositoryArguments:
             schema_version=schema_version, is_occluded=is_occluded, is_dynamic=is_dynamic, is_static=is_static,
             occlusion_bucket=occlusion_bucket, motion_bucket=motion_bucket, include_artifacts=include_artifacts)
         return self._query(task_name, spec)
+
+    def iter_query(self, task_name: str, *, batch_size: int = 1024, **filters) -> Iterator[DataPackMeta]:
+        """The packs of query(task_name, **filters), streamed: each batch of
+        `batch_size` packs is read (and over gRPC sent) when the iteration
+        reaches it, so the first pack arrives at once and memory stays that of
+        one batch however many packs match. Takes every argument of query();
+        `limit` defaults to None (every match). The packs travel as their
+        stored lines and are parsed when read beyond their pack_id. The read
+        is consistent: the packs that matched when the iteration began, as they
+        were then (appends made meanwhile are not included). Leaving the loop
+        early ends the read. Errors of the read itself (an unknown task) are
+        raised at the first next(); bad arguments at the call."""
+        if type(batch_size) is not int or not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise invalid("batch_size", "ARGUMENT_INVALID",
+                          f"batch_size must be an integer in [1, {MAX_BATCH_SIZE}], got {batch_size!r}")
+        check_task_name(task_name)
+        return self._iter_query(task_name, make_query(**{"limit": None, **filters}), batch_size)
+
+    def _iter_query(self, task_name: str, spec: QuerySpec, batch_size: int) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def get_positive_for_skill(self, task_name: str, skill_id: int, objective_vector=None,
                                condition_filters=None, top_k=10) -> list[DataPackMeta]:
@@ -130,7 +151,8 @@ class RepositoryAPI(RepositoryArguments):
     """The synchronous repository API (DataPackRepo, DataPackClient)."""
 
     def iter_all(self, task_name: str) -> Iterator[DataPackMeta]:
-        return iter(self.load_all(task_name))
+        """Every pack of the task with its artifacts, streamed (iter_query)."""
+        return self.iter_query(task_name, include_artifacts=True)
 
     def ingest_episodes(self, episodes, econ_params, baseline, *, batch_size: int = 256) -> list:
         """Build datapacks from episodes (docs/building.md) and store them; on a

@@ -15,7 +15,7 @@ The channel's options are in channel.py, the message conversions in wire/.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import grpc  # type: ignore[import-untyped]
@@ -35,11 +35,18 @@ from datapack_client.proto.datapack.v1 import datapack_service_pb2_grpc as spb_g
 from datapack_client.records.model import DataPackMeta
 from datapack_client.records.query import check_task_name, make_filter
 from datapack_client.records.results import AppendResult
+from datapack_client.records.stored import batch_records
 from datapack_client.records.validation_rules import store_ok
 from datapack_client.wire.append_parts import append_deadline, ingest_deadline, part_error, part_results, split_batch
 from datapack_client.wire.episodes import ingest_request, named_baseline_from_proto, put_baseline_request
 from datapack_client.wire.export import export_to_proto, summary_from_proto
-from datapack_client.wire.query import query_to_proto, statistics_from_proto, statistics_request
+from datapack_client.wire.query import (
+    BULK_READ_MIN,
+    line_batch_from_proto,
+    query_to_proto,
+    statistics_from_proto,
+    statistics_request,
+)
 from datapack_client.wire.results import (
     append_result_from_proto,
     history_from_proto,
@@ -154,15 +161,33 @@ class DataPackClient(RepositoryAPI):
 
     def _query(self, task_name: str, q) -> list[DataPackMeta]:
         check_task_name(task_name)
+        if q.limit is None or q.limit > BULK_READ_MIN:
+            # A bulk read: stored lines, parsed when a pack is read (cheaper than decoding messages).
+            req = query_to_proto(self.store, task_name, q, json_lines=True)
+            return list(self._stream(req, task_name, max(self.timeout, 300.0)))
         req = query_to_proto(self.store, task_name, q)
-        timeout = self.timeout if q.limit is not None else max(self.timeout, 300.0)
         try:
             out: list[DataPackMeta] = []
-            for resp in self._stub.QueryDataPacks(req, timeout=timeout):
+            for resp in self._stub.QueryDataPacks(req, timeout=self.timeout):
                 out.extend(message_to_record(m) for m in resp.data_packs)
             return out
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
+
+    def _iter_query(self, task_name: str, q, batch_size: int) -> Iterator[DataPackMeta]:
+        # No deadline: the stream lasts as long as the caller iterates (keepalive watches the server).
+        return self._stream(query_to_proto(self.store, task_name, q, json_lines=True, batch_size=batch_size),
+                            task_name, None)
+
+    def _stream(self, req, task_name: str, timeout: float | None) -> Iterator[DataPackMeta]:
+        call = self._stub.QueryDataPacks(req, timeout=timeout)
+        try:
+            for resp in call:
+                yield from batch_records(line_batch_from_proto(resp.json_lines, task_name))
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        finally:
+            call.cancel()  # a no-op once the call has ended; stops the server when the caller left early
 
     def get(self, task_name: str, pack_id: str) -> DataPackMeta:
         check_task_name(task_name)

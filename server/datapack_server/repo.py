@@ -10,7 +10,7 @@ Same methods, arguments, results and errors as the remote client
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from datapack_client.api import RepositoryAPI
@@ -18,6 +18,7 @@ from datapack_client.records.export import ExportArgs
 from datapack_client.records.model import DataPackMeta
 from datapack_client.records.query import FilterSpec, QuerySpec, UsageUpdate, make_filter
 from datapack_client.records.results import AppendResult, IngestResult
+from datapack_client.records.stored import batch_records
 from datapack_server.service.facade import DataPackService
 from datapack_server.service.ingest import GivenEpisodes
 
@@ -90,6 +91,10 @@ class DataPackRepo(RepositoryAPI):
 
     def _query(self, task_name: str, spec: QuerySpec) -> list[DataPackMeta]:
         return self._service.query_records(STORE, task_name, spec)
+
+    def _iter_query(self, task_name: str, spec: QuerySpec, batch_size: int) -> Iterator[DataPackMeta]:
+        for batch in self._service.query_line_batches(STORE, task_name, spec, batch_size):
+            yield from batch_records(batch)
 
     def get(self, task_name: str, pack_id: str) -> DataPackMeta:
         return self._service.get_record(STORE, task_name, pack_id)

@@ -35,12 +35,19 @@ from datapack_client.proto.datapack.v1 import skill_adapter_service_pb2_grpc as 
 from datapack_client.records.model import DataPackMeta
 from datapack_client.records.query import QuerySpec, check_task_name, make_filter
 from datapack_client.records.results import AppendResult
+from datapack_client.records.stored import batch_records
 from datapack_client.records.validation_rules import store_ok
 from datapack_client.wire import adapter as adapter_wire
 from datapack_client.wire.append_parts import append_deadline, ingest_deadline, part_error, part_results, split_batch
 from datapack_client.wire.episodes import ingest_request, named_baseline_from_proto, put_baseline_request
 from datapack_client.wire.export import export_to_proto, summary_from_proto
-from datapack_client.wire.query import query_to_proto, statistics_from_proto, statistics_request
+from datapack_client.wire.query import (
+    BULK_READ_MIN,
+    line_batch_from_proto,
+    query_to_proto,
+    statistics_from_proto,
+    statistics_request,
+)
 from datapack_client.wire.results import (
     append_result_from_proto,
     history_from_proto,
@@ -60,8 +67,9 @@ class QueryStream:
     task) cancels the call, and the server stops reading. Each `await` or
     `async for` sends the query anew."""
 
-    def __init__(self, open_call: Callable[[], Any]):
+    def __init__(self, open_call: Callable[[], Any], task_name: str = ""):
         self._open_call = open_call
+        self._task_name = task_name  # the task of packs that arrive as stored lines
 
     def __await__(self):
         return self._collect().__await__()
@@ -76,6 +84,9 @@ class QueryStream:
         call = self._open_call()
         try:
             async for resp in call:
+                if resp.HasField("json_lines"):
+                    for dp in batch_records(line_batch_from_proto(resp.json_lines, self._task_name)):
+                        yield dp
                 for msg in resp.data_packs:
                     yield message_to_record(msg)
         except grpc.aio.AioRpcError as exc:
@@ -213,14 +224,19 @@ class AsyncDataPackClient(RepositoryArguments):
 
     def _query(self, task_name: str, spec: QuerySpec) -> QueryStream:
         check_task_name(task_name)
-        req = query_to_proto(self.store, task_name, spec)
-        timeout = self.timeout if spec.limit is not None else max(self.timeout, 300.0)
-        return QueryStream(lambda: self.stub.QueryDataPacks(req, timeout=timeout, metadata=self.metadata))
+        bulk = spec.limit is None or spec.limit > BULK_READ_MIN  # as DataPackClient._query
+        req = query_to_proto(self.store, task_name, spec, json_lines=bulk)
+        timeout = max(self.timeout, 300.0) if bulk else self.timeout
+        return QueryStream(lambda: self.stub.QueryDataPacks(req, timeout=timeout, metadata=self.metadata), task_name)
+
+    def _iter_query(self, task_name: str, spec: QuerySpec, batch_size: int) -> QueryStream:
+        req = query_to_proto(self.store, task_name, spec, json_lines=True, batch_size=batch_size)
+        return QueryStream(lambda: self.stub.QueryDataPacks(req, metadata=self.metadata), task_name)
 
     def iter_all(self, task_name: str) -> QueryStream:
         """Every pack of the task with its artifacts, as they arrive: `async for dp in repo.iter_all(task)`."""
-        # load_all is annotated with the synchronous result; here it is _query's QueryStream.
-        return cast(QueryStream, self.load_all(task_name))
+        # iter_query is annotated with the synchronous result; here it is _iter_query's QueryStream.
+        return cast(QueryStream, self.iter_query(task_name, include_artifacts=True))
 
     async def get(self, task_name: str, pack_id: str) -> DataPackMeta:
         check_task_name(task_name)

@@ -176,6 +176,10 @@ SLICE_LABEL_FLAGS = ("is_occluded", "is_dynamic", "is_static")
 SLICE_LABEL_BUCKETS = ("occlusion_bucket", "motion_bucket")
 
 
+# Packs per batch of a streamed read (iter_query), at most.
+MAX_BATCH_SIZE = 65536
+
+
 @dataclass(frozen=True)
 class QuerySpec:
     filter: FilterSpec
@@ -281,5 +285,5 @@ def make_usage_update(pack_ids, wm_role=UNSET, add_training_runs=()) -> UsageUpd
                        tuple(dict.fromkeys(add_training_runs)))
 
 
-__all__ = ["UNSET", "FilterSpec", "QuerySpec", "CondOp", "UsageUpdate", "make_filter", "make_query", "check_limit",
-           "check_skill_id", "check_task_name", "make_usage_update"]
+__all__ = ["MAX_BATCH_SIZE", "UNSET", "FilterSpec", "QuerySpec", "CondOp", "UsageUpdate", "make_filter", "make_query",
+           "check_limit", "check_skill_id", "check_task_name", "make_usage_update"]

@@ -16,7 +16,13 @@ from datapack_client.records.query import (
     make_filter,
     make_query,
 )
+from datapack_client.records.stored import LineBatch
 from datapack_client.records.validation_rules import shown
+
+# Queries that may return more packs than this (or every match) ask for the
+# stored JSON lines: no decoding on either side until a pack is read, where
+# messages cost a protobuf parse per pack (cheaper for a few packs read whole).
+BULK_READ_MIN = 1000
 
 
 def filter_to_proto(f: FilterSpec) -> spb.DataPackFilter:
@@ -73,10 +79,17 @@ def filter_from_proto(msg: spb.DataPackFilter) -> FilterSpec:
         is_static=opt("is_static"), occlusion_bucket=opt("occlusion_bucket"), motion_bucket=opt("motion_bucket"))
 
 
-def query_to_proto(store: str, task_name: str, q: QuerySpec) -> spb.QueryDataPacksRequest:
+def query_to_proto(store: str, task_name: str, q: QuerySpec, *, json_lines: bool = False,
+                   batch_size: int | None = None) -> spb.QueryDataPacksRequest:
+    """The request of a query; json_lines: the packs travel as their stored
+    lines (bulk reads), batch_size packs per message at most."""
     req = spb.QueryDataPacksRequest(store=store, task_name=task_name, filter=filter_to_proto(q.filter),
                                     sort_descending=q.sort_descending,
                                     view=spb.DATA_PACK_VIEW_FULL if q.include_artifacts else spb.DATA_PACK_VIEW_BASIC)
+    if json_lines:
+        req.encoding = spb.RECORD_ENCODING_JSON_LINES
+    if batch_size is not None:
+        req.batch_size = batch_size
     if q.sort_by is not None:
         req.sort_by = q.sort_by
     if q.limit is None:
@@ -97,6 +110,27 @@ def query_from_proto(req: spb.QueryDataPacksRequest) -> QuerySpec:
     if req.view not in (spb.DATA_PACK_VIEW_UNSPECIFIED, spb.DATA_PACK_VIEW_BASIC, spb.DATA_PACK_VIEW_FULL):
         raise invalid("view", "ARGUMENT_INVALID", f"view {req.view} is not a DataPackView")
     return QuerySpec(f, q.sort_by, q.sort_descending, q.limit, req.view == spb.DATA_PACK_VIEW_FULL)
+
+
+def read_options_from_proto(req: spb.QueryDataPacksRequest, max_batch: int) -> tuple[bool, int | None]:
+    """(whether the packs travel as JSON lines, packs per message or None:
+    the server's choice) of a query request."""
+    if req.encoding not in (spb.RECORD_ENCODING_UNSPECIFIED, spb.RECORD_ENCODING_PROTO,
+                            spb.RECORD_ENCODING_JSON_LINES):
+        raise invalid("encoding", "ARGUMENT_INVALID", f"encoding {req.encoding} is not a RecordEncoding")
+    if req.HasField("batch_size") and not 1 <= req.batch_size <= max_batch:
+        raise invalid("batch_size", "ARGUMENT_INVALID", f"batch_size must be in [1, {max_batch}], got {req.batch_size}")
+    return req.encoding == spb.RECORD_ENCODING_JSON_LINES, req.batch_size if req.HasField("batch_size") else None
+
+
+def line_batch_to_proto(b: LineBatch) -> spb.JsonLinesBatch:
+    return spb.JsonLinesBatch(lines=b.lines, pack_ids=b.pack_ids, revisions=b.revisions,
+                              line_numbers=b.line_numbers, omitted=b.omitted or ())
+
+
+def line_batch_from_proto(msg: spb.JsonLinesBatch, task_name: str) -> LineBatch:
+    return LineBatch(task_name, msg.lines, list(msg.pack_ids), list(msg.revisions), list(msg.line_numbers),
+                     list(msg.omitted) or None)
 
 
 def statistics_request(store: str, task_name: str, f: FilterSpec | None) -> spb.GetStatisticsRequest:

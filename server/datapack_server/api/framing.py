@@ -35,16 +35,17 @@ def field1(payload: bytes) -> bytes:
     return b"\x0a" + _varint(len(payload)) + payload
 
 
-def chunked_field1(payloads: Iterable[bytes], chunk_bytes: int) -> Iterator[bytes]:
+def chunked_field1(payloads: Iterable[bytes], chunk_bytes: int,
+                   max_records: int = QUERY_CHUNK_RECORDS) -> Iterator[bytes]:
     """Wire bytes of response messages whose field 1 (repeated) holds the
     payloads, many per message (gRPC Python pays per message) but at most
-    QUERY_CHUNK_RECORDS and about chunk_bytes each. Lazy: a payload is
+    max_records and about chunk_bytes each. Lazy: a payload is
     produced only when its message is about to be sent."""
     chunk: list[bytes] = []
     size = 0
     for b in payloads:
         piece = field1(b)
-        if chunk and (len(chunk) >= QUERY_CHUNK_RECORDS or size + len(piece) > chunk_bytes):
+        if chunk and (len(chunk) >= max_records or size + len(piece) > chunk_bytes):
             yield b"".join(chunk)
             chunk, size = [], 0
         chunk.append(piece)

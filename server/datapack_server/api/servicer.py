@@ -15,7 +15,12 @@ from datapack_client.errors import DataPackError
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.wire.export import export_from_proto, summary_to_proto
-from datapack_client.wire.query import filter_from_proto, query_from_proto
+from datapack_client.wire.query import (
+    filter_from_proto,
+    line_batch_to_proto,
+    query_from_proto,
+    read_options_from_proto,
+)
 from datapack_server.api.conversions import (
     WireEpisodes,
     append_results_to_proto,
@@ -31,9 +36,10 @@ from datapack_server.api.conversions import (
     usage_update_from_proto,
 )
 from datapack_server.api.envelope import AppendEnvelope
-from datapack_server.api.framing import chunk_bytes_for, chunked_field1, field1, response_bytes
+from datapack_server.api.framing import QUERY_CHUNK_RECORDS, chunk_bytes_for, chunked_field1, field1, response_bytes
 from datapack_server.observability.rejections import RejectionLog
 from datapack_server.service.facade import DataPackService
+from datapack_server.service.line_batches import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
 
 SERVICE_NAME = "datapack.v1.DataPackService"
 
@@ -83,8 +89,16 @@ class DataPackServicer:
     def QueryDataPacks(self, request, context) -> Iterator[bytes]:
         # Lazy: records are encoded as messages are sent, so a client that goes
         # away (cancel, deadline) stops the work at the next message.
-        records = self.service.iter_query(request.store, request.task_name, query_from_proto(request))
-        yield from chunked_field1(records, self.chunk_bytes)
+        q = query_from_proto(request)
+        json_lines, batch_size = read_options_from_proto(request, MAX_BATCH_SIZE)
+        if json_lines:
+            batches = self.service.query_line_batches(request.store, request.task_name, q,
+                                                      batch_size or DEFAULT_BATCH_SIZE)
+            for batch in batches:
+                yield spb.QueryDataPacksResponse(json_lines=line_batch_to_proto(batch)).SerializeToString()
+            return
+        records = self.service.iter_query(request.store, request.task_name, q)
+        yield from chunked_field1(records, self.chunk_bytes, batch_size or QUERY_CHUNK_RECORDS)
 
     def GetDataPack(self, request, context) -> bytes:
         return field1(self.service.get(request.store, request.task_name, request.pack_id))

@@ -83,7 +83,7 @@ def read_import_file(path: str, report: ImportReport) -> list[tuple[int, str, di
 
 
 def _read_json_array(path: str, data: bytes, report: ImportReport) -> list[tuple[int, str, dict]]:
-    from datapack_server.storage.lines import is_legacy, map_legacy
+    from datapack_client.records.stored import is_legacy, map_legacy
 
     name = os.path.basename(path)
     try:

@@ -19,9 +19,10 @@ from typing import Any
 
 import orjson
 
+from datapack_client.records.stored import is_legacy
 from datapack_server.engine.index import raw_row
 from datapack_server.engine.packids import id_hash
-from datapack_server.storage.lines import CorruptLine, is_legacy, parse_line
+from datapack_server.storage.lines import CorruptLine, parse_line
 
 # Entry kinds of a parsed range.
 RECORD, BLANK, CORRUPT = 0, 1, 2

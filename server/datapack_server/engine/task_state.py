@@ -19,6 +19,7 @@ import numpy as np
 from datapack_client.errors import InternalError
 from datapack_client.records import jsonio, schema
 from datapack_client.records.model import json_equal
+from datapack_client.records.stored import is_legacy
 from datapack_server.engine import parsing
 from datapack_server.engine.index import TaskIndex
 from datapack_server.engine.memory import gc_paused, release_free_memory
@@ -33,7 +34,7 @@ from datapack_server.engine.snapshots import (
 )
 from datapack_server.storage import checksums
 from datapack_server.storage.checksums import entries_for_lines
-from datapack_server.storage.lines import CorruptLine, is_legacy, line_blocks, parse_line, served_record
+from datapack_server.storage.lines import CorruptLine, line_blocks, parse_line, served_record
 from datapack_server.storage.taskfile import StoreWriteError, TaskFile
 
 READ_CHUNK = 4 << 20
@@ -364,6 +365,31 @@ class TaskState:
             if why is not None:
                 self._corrupt_payload(off, length, why)
         return raw
+
+    def read_runs(self, offs: np.ndarray, lens: np.ndarray) -> list[bytes]:
+        """The bytes of indexed lines, in the given order, as read_raw checks
+        them, with one read per run of adjacent lines (a bulk read in append
+        order is a few large reads, not one per line). Returns one bytes
+        object per run: the run's lines concatenated."""
+        n = len(offs)
+        if n == 0:
+            return []
+        ends = offs + lens
+        cuts = (np.flatnonzero(offs[1:] != ends[:-1]) + 1).tolist()
+        runs = []
+        for a, b in zip([0, *cuts], [*cuts, n]):
+            lo, hi = int(offs[a]), int(ends[b - 1])
+            data = os.pread(self.reader, hi - lo, lo)
+            view = memoryview(data)
+            rel, ln = (offs[a:b] - lo).tolist(), lens[a:b].tolist()
+            crcs = np.array([crc32(view[r:r + m]) for r, m in zip(rel, ln)], dtype=np.uint32)
+            if len(data) != hi - lo or not self.file.sums.all_match(offs[a:b], lens[a:b], crcs):
+                for r, m, off in zip(rel, ln, offs[a:b].tolist()):  # find and report the bad line
+                    why = self.file.sums.check_line(off, data[r:r + m])
+                    if why is not None:
+                        self._corrupt_payload(off, m, why)
+            runs.append(data)
+        return runs
 
     def _corrupt_payload(self, off: int, length: int, why: str) -> None:
         v = self.index.view

@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -27,23 +27,24 @@ from datapack_client.records.model import DataPackMeta
 from datapack_client.records.query import FilterSpec, QuerySpec
 from datapack_client.records.results import AppendResult, IngestResult
 from datapack_client.records.skills import catalogue_for
+from datapack_client.records.stored import LineBatch, batch_records
 from datapack_server.analytics import analyses as analytics
 from datapack_server.engine.parsing import WorkerPool
 from datapack_server.engine.store import NO_OBSERVER, Store, StoreObserver
 from datapack_server.engine.task_state import RecordRef, TaskState
 from datapack_server.portable.exporter import export_steps, options_of
 from datapack_server.query.filters import match
-from datapack_server.query.lookups import history_refs, position_of, query_positions, query_refs
+from datapack_server.query.lookups import history_refs, position_of, query_positions
 from datapack_server.query.statistics import statistics
 from datapack_server.service.baselines import BaselineRegistry, baseline_values
 from datapack_server.service.data_root import DataRootLock, check_root_writable, writable_stores
 from datapack_server.service.encoded_cache import EncodedCache, encode_record
 from datapack_server.service.ingest import BuiltBatch, EpisodeBatch, build_here, resolve_baseline
+from datapack_server.service.line_batches import DEFAULT_BATCH_SIZE, batch_bounds, stripped_line, take_batch
 from datapack_server.service.memo import WriterMemo
 from datapack_server.service.preparation import prepare_ingest, prepare_records
 from datapack_server.service.space import WriteWatch
 from datapack_server.service.stores import DataRootStores, FolderStores, require_data_dir
-from datapack_server.storage.lines import parse_line, served_record
 
 POOL_MIN_BATCH = 32  # smaller batches are cheaper to prepare in-process than to ship
 QUERY_BLOCK = 256  # records a streamed query encodes per hold of the task lock
@@ -59,12 +60,6 @@ def _task_of(raw: bytes) -> str:
         return pb.DataPackMeta.FromString(raw).task_name
     except Exception:  # noqa: BLE001 - a malformed record has no task
         return ""
-
-
-def _line_loader(st: TaskState, ref: RecordRef, raw: bytes) -> Callable[[], dict]:
-    """The record of a line already read, parsed when first used."""
-    file_name, line_no, task = st.file.file_name, ref.line_no, st.task
-    return lambda: served_record(parse_line(raw), file_name, line_no, task)
 
 
 def revision_entry(ref: RecordRef, meta: dict | None, record: Any) -> dict:
@@ -319,12 +314,37 @@ class DataPackService:
             yield from block
 
     def query_records(self, store: str, task_name: str, q: QuerySpec) -> list[DataPackMeta]:
-        """The query's records: the lines are read under the task lock, each
-        one parsed when it is first used."""
+        """The query's records, each line parsed when the record is first read
+        beyond its pack_id."""
+        return [dp for batch in self.query_line_batches(store, task_name, q) for dp in batch_records(batch)]
+
+    def query_line_batches(self, store: str, task_name: str, q: QuerySpec,
+                           batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[LineBatch]:
+        """The query's packs as their stored lines (service/line_batches.py),
+        batch by batch as they are consumed: one consistent read, as iter_query."""
         with self._stores.reading(store, task_name) as st:
-            lazy = DataPackMeta.lazy if q.include_artifacts else DataPackMeta.lazy_basic
-            return [lazy(_line_loader(st, ref, st.read_raw(ref.offset, ref.length)), ref.revision)
-                    for ref in query_refs(st, q)]
+            positions = query_positions(st, q)
+            heavy = None if q.include_artifacts else st.index.view("has_artifacts")[positions]
+            bounds = batch_bounds(st.index.view("line_len")[positions], batch_size)
+            ident = st.ident
+        for start, stop in bounds:
+            with st.lock:
+                if st.ident != ident or st.rfd is None:
+                    raise UnavailableError(f"task {task_name!r} was replaced or closed during the query; retry",
+                                           "TASK_FILE_REPLACED")
+                batch = take_batch(st, positions[start:stop], None if heavy is None else heavy[start:stop],
+                                   lambda off, line: self._stripped(st, off, line))
+            yield batch
+
+    def _stripped(self, st: TaskState, off: int, line: bytes) -> tuple[bytes, int]:
+        """A line without its heavy artifacts and their omitted bits, from the encoded cache."""
+        key = (st.file.path, st.ident, off, "basic-line")
+        cached = self.cache.get(key)
+        if cached is None:
+            line, mask = stripped_line(line)
+            self.cache.put(key, bytes([mask]) + line)
+            return line, mask
+        return cached[1:], cached[0]
 
     def get(self, store: str, task_name: str, pack_id: str) -> bytes:
         with self._stores.reading(store, task_name) as st:

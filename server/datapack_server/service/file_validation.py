@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datapack_client.records import jsonio
+from datapack_client.records.stored import is_legacy
 from datapack_client.records.validation import record_violations
 from datapack_client.records.validation_rules import task_name_ok
 from datapack_server.engine.task_state import records_identical
-from datapack_server.storage.lines import CorruptLine, is_legacy, line_blocks, parse_line, served_record
+from datapack_server.storage.lines import CorruptLine, line_blocks, parse_line, served_record
 from datapack_server.storage.taskfile import SUFFIX
 
 CHUNK = 4 << 20

@@ -13,9 +13,8 @@ import os
 import orjson
 
 from datapack_client.records import schema
+from datapack_client.records.stored import served_from_stored
 from datapack_client.records.validation import encoding_violation
-
-LEGACY_MARKERS = ("condition_profile", "econ_params", "semantic_energy_drivers")
 
 # Deepest nesting a served line may have (containers, the record included).
 # Serving re-encodes lines with orjson (at most 254 levels), legacy mapping
@@ -82,95 +81,13 @@ def _stdlib_loads(raw: bytes):
         raise CorruptLine("nesting too deep") from None
 
 
-def is_legacy(d: dict) -> bool:
-    """docs/schema.md §10.1: no `condition` key and a legacy-only key."""
-    return "condition" not in d and any(k in d for k in LEGACY_MARKERS)
-
-
-def map_legacy(d: dict, task_name: str, pack_id: str, created_at: str) -> dict:
-    """docs/schema.md §10.2: a legacy 2.0-energy dict as a unified record. Keys the
-    mapping does not use are carried as unmodelled top-level keys."""
-    def obj(key):
-        v = d.get(key)
-        return v if type(v) is dict else {}
-
-    attr = obj("attribution")
-    econ = obj("econ_params")
-    cond_profile = d.get("condition_profile")
-    cp = cond_profile if type(cond_profile) is dict else {}
-    env_type = d.get("env_type") if "env_type" in d else task_name
-    dj = attr.get("delta_J", attr.get("delta_mpl", 0.0))
-    try:
-        positive = dj >= 0
-    except TypeError:
-        positive = True
-    brick = d.get("brick_id")
-    condition = schema.default_profile("ConditionProfile")
-    condition.update({
-        "task_name": env_type,
-        "engine_type": cp.get("engine_type", "pybullet"),
-        "world_id": cp.get("world_id", "pyb_drawer_v1"),
-        "econ_preset": econ.get("preset", "drawer_vase"),
-        "price_per_unit": econ.get("price_per_unit", 5.0),
-        "vase_break_cost": econ.get("damage_cost", 50.0),
-        "energy_price_kWh": econ.get("energy_price_kWh", 0.12),
-        "tags": cond_profile if cond_profile is not None else {},
-    })
-    attribution = schema.default_profile("AttributionProfile")
-    for k in ("delta_mpl", "delta_error", "delta_ep"):
-        if k in attr:
-            attribution[k] = attr[k]
-    attribution["trust_score"] = attr.get("trust")
-    w = attr.get("econ_weight")
-    attribution["w_econ"] = 0.0 if w is None else w
-    attribution["delta_J"] = attr.get("delta_J", 0.0)
-    energy = schema.default_profile("EnergyProfile")
-    for k, v in obj("energy").items():
-        energy[k] = v
-    rec = {
-        "schema_version": d.get("schema_version", "2.0-energy"),
-        "pack_id": brick if type(brick) is str and brick else pack_id,
-        "task_name": task_name,
-        "env_type": env_type,
-        "brick_id": brick,
-        "bucket": "positive" if positive else "negative",
-        "semantic_tags": d.get("tags", []),
-        "econ_semantic_tags": d.get("econ_semantic_tags"),
-        "semantic_quality": d.get("semantic_quality"),
-        "energy_driver_tags": d.get("semantic_energy_drivers", []),
-        "condition": condition,
-        "attribution": attribution,
-        "energy": energy,
-        "agent_profile": d.get("agent_profile", {}),
-        "skill_trace": [],
-        "episode_metrics": d.get("episode_metrics", {}),
-        "episode_id": d.get("episode_id", brick),
-        "created_at": created_at,
-    }
-    # Unmapped keys of the legacy attribution (e.g. novelty) stay inside it, so nothing is lost.
-    for k, v in attr.items():
-        if k not in attribution and k not in ("trust", "econ_weight"):
-            attribution[k] = v
-    out = schema.normalize_record(rec)
-    # Legacy-only top-level keys (econ_params, condition_profile, tags,
-    # semantic_energy_drivers, media_refs, ...) are carried as unmodelled keys.
-    for k, v in d.items():
-        if k not in out:
-            out[k] = v
-    return out
-
-
 def served_record(d: dict, file_name: str, line_number: int, task_name: str) -> dict:
-    """The record a reader serves for a parsed line: legacy-mapped, normalised,
-    derived pack_id/created_at filled, without the `_revision` bookkeeping key."""
-    pid = schema.derived_pack_id(file_name, line_number)
-    created = schema.derived_created_at(line_number)
-    if is_legacy(d):
-        rec = map_legacy(d, task_name, pid, created)
-    else:
-        rec = schema.normalize_record(d, pack_id=pid, created_at=created)
-    rec.pop("_revision", None)
-    return rec
+    """The record a reader serves for a parsed line (records.stored.served_from_stored),
+    with the pack_id derived from the line's position when it has none."""
+    pid = d.get("pack_id")
+    if type(pid) is not str or not pid:
+        pid = schema.derived_pack_id(file_name, line_number)
+    return served_from_stored(d, pid, line_number, task_name)
 
 
 def line_blocks(fd: int, start: int, end: int, chunk: int):

@@ -15,6 +15,12 @@ class AppendStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     APPEND_STATUS_ALREADY_PRESENT: _ClassVar[AppendStatus]
     APPEND_STATUS_REJECTED: _ClassVar[AppendStatus]
 
+class RecordEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RECORD_ENCODING_UNSPECIFIED: _ClassVar[RecordEncoding]
+    RECORD_ENCODING_PROTO: _ClassVar[RecordEncoding]
+    RECORD_ENCODING_JSON_LINES: _ClassVar[RecordEncoding]
+
 class DataPackView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     DATA_PACK_VIEW_UNSPECIFIED: _ClassVar[DataPackView]
@@ -30,6 +36,9 @@ APPEND_STATUS_UNSPECIFIED: AppendStatus
 APPEND_STATUS_CREATED: AppendStatus
 APPEND_STATUS_ALREADY_PRESENT: AppendStatus
 APPEND_STATUS_REJECTED: AppendStatus
+RECORD_ENCODING_UNSPECIFIED: RecordEncoding
+RECORD_ENCODING_PROTO: RecordEncoding
+RECORD_ENCODING_JSON_LINES: RecordEncoding
 DATA_PACK_VIEW_UNSPECIFIED: DataPackView
 DATA_PACK_VIEW_BASIC: DataPackView
 DATA_PACK_VIEW_FULL: DataPackView
@@ -176,7 +185,7 @@ class AppendDataPacksBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[AppendResult, _Mapping]]] = ...) -> None: ...
 
 class QueryDataPacksRequest(_message.Message):
-    __slots__ = ("store", "task_name", "filter", "sort_by", "sort_descending", "limit", "unlimited", "view")
+    __slots__ = ("store", "task_name", "filter", "sort_by", "sort_descending", "limit", "unlimited", "view", "encoding", "batch_size")
     STORE_FIELD_NUMBER: _ClassVar[int]
     TASK_NAME_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
@@ -185,6 +194,8 @@ class QueryDataPacksRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     UNLIMITED_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     store: str
     task_name: str
     filter: DataPackFilter
@@ -193,13 +204,45 @@ class QueryDataPacksRequest(_message.Message):
     limit: int
     unlimited: bool
     view: DataPackView
-    def __init__(self, store: _Optional[str] = ..., task_name: _Optional[str] = ..., filter: _Optional[_Union[DataPackFilter, _Mapping]] = ..., sort_by: _Optional[str] = ..., sort_descending: _Optional[bool] = ..., limit: _Optional[int] = ..., unlimited: _Optional[bool] = ..., view: _Optional[_Union[DataPackView, str]] = ...) -> None: ...
+    encoding: RecordEncoding
+    batch_size: int
+    def __init__(self, store: _Optional[str] = ..., task_name: _Optional[str] = ..., filter: _Optional[_Union[DataPackFilter, _Mapping]] = ..., sort_by: _Optional[str] = ..., sort_descending: _Optional[bool] = ..., limit: _Optional[int] = ..., unlimited: _Optional[bool] = ..., view: _Optional[_Union[DataPackView, str]] = ..., encoding: _Optional[_Union[RecordEncoding, str]] = ..., batch_size: _Optional[int] = ...) -> None: ...
+
+class JsonLinesBatch(_message.Message):
+    __slots__ = ("lines", "pack_ids", "revisions", "omitted", "line_numbers")
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    PACK_IDS_FIELD_NUMBER: _ClassVar[int]
+    REVISIONS_FIELD_NUMBER: _ClassVar[int]
+    OMITTED_FIELD_NUMBER: _ClassVar[int]
+    LINE_NUMBERS_FIELD_NUMBER: _ClassVar[int]
+    lines: bytes
+    pack_ids: _containers.RepeatedScalarFieldContainer[str]
+    revisions: _containers.RepeatedScalarFieldContainer[int]
+    omitted: _containers.RepeatedScalarFieldContainer[int]
+    line_numbers: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, lines: _Optional[bytes] = ..., pack_ids: _Optional[_Iterable[str]] = ..., revisions: _Optional[_Iterable[int]] = ..., omitted: _Optional[_Iterable[int]] = ..., line_numbers: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class QueryDataPacksResponse(_message.Message):
-    __slots__ = ("data_packs",)
+    __slots__ = ("data_packs", "json_lines")
     DATA_PACKS_FIELD_NUMBER: _ClassVar[int]
+    JSON_LINES_FIELD_NUMBER: _ClassVar[int]
     data_packs: _containers.RepeatedCompositeFieldContainer[_datapack_pb2.DataPackMeta]
-    def __init__(self, data_packs: _Optional[_Iterable[_Union[_datapack_pb2.DataPackMeta, _Mapping]]] = ...) -> None: ...
+    json_lines: JsonLinesBatch
+    def __init__(self, data_packs: _Optional[_Iterable[_Union[_datapack_pb2.DataPackMeta, _Mapping]]] = ..., json_lines: _Optional[_Union[JsonLinesBatch, _Mapping]] = ...) -> None: ...
+
+class QueryArrowRequest(_message.Message):
+    __slots__ = ("query", "columns")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    query: QueryDataPacksRequest
+    columns: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, query: _Optional[_Union[QueryDataPacksRequest, _Mapping]] = ..., columns: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class QueryArrowResponse(_message.Message):
+    __slots__ = ("arrow_ipc",)
+    ARROW_IPC_FIELD_NUMBER: _ClassVar[int]
+    arrow_ipc: bytes
+    def __init__(self, arrow_ipc: _Optional[bytes] = ...) -> None: ...
 
 class GetDataPackRequest(_message.Message):
     __slots__ = ("store", "task_name", "pack_id")

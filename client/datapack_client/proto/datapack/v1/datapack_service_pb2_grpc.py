@@ -50,6 +50,11 @@ class DataPackServiceStub:
                 request_serializer=datapack_dot_v1_dot_datapack__service__pb2.QueryDataPacksRequest.SerializeToString,
                 response_deserializer=datapack_dot_v1_dot_datapack__service__pb2.QueryDataPacksResponse.FromString,
                 _registered_method=True)
+        self.QueryArrow = channel.unary_stream(
+                '/datapack.v1.DataPackService/QueryArrow',
+                request_serializer=datapack_dot_v1_dot_datapack__service__pb2.QueryArrowRequest.SerializeToString,
+                response_deserializer=datapack_dot_v1_dot_datapack__service__pb2.QueryArrowResponse.FromString,
+                _registered_method=True)
         self.GetDataPack = channel.unary_unary(
                 '/datapack.v1.DataPackService/GetDataPack',
                 request_serializer=datapack_dot_v1_dot_datapack__service__pb2.GetDataPackRequest.SerializeToString,
@@ -130,6 +135,18 @@ class DataPackServiceServicer:
         limited as in docs/repository.md §7, in result order, many packs per message.
         Errors: INVALID_ARGUMENT with reason TASK_NAME_INVALID, ARGUMENT_INVALID,
         LIMIT_INVALID, SORT_BY_INVALID or CONDITION_FILTER_INVALID.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryArrow(self, request, context):
+        """The packs QueryDataPacks would return for `query`, as Arrow IPC record
+        batches with the columns of `datapack export` (flat filter columns,
+        profiles as structs, free-form values as JSON text): the columnar read for
+        DataFrames and the lake. The filter columns come from the server's
+        in-memory index; the rest from the stored lines. Errors as QueryDataPacks,
+        and INVALID_ARGUMENT / COLUMN_UNKNOWN naming `columns`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -253,6 +270,11 @@ def add_DataPackServiceServicer_to_server(servicer, server):
                     servicer.QueryDataPacks,
                     request_deserializer=datapack_dot_v1_dot_datapack__service__pb2.QueryDataPacksRequest.FromString,
                     response_serializer=datapack_dot_v1_dot_datapack__service__pb2.QueryDataPacksResponse.SerializeToString,
+            ),
+            'QueryArrow': grpc.unary_stream_rpc_method_handler(
+                    servicer.QueryArrow,
+                    request_deserializer=datapack_dot_v1_dot_datapack__service__pb2.QueryArrowRequest.FromString,
+                    response_serializer=datapack_dot_v1_dot_datapack__service__pb2.QueryArrowResponse.SerializeToString,
             ),
             'GetDataPack': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDataPack,
@@ -382,6 +404,33 @@ class DataPackService:
             '/datapack.v1.DataPackService/QueryDataPacks',
             datapack_dot_v1_dot_datapack__service__pb2.QueryDataPacksRequest.SerializeToString,
             datapack_dot_v1_dot_datapack__service__pb2.QueryDataPacksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryArrow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/datapack.v1.DataPackService/QueryArrow',
+            datapack_dot_v1_dot_datapack__service__pb2.QueryArrowRequest.SerializeToString,
+            datapack_dot_v1_dot_datapack__service__pb2.QueryArrowResponse.FromString,
             options,
             channel_credentials,
             insecure,

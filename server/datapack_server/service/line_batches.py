@@ -1,0 +1,77 @@
+"""Bulk reads: the packs of a query as their stored lines (records.stored.LineBatch).
+
+A bulk read (query(limit=None), load_all, iter_query, the wire's
+RECORD_ENCODING_JSON_LINES) sends each pack's line as it is stored: the server
+neither parses nor re-encodes it, and a reader parses a line only when it
+reads more of the pack than its pack_id. Lines of a batch that are adjacent
+in the file are read with one read. A basic-view read (no heavy artifacts)
+sends a pack that stores artifacts as its line without them, re-encoded once
+and then kept in the encoded cache.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from datapack_client.records import jsonio, schema
+from datapack_client.records.query import MAX_BATCH_SIZE
+from datapack_client.records.stored import LineBatch, omitted_mask
+from datapack_server.engine.task_state import TaskState
+from datapack_server.storage.lines import parse_line
+
+DEFAULT_BATCH_SIZE = 1024  # packs per batch when the reader does not say
+__all__ = ["DEFAULT_BATCH_SIZE", "MAX_BATCH_SIZE", "BATCH_BYTES", "batch_bounds", "stripped_line", "take_batch"]
+# A batch stops growing at this many bytes of lines (at least one line): each
+# batch is one message of a streamed read, well under the 64 MiB message limit.
+BATCH_BYTES = 4 << 20
+
+
+def batch_bounds(lens: np.ndarray, batch_size: int, max_bytes: int = BATCH_BYTES) -> list[tuple[int, int]]:
+    """[start, stop) of consecutive batches over lines of these lengths: each
+    at most batch_size lines and max_bytes bytes, and at least one line."""
+    cum = np.concatenate(([0], np.cumsum(lens, dtype=np.int64)))
+    n, out, start = len(lens), [], 0
+    while start < n:
+        stop = min(start + batch_size, n)
+        if cum[stop] - cum[start] > max_bytes:
+            stop = max(start + 1, int(np.searchsorted(cum, cum[start] + max_bytes, side="right")) - 1)
+        out.append((start, stop))
+        start = stop
+    return out
+
+
+def stripped_line(raw: bytes) -> tuple[bytes, int]:
+    """A line without its heavy artifacts, and the omitted bits of the keys
+    that held a value (docs/portable.md: what a basic-view read leaves out)."""
+    d = parse_line(raw)
+    mask = omitted_mask([k for k in schema.ARTIFACT_KEYS if d.get(k) is not None])
+    for key in schema.ARTIFACT_KEYS:
+        d.pop(key, None)
+    return jsonio.dumps(d) + b"\n", mask  # NaN tokens of an old line stay NaN tokens
+
+
+def take_batch(st: TaskState, positions: np.ndarray, heavy: np.ndarray | None,
+               stripped: Callable[[int, bytes], tuple[bytes, int]]) -> LineBatch:
+    """The batch of these positions (caller holds st.lock). heavy: per
+    position, whether the basic view must leave artifacts out (None: the full
+    view); stripped(offset, line) gives such a line without them."""
+    v = st.index.view
+    offs, lens = v("line_off")[positions], v("line_len")[positions]
+    runs = st.read_runs(offs, lens)
+    omitted = None
+    if heavy is not None and heavy.any():
+        lines = _split(runs, lens)
+        omitted = [0] * len(lines)
+        for i in np.flatnonzero(heavy).tolist():
+            lines[i], omitted[i] = stripped(int(offs[i]), lines[i])
+        runs = lines
+    pack_id = st.index.pack_id
+    return LineBatch(st.task, b"".join(runs), [pack_id(p) for p in positions.tolist()],
+                     v("revision")[positions].tolist(), v("line_no")[positions].tolist(), omitted)
+
+
+def _split(runs: list[bytes], lens: np.ndarray) -> list[bytes]:
+    data = b"".join(runs)
+    ends = np.cumsum(lens).tolist()
+    return [data[a:b] for a, b in zip([0, *ends[:-1]], ends)]
