@@ -69,16 +69,20 @@ class AsyncClientBridge:
         return call
 
     def iter_all(self, task_name: str) -> Iterator:
-        """The packs as the async iterator yields them; the first is fetched at
-        once, so errors come from the call, as from the synchronous iter_all."""
-        packs = self._loop.run(lambda: aiter(self.client.iter_all(task_name)))
-        first = self._loop.run(lambda: anext(packs, _END))
-        return self._rest(packs, first)
+        return self._stream(lambda: self.client.iter_all(task_name))
 
-    def _rest(self, packs: Any, item: Any) -> Iterator:
-        while item is not _END:
+    def iter_query(self, task_name: str, **kwargs: Any) -> Iterator:
+        return self._stream(lambda: self.client.iter_query(task_name, **kwargs))
+
+    def _stream(self, open_stream: Callable[[], Any]) -> Iterator:
+        """The packs as the async iterator yields them, fetched as the caller
+        iterates (argument errors come from the call, as synchronously)."""
+        packs = self._loop.run(lambda: aiter(open_stream()))
+        return self._rest(packs)
+
+    def _rest(self, packs: Any) -> Iterator:
+        while (item := self._loop.run(lambda: anext(packs, _END))) is not _END:
             yield item
-            item = self._loop.run(lambda: anext(packs, _END))
 
     def close(self) -> None:
         try:

@@ -87,6 +87,32 @@ class RepositoryArguments:
     def _iter_query(self, task_name: str, spec: QuerySpec, batch_size: int) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def query_arrow(self, task_name: str, columns=None, *, batch_size: int = 1024, **filters) -> Any:
+        """The packs of query(task_name, **filters) as a pyarrow.Table (the
+        `export` extra) with the columns of `datapack export`: flat filter
+        columns, profiles as structs, free-form values as JSON text
+        (datapack_client.frames documents them). columns: the column names
+        to return, in that order (None: all; an unknown name raises
+        INVALID_ARGUMENT / COLUMN_UNKNOWN naming `columns`). Takes every
+        argument of query(); `limit` defaults to None (every match); with
+        include_artifacts=True the heavy portable artifacts get columns too.
+        The filter columns come from the server's in-memory index, so a table
+        of those alone is the cheapest bulk read there is. `batch_size`: rows
+        per record batch (one message each over gRPC).
+        .to_pandas() and polars.from_arrow() turn the table into DataFrames."""
+        if type(batch_size) is not int or not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise invalid("batch_size", "ARGUMENT_INVALID",
+                          f"batch_size must be an integer in [1, {MAX_BATCH_SIZE}], got {batch_size!r}")
+        if columns is not None and (type(columns) not in (list, tuple) or not all(type(c) is str for c in columns)):
+            raise invalid("columns", "COLUMN_UNKNOWN", "columns must be None or a list of column names")
+        check_task_name(task_name)
+        return self._query_arrow(task_name, make_query(**{"limit": None, **filters}),
+                                 None if columns is None else list(columns), batch_size)
+
+    def _query_arrow(self, task_name: str, spec: QuerySpec, columns: list[str] | None,
+                     batch_size: int) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def get_positive_for_skill(self, task_name: str, skill_id: int, objective_vector=None,
                                condition_filters=None, top_k=10) -> list[DataPackMeta]:
         """Positive packs using the skill with trust ≥ 0.9, highest ΔJ first."""

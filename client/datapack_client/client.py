@@ -38,6 +38,7 @@ from datapack_client.records.results import AppendResult
 from datapack_client.records.stored import batch_records
 from datapack_client.records.validation_rules import store_ok
 from datapack_client.wire.append_parts import append_deadline, ingest_deadline, part_error, part_results, split_batch
+from datapack_client.wire.arrow import table_from_pieces
 from datapack_client.wire.episodes import ingest_request, named_baseline_from_proto, put_baseline_request
 from datapack_client.wire.export import export_to_proto, summary_from_proto
 from datapack_client.wire.query import (
@@ -171,6 +172,15 @@ class DataPackClient(RepositoryAPI):
             for resp in self._stub.QueryDataPacks(req, timeout=self.timeout):
                 out.extend(message_to_record(m) for m in resp.data_packs)
             return out
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
+    def _query_arrow(self, task_name: str, q, columns: list[str] | None, batch_size: int) -> Any:
+        req = spb.QueryArrowRequest(query=query_to_proto(self.store, task_name, q, batch_size=batch_size),
+                                    columns=columns or ())
+        try:
+            return table_from_pieces(resp.arrow_ipc for resp in
+                                     self._stub.QueryArrow(req, timeout=max(self.timeout, 300.0)))
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from datapack_client.api import RepositoryAPI
 from datapack_client.records.export import ExportArgs
+from datapack_client.records.frames import require_extra
 from datapack_client.records.model import DataPackMeta
 from datapack_client.records.query import FilterSpec, QuerySpec, UsageUpdate, make_filter
 from datapack_client.records.results import AppendResult, IngestResult
@@ -91,6 +92,10 @@ class DataPackRepo(RepositoryAPI):
 
     def _query(self, task_name: str, spec: QuerySpec) -> list[DataPackMeta]:
         return self._service.query_records(STORE, task_name, spec)
+
+    def _query_arrow(self, task_name: str, spec: QuerySpec, columns: list[str] | None, batch_size: int) -> Any:
+        schema, batches = self._service.query_arrow(STORE, task_name, spec, columns, batch_size)
+        return require_extra("pyarrow").Table.from_batches(list(batches), schema=schema)
 
     def _iter_query(self, task_name: str, spec: QuerySpec, batch_size: int) -> Iterator[DataPackMeta]:
         for batch in self._service.query_line_batches(STORE, task_name, spec, batch_size):

@@ -39,6 +39,7 @@ from datapack_client.records.stored import batch_records
 from datapack_client.records.validation_rules import store_ok
 from datapack_client.wire import adapter as adapter_wire
 from datapack_client.wire.append_parts import append_deadline, ingest_deadline, part_error, part_results, split_batch
+from datapack_client.wire.arrow import table_from_pieces
 from datapack_client.wire.episodes import ingest_request, named_baseline_from_proto, put_baseline_request
 from datapack_client.wire.export import export_to_proto, summary_from_proto
 from datapack_client.wire.query import (
@@ -228,6 +229,16 @@ class AsyncDataPackClient(RepositoryArguments):
         req = query_to_proto(self.store, task_name, spec, json_lines=bulk)
         timeout = max(self.timeout, 300.0) if bulk else self.timeout
         return QueryStream(lambda: self.stub.QueryDataPacks(req, timeout=timeout, metadata=self.metadata), task_name)
+
+    async def _query_arrow(self, task_name: str, spec: QuerySpec, columns: list[str] | None, batch_size: int) -> Any:
+        req = spb.QueryArrowRequest(query=query_to_proto(self.store, task_name, spec, batch_size=batch_size),
+                                    columns=columns or ())
+        try:
+            pieces = [resp.arrow_ipc async for resp in
+                      self.stub.QueryArrow(req, timeout=max(self.timeout, 300.0), metadata=self.metadata)]
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc) from None
+        return table_from_pieces(pieces)
 
     def _iter_query(self, task_name: str, spec: QuerySpec, batch_size: int) -> QueryStream:
         req = query_to_proto(self.store, task_name, spec, json_lines=True, batch_size=batch_size)

@@ -14,6 +14,7 @@ import grpc
 from datapack_client.errors import DataPackError
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
+from datapack_client.wire.arrow import ipc_pieces
 from datapack_client.wire.export import export_from_proto, summary_to_proto
 from datapack_client.wire.query import (
     filter_from_proto,
@@ -100,6 +101,14 @@ class DataPackServicer:
         records = self.service.iter_query(request.store, request.task_name, q)
         yield from chunked_field1(records, self.chunk_bytes, batch_size or QUERY_CHUNK_RECORDS)
 
+    def QueryArrow(self, request, context) -> Iterator[bytes]:
+        q = query_from_proto(request.query)
+        _, batch_size = read_options_from_proto(request.query, MAX_BATCH_SIZE)
+        schema, batches = self.service.query_arrow(request.query.store, request.query.task_name, q,
+                                                   list(request.columns) or None, batch_size or DEFAULT_BATCH_SIZE)
+        for piece in ipc_pieces(schema, batches):
+            yield field1(piece)
+
     def GetDataPack(self, request, context) -> bytes:
         return field1(self.service.get(request.store, request.task_name, request.pack_id))
 
@@ -154,6 +163,7 @@ def add_servicer(server: grpc.Server, servicer: DataPackServicer) -> None:
         "AppendDataPacksBatch": unary(servicer.AppendDataPacksBatch, AppendEnvelope.FromString, response_bytes),
         "QueryDataPacks": server_streams(servicer.QueryDataPacks, spb.QueryDataPacksRequest.FromString,
                                          response_bytes),
+        "QueryArrow": server_streams(servicer.QueryArrow, spb.QueryArrowRequest.FromString, response_bytes),
         "GetDataPack": unary(servicer.GetDataPack, spb.GetDataPackRequest.FromString, response_bytes),
         "GetDataPackHistory": unary(servicer.GetDataPackHistory, spb.GetDataPackHistoryRequest.FromString,
                                     response_bytes),

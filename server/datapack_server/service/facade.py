@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -40,7 +40,14 @@ from datapack_server.service.baselines import BaselineRegistry, baseline_values
 from datapack_server.service.data_root import DataRootLock, check_root_writable, writable_stores
 from datapack_server.service.encoded_cache import EncodedCache, encode_record
 from datapack_server.service.ingest import BuiltBatch, EpisodeBatch, build_here, resolve_baseline
-from datapack_server.service.line_batches import DEFAULT_BATCH_SIZE, batch_bounds, stripped_line, take_batch
+from datapack_server.service.line_batches import (
+    DEFAULT_BATCH_SIZE,
+    batch_bounds,
+    fixed_bounds,
+    snapshot_rows,
+    stripped_line,
+    take_batch,
+)
 from datapack_server.service.memo import WriterMemo
 from datapack_server.service.preparation import prepare_ingest, prepare_records
 from datapack_server.service.space import WriteWatch
@@ -292,25 +299,15 @@ class DataPackService:
 
     def iter_query(self, store: str, task_name: str, q: QuerySpec) -> Iterator[bytes]:
         """The query's records (serialized), encoded block by block as they are
-        consumed, so a stream whose client has gone stops encoding at the next
-        block. The result is one consistent read: where each matching record's
-        line is, is taken under the task lock once; lines are immutable, so the
-        blocks read later (re-taking the lock only to read) are those lines."""
-        with self._stores.reading(store, task_name) as st:
-            positions = query_positions(st, q)
-            v = st.index.view
-            where = [v(c)[positions] for c in ("line_off", "line_len", "line_no", "revision")]
-            heavy = None if q.include_artifacts else v("has_artifacts")[positions]
-            ident = st.ident
-        for start in range(0, len(positions), QUERY_BLOCK):
-            offs, lens, nos, revs = (c[start:start + QUERY_BLOCK].tolist() for c in where)
-            basic = heavy[start:start + QUERY_BLOCK].tolist() if heavy is not None else [False] * len(offs)
-            with st.lock:
-                if st.ident != ident or st.rfd is None:
-                    raise UnavailableError(f"task {task_name!r} was replaced or closed during the query; retry",
-                                           "TASK_FILE_REPLACED")
-                block = [self._encoded(st, RecordRef(st.task, ident, off, ln, no, rev), h)
-                         for off, ln, no, rev, h in zip(offs, lens, nos, revs, basic)]
+        consumed (_blocks)."""
+        def encode(st: TaskState, where: dict) -> list[bytes]:
+            offs, lens, nos, revs = (where[c].tolist() for c in ("line_off", "line_len", "line_no", "revision"))
+            basic = where["has_artifacts"].tolist() if not q.include_artifacts else [False] * len(offs)
+            return [self._encoded(st, RecordRef(st.task, st.ident, off, ln, no, rev), h)
+                    for off, ln, no, rev, h in zip(offs, lens, nos, revs, basic)]
+
+        for block in self._blocks(store, task_name, q, lambda where: fixed_bounds(len(where["line_off"]), QUERY_BLOCK),
+                                  encode):
             yield from block
 
     def query_records(self, store: str, task_name: str, q: QuerySpec) -> list[DataPackMeta]:
@@ -321,20 +318,44 @@ class DataPackService:
     def query_line_batches(self, store: str, task_name: str, q: QuerySpec,
                            batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[LineBatch]:
         """The query's packs as their stored lines (service/line_batches.py),
-        batch by batch as they are consumed: one consistent read, as iter_query."""
+        batch by batch as they are consumed (_blocks)."""
+        def take(st: TaskState, where: dict) -> LineBatch:
+            return take_batch(st, where, not q.include_artifacts, lambda off, line: self._stripped(st, off, line))
+
+        return self._blocks(store, task_name, q, lambda where: batch_bounds(where["line_len"], batch_size), take)
+
+    def query_arrow(self, store: str, task_name: str, q: QuerySpec, columns: list[str] | None = None,
+                    batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[Any, Iterator[Any]]:
+        """(Arrow schema, record batches) of the query's packs with the export
+        columns (service/arrow_batches.py), `batch_size` rows a batch, built as
+        they are consumed (_blocks). Unknown columns raise before anything is read."""
+        from datapack_server.service import arrow_batches  # pyarrow: loaded by the first columnar read
+
+        sch = arrow_batches.schema_for(columns, q.include_artifacts)
+        blocks = self._blocks(store, task_name, q, lambda where: fixed_bounds(len(where["line_off"]), batch_size),
+                              lambda st, where: arrow_batches.take_block(st, where, sch))
+        return sch, (arrow_batches.build_batch(block, sch) for block in blocks)
+
+    def _blocks(self, store: str, task_name: str, q: QuerySpec, cut: Callable[[dict], list[tuple[int, int]]],
+                take: Callable[[TaskState, dict], Any]) -> Iterator[Any]:
+        """take(st, where) of each block of the query's matches, called with
+        the task lock held, one block at a time as the caller consumes them (a
+        client that goes away stops the work at the next block). One
+        consistent read: `where` (line_batches.WHERE_COLUMNS of each match:
+        its position and where its line was) is taken under the lock once;
+        lines are immutable, so the blocks read later are those lines, and a
+        revision made meanwhile is not seen. cut(where) gives the blocks'
+        [start, stop)."""
         with self._stores.reading(store, task_name) as st:
-            positions = query_positions(st, q)
-            heavy = None if q.include_artifacts else st.index.view("has_artifacts")[positions]
-            bounds = batch_bounds(st.index.view("line_len")[positions], batch_size)
+            where = snapshot_rows(st, query_positions(st, q))
             ident = st.ident
-        for start, stop in bounds:
+        for start, stop in cut(where):
             with st.lock:
                 if st.ident != ident or st.rfd is None:
                     raise UnavailableError(f"task {task_name!r} was replaced or closed during the query; retry",
                                            "TASK_FILE_REPLACED")
-                batch = take_batch(st, positions[start:stop], None if heavy is None else heavy[start:stop],
-                                   lambda off, line: self._stripped(st, off, line))
-            yield batch
+                block = take(st, {c: a[start:stop] for c, a in where.items()})
+            yield block
 
     def _stripped(self, st: TaskState, off: int, line: bytes) -> tuple[bytes, int]:
         """A line without its heavy artifacts and their omitted bits, from the encoded cache."""

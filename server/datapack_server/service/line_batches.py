@@ -21,7 +21,6 @@ from datapack_server.engine.task_state import TaskState
 from datapack_server.storage.lines import parse_line
 
 DEFAULT_BATCH_SIZE = 1024  # packs per batch when the reader does not say
-__all__ = ["DEFAULT_BATCH_SIZE", "MAX_BATCH_SIZE", "BATCH_BYTES", "batch_bounds", "stripped_line", "take_batch"]
 # A batch stops growing at this many bytes of lines (at least one line): each
 # batch is one message of a streamed read, well under the 64 MiB message limit.
 BATCH_BYTES = 4 << 20
@@ -41,6 +40,11 @@ def batch_bounds(lens: np.ndarray, batch_size: int, max_bytes: int = BATCH_BYTES
     return out
 
 
+def fixed_bounds(n: int, size: int) -> list[tuple[int, int]]:
+    """[start, stop) of consecutive blocks of `size` over n items."""
+    return [(start, min(start + size, n)) for start in range(0, n, size)]
+
+
 def stripped_line(raw: bytes) -> tuple[bytes, int]:
     """A line without its heavy artifacts, and the omitted bits of the keys
     that held a value (docs/portable.md: what a basic-view read leaves out)."""
@@ -51,27 +55,41 @@ def stripped_line(raw: bytes) -> tuple[bytes, int]:
     return jsonio.dumps(d) + b"\n", mask  # NaN tokens of an old line stay NaN tokens
 
 
-def take_batch(st: TaskState, positions: np.ndarray, heavy: np.ndarray | None,
-               stripped: Callable[[int, bytes], tuple[bytes, int]]) -> LineBatch:
-    """The batch of these positions (caller holds st.lock). heavy: per
-    position, whether the basic view must leave artifacts out (None: the full
-    view); stripped(offset, line) gives such a line without them."""
+# What a consistent read keeps of each match when it begins (snapshot_rows).
+WHERE_COLUMNS = ("line_off", "line_len", "line_no", "revision", "has_artifacts")
+
+
+def snapshot_rows(st: TaskState, positions: np.ndarray) -> dict[str, np.ndarray]:
+    """Each match's position and where its current line is (caller holds st.lock)."""
     v = st.index.view
-    offs, lens = v("line_off")[positions], v("line_len")[positions]
+    return {"position": positions, **{c: v(c)[positions] for c in WHERE_COLUMNS}}
+
+
+def take_batch(st: TaskState, where: dict[str, np.ndarray], basic: bool,
+               stripped: Callable[[int, bytes], tuple[bytes, int]]) -> LineBatch:
+    """The batch of these matches (snapshot_rows; caller holds st.lock).
+    basic: leave the heavy artifacts out; stripped(offset, line) gives a line
+    without them."""
+    offs, lens = where["line_off"], where["line_len"]
     runs = st.read_runs(offs, lens)
     omitted = None
-    if heavy is not None and heavy.any():
+    heavy = where["has_artifacts"]
+    if basic and heavy.any():
         lines = _split(runs, lens)
         omitted = [0] * len(lines)
         for i in np.flatnonzero(heavy).tolist():
             lines[i], omitted[i] = stripped(int(offs[i]), lines[i])
         runs = lines
     pack_id = st.index.pack_id
-    return LineBatch(st.task, b"".join(runs), [pack_id(p) for p in positions.tolist()],
-                     v("revision")[positions].tolist(), v("line_no")[positions].tolist(), omitted)
+    return LineBatch(st.task, b"".join(runs), [pack_id(p) for p in where["position"].tolist()],
+                     where["revision"].tolist(), where["line_no"].tolist(), omitted)
 
 
 def _split(runs: list[bytes], lens: np.ndarray) -> list[bytes]:
     data = b"".join(runs)
     ends = np.cumsum(lens).tolist()
     return [data[a:b] for a, b in zip([0, *ends[:-1]], ends)]
+
+
+__all__ = ["DEFAULT_BATCH_SIZE", "MAX_BATCH_SIZE", "BATCH_BYTES", "WHERE_COLUMNS", "batch_bounds", "fixed_bounds",
+           "snapshot_rows", "stripped_line", "take_batch"]
