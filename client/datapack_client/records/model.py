@@ -187,6 +187,10 @@ def _json_equal(a: Any, b: Any) -> bool:
 json_equal = _json_equal
 
 
+def _whole_record_only(key: str):
+    raise LookupError(key)
+
+
 class DataPackMeta:
     """One datapack (docs/schema.md §3), a view over the JSON object of its line."""
 
@@ -302,6 +306,20 @@ class DataPackMeta:
         obj = cls.lazy(loader, revision)
         obj._load_key = key_loader
         obj._partial = {}
+        obj._omitted = omitted
+        return obj
+
+    @classmethod
+    def lazy_known(cls, loader: Callable[[], dict], known: dict, omitted: tuple, revision: int = 1) -> DataPackMeta:
+        """Like lazy(), with some top-level keys known without loading (`known`,
+        e.g. the pack_id a bulk read sends beside each line); reading any other
+        key loads the whole record. `omitted`: the keys the read left out."""
+        obj = cls.__new__(cls)
+        obj._load = loader
+        obj._load_key = _whole_record_only
+        obj._partial = known
+        obj._profiles = None
+        obj._revision = revision
         obj._omitted = omitted
         return obj
 

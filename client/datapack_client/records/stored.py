@@ -12,7 +12,6 @@ exactly as a record the server decodes itself.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from datapack_client.records import jsonio, schema
@@ -145,16 +144,17 @@ class LineBatch:
         return len(self.pack_ids)
 
 
-def _line_loader(line: bytes, pack_id: str, line_number: int, task: str) -> Callable[[], dict]:
-    return lambda: served_from_stored(jsonio.loads(line), pack_id, line_number, task)
+class _StoredLine:
+    """Loads the record of a line sent by a bulk read (one object per pack,
+    no closures: creating records is most of a bulk read's cost)."""
 
+    __slots__ = ("line", "pack_id", "line_number", "task")
 
-def _pack_id_only(pack_id: str) -> Callable[[str], str]:
-    def key(name: str) -> str:
-        if name == "pack_id":
-            return pack_id
-        raise LookupError(name)
-    return key
+    def __init__(self, line: bytes, pack_id: str, line_number: int, task: str):
+        self.line, self.pack_id, self.line_number, self.task = line, pack_id, line_number, task
+
+    def __call__(self) -> dict:
+        return served_from_stored(jsonio.loads(self.line), self.pack_id, self.line_number, self.task)
 
 
 def batch_records(batch: LineBatch) -> list[DataPackMeta]:
@@ -163,7 +163,7 @@ def batch_records(batch: LineBatch) -> list[DataPackMeta]:
     lines = batch.lines.split(b"\n")
     if len(lines) != len(batch.pack_ids) + 1 or lines[-1]:
         raise ValueError(f"a line batch of {len(batch.pack_ids)} packs holds {len(lines) - 1} lines")
-    task, lazy = batch.task_name, DataPackMeta.lazy_by_key
+    task, lazy = batch.task_name, DataPackMeta.lazy_known
     masks = batch.omitted or [0] * len(batch.pack_ids)
-    return [lazy(_line_loader(line, pid, no, task), _pack_id_only(pid), omitted_keys(m) if m else (), rev)
+    return [lazy(_StoredLine(line, pid, no, task), {"pack_id": pid}, omitted_keys(m) if m else (), rev)
             for line, pid, no, rev, m in zip(lines, batch.pack_ids, batch.line_numbers, batch.revisions, masks)]

@@ -123,8 +123,9 @@ def read_options_from_proto(req: spb.QueryDataPacksRequest, max_batch: int) -> t
     return req.encoding == spb.RECORD_ENCODING_JSON_LINES, req.batch_size if req.HasField("batch_size") else None
 
 
-def line_batch_to_proto(b: LineBatch) -> spb.JsonLinesBatch:
-    return spb.JsonLinesBatch(lines=b.lines, pack_ids=b.pack_ids, revisions=b.revisions,
+def line_batch_to_proto(b: LineBatch, with_lines: bool = True) -> spb.JsonLinesBatch:
+    """The batch's message (without its lines: for a sender that frames them itself)."""
+    return spb.JsonLinesBatch(lines=b.lines if with_lines else b"", pack_ids=b.pack_ids, revisions=b.revisions,
                               line_numbers=b.line_numbers, omitted=b.omitted or ())
 
 

@@ -63,3 +63,12 @@ def response_bytes(response: bytes | Message) -> bytes:
     """The response serializer of handlers that may return pre-serialized
     bytes: bytes as they are, a message serialized."""
     return response if isinstance(response, bytes) else response.SerializeToString()
+
+
+def json_lines_response(lines: bytes, rest: bytes) -> bytes:
+    """A QueryDataPacksResponse whose json_lines (field 2) holds `lines`
+    (JsonLinesBatch.lines, field 1) and the serialized other JsonLinesBatch
+    fields `rest`: fields may come in any order, so the megabytes of lines are
+    copied once into the response instead of into two messages in turn."""
+    head = b"\x0a" + _varint(len(lines))
+    return b"".join((b"\x12", _varint(len(head) + len(lines) + len(rest)), head, lines, rest))

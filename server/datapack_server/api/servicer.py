@@ -37,7 +37,14 @@ from datapack_server.api.conversions import (
     usage_update_from_proto,
 )
 from datapack_server.api.envelope import AppendEnvelope
-from datapack_server.api.framing import QUERY_CHUNK_RECORDS, chunk_bytes_for, chunked_field1, field1, response_bytes
+from datapack_server.api.framing import (
+    QUERY_CHUNK_RECORDS,
+    chunk_bytes_for,
+    chunked_field1,
+    field1,
+    json_lines_response,
+    response_bytes,
+)
 from datapack_server.observability.rejections import RejectionLog
 from datapack_server.service.facade import DataPackService
 from datapack_server.service.line_batches import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
@@ -96,7 +103,7 @@ class DataPackServicer:
             batches = self.service.query_line_batches(request.store, request.task_name, q,
                                                       batch_size or DEFAULT_BATCH_SIZE)
             for batch in batches:
-                yield spb.QueryDataPacksResponse(json_lines=line_batch_to_proto(batch)).SerializeToString()
+                yield json_lines_response(batch.lines, line_batch_to_proto(batch, with_lines=False).SerializeToString())
             return
         records = self.service.iter_query(request.store, request.task_name, q)
         yield from chunked_field1(records, self.chunk_bytes, batch_size or QUERY_CHUNK_RECORDS)
