@@ -27,49 +27,72 @@ def _cond_tags(interner: Interner) -> list[dict]:
     return [orjson.loads(v) for v in interner.values]
 
 
+class Rows:
+    """Column access over every row of an index (rows None) or over the rows
+    given, in that order: filters are evaluated the same way on both, so a
+    scan in sort order can test a few thousand candidates instead of all."""
+
+    __slots__ = ("ix", "rows", "n")
+
+    def __init__(self, ix: TaskIndex, rows: np.ndarray | None = None):
+        self.ix, self.rows = ix, rows
+        self.n = ix.n if rows is None else len(rows)
+
+    def __call__(self, name: str) -> np.ndarray:
+        col = self.ix.view(name)
+        return col if self.rows is None else col[self.rows]
+
+    def none(self) -> np.ndarray:
+        return np.zeros(self.n, np.bool_)
+
+
 def match(ix: TaskIndex, f: FilterSpec) -> np.ndarray:
     """Positions (append order) of the packs that pass every filter of f."""
-    n = ix.n
-    v = ix.view
-    mask = np.ones(n, dtype=np.bool_)
+    return np.flatnonzero(mask(Rows(ix), f))
+
+
+def mask(v: Rows, f: FilterSpec) -> np.ndarray:
+    """Per row of v: whether the pack passes every filter of f."""
+    ix = v.ix
+    out = v("trust") >= f.min_trust
     if f.bucket is not None:
-        mask &= v("bucket") == BUCKET_CODES[f.bucket]
+        out &= v("bucket") == BUCKET_CODES[f.bucket]
     if f.engine_type is not None:
-        code = ix.cats["engine"].codes.get(f.engine_type)
-        mask &= (v("engine") == code) if code is not None else False
+        out &= _code_equal(v, "engine", f.engine_type)
     if f.skill_id is not None:
         sid = f.skill_id
         table = per_value(ix.cats["trace"], lambda t: sid in t)
-        mask &= table[v("trace")] if len(table) else False
-    mask &= v("trust") >= f.min_trust
+        out &= table[v("trace")] if len(table) else False
     if f.min_delta_j is not None:
-        mask &= v("delta_j") >= f.min_delta_j
+        out &= v("delta_j") >= f.min_delta_j
     if f.max_delta_j is not None:
-        mask &= v("delta_j") <= f.max_delta_j
+        out &= v("delta_j") <= f.max_delta_j
     if f.min_mvd_score is not None:
-        mask &= v("mvd_present") & (v("mvd") >= f.min_mvd_score)
+        out &= v("mvd_present") & (v("mvd") >= f.min_mvd_score)
     if f.source_type is not None:
-        code = ix.cats["source"].codes.get(f.source_type)
-        mask &= (v("source") == code) if code is not None else False
+        out &= _code_equal(v, "source", f.source_type)
     if f.objective_vector is not None:
-        mask &= cosine_match(v("c_objective"), v("c_objective_ok"), f.objective_vector,
-                             f.objective_similarity_threshold)
-    if f.condition_filters:
-        for op in f.condition_filters:
-            mask &= condition_mask(ix, op)
+        out &= cosine_match(v("c_objective"), v("c_objective_ok"), f.objective_vector,
+                            f.objective_similarity_threshold)
+    for op in f.condition_filters or ():
+        out &= condition_mask(v, op)
     for value, col in ((f.wm_model_id, "wm_model"), (f.wm_role, "wm_role"), (f.schema_version, "schema"),
                        (f.occlusion_bucket, "sl_occ_bucket"), (f.motion_bucket, "sl_motion_bucket")):
         if value is not None:
-            code = ix.cats[col].codes.get(value)
-            mask &= (v(col) == code) if code is not None else False
+            out &= _code_equal(v, col, value)
     for flag, col in ((f.is_occluded, "sl_occluded"), (f.is_dynamic, "sl_dynamic"), (f.is_static, "sl_static")):
         if flag is not None:
-            mask &= v(col) == (1 if flag else 0)
+            out &= v(col) == (1 if flag else 0)
     if f.include_sima:
-        mask &= v("has_sima")
+        out &= v("has_sima")
     if f.include_counterfactual:
-        mask &= (v("bucket") != BUCKET_CODES["negative"]) | v("has_cf")
-    return np.flatnonzero(mask)
+        out &= (v("bucket") != BUCKET_CODES["negative"]) | v("has_cf")
+    return out
+
+
+def _code_equal(v: Rows, col: str, value: Any) -> np.ndarray | bool:
+    code = v.ix.cats[col].codes.get(value)
+    return (v(col) == code) if code is not None else False
 
 
 def _json_scalar_equal(a: Any, b: Any) -> bool:
@@ -84,58 +107,60 @@ def _json_scalar_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def condition_mask(ix: TaskIndex, op: Any) -> np.ndarray:
-    """Mask of the packs whose condition attributes or tags pass one
-    condition filter (kinds tag, str, num/min/max, vec, flag)."""
-    v = ix.view
+def condition_mask(v: TaskIndex | Rows, op: Any) -> np.ndarray:
+    """Per row (of an index: every row): whether the pack's condition
+    attributes or tags pass one condition filter (kinds tag, str,
+    num/min/max, vec, flag)."""
+    if not isinstance(v, Rows):
+        v = Rows(v)
+    ix = v.ix
     if op.kind == "tag":
         tables = _cond_tags(ix.cats["condtags"])
         table = np.fromiter((op.name in t and _json_scalar_equal(t[op.name], op.value) for t in tables),
                             dtype=np.bool_, count=len(tables))
-        return table[v("condtags")] if len(table) else np.zeros(ix.n, np.bool_)
+        return table[v("condtags")] if len(table) else v.none()
     if op.kind == "str":
         col = _STR_ATTR_COLS[op.name]
         code = ix.cats[col].codes.get(op.value)
-        return v(col) == code if code is not None else np.zeros(ix.n, np.bool_)
+        return v(col) == code if code is not None else v.none()
     if op.kind in ("num", "min", "max"):
         values = v(_NUM_ATTR_COLS[op.name])
         if op.kind == "num":
             return values == op.value
         return values >= op.value if op.kind == "min" else values <= op.value
     if op.kind == "vec":
-        return _vector_mask(ix, op.name, op.value)
+        return _vector_mask(v, op.name, op.value)
     if op.kind == "flag":
-        return _flag_mask(ix, op.name, op.value)
+        return _flag_mask(v, op.name, op.value)
     raise AssertionError(op.kind)
 
 
-def _vector_mask(ix: TaskIndex, name: str, value: tuple) -> np.ndarray:
-    v = ix.view
+def _vector_mask(v: Rows, name: str, value: tuple) -> np.ndarray:
     if name == "vase_offset":
         if len(value) != 3:
-            return np.zeros(ix.n, np.bool_)
+            return v.none()
         return np.all(v("c_offset") == np.array(value), axis=1)
     # objective_vector: compare the stored array (3 or 4 numbers) element-wise.
     lens = v("c_objective_len")
     vec = v("c_objective")
     want = np.array(value + (0.0,) * (4 - len(value)))[: 4] if len(value) <= 4 else None
     if want is None:
-        return np.zeros(ix.n, np.bool_)
+        return v.none()
     k = len(value)
     return (lens == k) & np.all(vec[:, :k] == want[:k], axis=1)
 
 
-def _flag_mask(ix: TaskIndex, name: str, want: Any) -> np.ndarray:
+def _flag_mask(v: Rows, name: str, want: Any) -> np.ndarray:
     """A flag is read from the condition tags when they carry it, else from
     the semantic tags (present = true)."""
-    v = ix.view
+    ix = v.ix
     tables = _cond_tags(ix.cats["condtags"])
     has = np.fromiter((name in t for t in tables), dtype=np.bool_, count=len(tables))
     eq = np.fromiter((name in t and _json_scalar_equal(t[name], want) for t in tables), dtype=np.bool_,
                      count=len(tables))
     sem = per_value(ix.cats["semtags"], lambda tags: (name in tags) == want)
     codes = v("condtags")
-    in_tags = has[codes] if len(has) else np.zeros(ix.n, np.bool_)
-    by_tags = eq[codes] if len(eq) else np.zeros(ix.n, np.bool_)
-    by_sem = sem[v("semtags")] if len(sem) else np.zeros(ix.n, np.bool_)
+    in_tags = has[codes] if len(has) else v.none()
+    by_tags = eq[codes] if len(eq) else v.none()
+    by_sem = sem[v("semtags")] if len(sem) else v.none()
     return np.where(in_tags, by_tags, by_sem)

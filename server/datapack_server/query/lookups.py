@@ -13,6 +13,7 @@ from datapack_server.engine.errors import echoed_pack_id
 from datapack_server.engine.task_state import RecordRef, TaskState
 from datapack_server.query.filters import match
 from datapack_server.query.ordering import order
+from datapack_server.query.top_k import first_matches, scannable
 from datapack_server.storage.lines import parse_line
 
 
@@ -40,7 +41,10 @@ def history_refs(st: TaskState, pack_id: Any) -> list[tuple[RecordRef, dict | No
 
 def query_positions(st: TaskState, q: QuerySpec) -> np.ndarray:
     """Positions of the matching packs in result order."""
-    return order(st.index, match(st.index, q.filter), q.sort_by, q.sort_descending, q.limit)
+    ix = st.index
+    if scannable(ix, q.limit):
+        return first_matches(ix, q.filter, q.sort_by, q.sort_descending, q.limit)
+    return order(ix, match(ix, q.filter), q.sort_by, q.sort_descending, q.limit)
 
 
 def query_refs(st: TaskState, q: QuerySpec) -> list[RecordRef]:
