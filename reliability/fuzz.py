@@ -420,12 +420,8 @@ class Fuzzer:
         from datapack_client.wire.fastdecode import decode_record, record_from_message
         from datapack_client.records.validation import record_violations
         from datapack_server.engine.index import raw_row
-        from datapack_server.storage.lines import (
-            CorruptLine,
-            is_legacy,
-            parse_line,
-            served_record,
-        )
+        from datapack_client.records.stored import is_legacy
+        from datapack_server.storage.lines import CorruptLine, parse_line, served_record
         if not raw.strip():
             self.feature("line", "blank")
             return

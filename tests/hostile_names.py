@@ -130,7 +130,8 @@ SERVICES = [spb.DESCRIPTOR.services_by_name["DataPackService"], apb.DESCRIPTOR.s
 ALL_METHODS = [(svc, m) for svc in SERVICES for m in svc.methods]
 SLOTS = {  # method -> the request arguments that carry a name
     "AppendDataPacks": ("store", "task", "pack_id"), "AppendDataPacksBatch": ("store", "task", "pack_id"),
-    "QueryDataPacks": ("store", "task"), "GetDataPack": ("store", "task", "pack_id"),
+    "QueryDataPacks": ("store", "task"), "QueryDataPacksPage": ("store", "task"), "QueryArrow": ("store", "task"),
+    "GetDataPack": ("store", "task", "pack_id"),
     "GetDataPackHistory": ("store", "task", "pack_id"), "GetStatistics": ("store", "task"),
     "ListTasks": ("store",), "IngestEpisodes": ("store", "task", "pack_id", "baseline"),
     "PutBaseline": ("store", "baseline"), "ListBaselines": ("store",),
@@ -187,6 +188,9 @@ def request_for(method: str, *, store="s", task=TASK, pack_id="p-1", baseline=No
                                       values=pb.BaselineValues(mpl=10, error=0.05, ep=2))
     if method == "ExportPortable":
         return spb.ExportPortableRequest(store=store, task_name=task, output_store=output_store)
+    if method in ("QueryDataPacksPage", "QueryArrow"):  # a query wrapped in the method's request
+        query = spb.QueryDataPacksRequest(store=store, task_name=task, limit=10)
+        return getattr(spb, method + "Request")(query=query)
     cls = (getattr(spb, method + "Request", None) or getattr(apb, method + "Request"))
     req = cls(store=store)
     fields = cls.DESCRIPTOR.fields_by_name

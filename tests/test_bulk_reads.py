@@ -171,3 +171,49 @@ def test_json_lines_on_the_wire_are_the_stored_bytes(server, data_root):
     assert [len(m.json_lines.pack_ids) for m in msgs] == [2, 2, 1]
     assert b"".join(m.json_lines.lines for m in msgs) == (data_root / STORE / f"{TASK}_datapacks.jsonl").read_bytes()
     assert [n for m in msgs for n in m.json_lines.line_numbers] == [1, 2, 3, 4, 5]
+
+
+# --------------------------------------------------------------------------- one-message pages
+
+def _page(port: int, **fields):
+    req = spb.QueryDataPacksRequest(store=STORE, task_name=TASK, **fields)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        return spb_grpc.DataPackServiceStub(ch).QueryDataPacksPage(spb.QueryDataPacksPageRequest(query=req), timeout=20)
+
+
+def test_a_page_answers_a_limited_query_in_one_message(server):
+    with connect(f"127.0.0.1:{server.port}", store=STORE) as c:
+        c.append_batch([make_pack(f"g{i}", delta_j=float(i)) for i in range(8)])
+        resp = _page(server.port, limit=3, sort_by="delta_j")
+        assert [m.pack_id for m in resp.data_packs] == ["g7", "g6", "g5"]
+        assert [dp.pack_id for dp in c.query(TASK, limit=3, sort_by="delta_j")] == ["g7", "g6", "g5"]
+
+
+@pytest.mark.parametrize("fields,named", [({"unlimited": True}, "limit"), ({}, "limit"), ({"limit": 10_001}, "limit"),
+                                          ({"limit": 5, "encoding": spb.RECORD_ENCODING_JSON_LINES}, "encoding")])
+def test_a_page_refuses_what_it_does_not_answer_naming_the_field(server, fields, named):
+    with connect(f"127.0.0.1:{server.port}", store=STORE) as c:
+        c.append(make_pack("h"))
+    with pytest.raises(grpc.RpcError) as err:
+        _page(server.port, **fields)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert named in err.value.details()
+
+
+def test_an_answer_too_large_for_one_message_is_streamed_instead(data_root):
+    from datapack_server.api.app import build_server
+    from datapack_server.api.config import ServerConfig
+
+    (data_root / STORE).mkdir()
+    running = build_server(ServerConfig(data_dir=str(data_root), port=0, max_message_bytes=64 << 10))
+    try:
+        with connect(f"127.0.0.1:{running.port}", store=STORE) as c:
+            c.max_message_bytes = 64 << 10
+            c.append_batch([make_pack(f"big{i:02d}", episode_metrics={"pad": "x" * 4000}) for i in range(40)])
+            with pytest.raises(grpc.RpcError) as err:
+                _page(running.port, limit=40)
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "RESPONSE_TOO_LARGE" in str(err.value.trailing_metadata()) or "limit" in err.value.details()
+            assert [dp.pack_id for dp in c.query(TASK, limit=40)] == [f"big{i:02d}" for i in range(40)]
+    finally:
+        running.stop(0)

@@ -24,6 +24,8 @@ DATAPACK_RPCS = {
     "AppendDataPacks": ("AppendDataPacksRequest", "AppendDataPacksResponse", True, True),
     "AppendDataPacksBatch": ("AppendDataPacksBatchRequest", "AppendDataPacksBatchResponse", False, False),
     "QueryDataPacks": ("QueryDataPacksRequest", "QueryDataPacksResponse", False, True),
+    "QueryDataPacksPage": ("QueryDataPacksPageRequest", "QueryDataPacksPageResponse", False, False),
+    "QueryArrow": ("QueryArrowRequest", "QueryArrowResponse", False, True),
     "GetDataPack": ("GetDataPackRequest", "GetDataPackResponse", False, False),
     "GetDataPackHistory": ("GetDataPackHistoryRequest", "GetDataPackHistoryResponse", False, False),
     "GetStatistics": ("GetStatisticsRequest", "GetStatisticsResponse", False, False),

@@ -168,6 +168,13 @@ class DataPackClient(RepositoryAPI):
             return list(self._stream(req, task_name, max(self.timeout, 300.0)))
         req = query_to_proto(self.store, task_name, q)
         try:
+            if not q.include_artifacts:  # one message, unless the answer is too large for one
+                try:
+                    page = self._stub.QueryDataPacksPage(spb.QueryDataPacksPageRequest(query=req), timeout=self.timeout)
+                    return [message_to_record(m) for m in page.data_packs]
+                except grpc.RpcError as exc:
+                    if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                        raise
             out: list[DataPackMeta] = []
             for resp in self._stub.QueryDataPacks(req, timeout=self.timeout):
                 out.extend(message_to_record(m) for m in resp.data_packs)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.protobuf.descriptor import FieldDescriptor
+
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.records import jsonio, schema
 from datapack_client.records.model import DataPackMeta
@@ -17,10 +19,27 @@ from datapack_client.wire import codec
 _MISSING = object()
 
 
-def _field_lines(lines: list, key: str, kind: int, fname: str, dflt: str) -> bool:
-    """Append the code decoding one plain field (default `dflt` when absent);
+# Per protobuf scalar type: the value an unset field reads as.
+_PROTO_ZERO = {FieldDescriptor.TYPE_DOUBLE: 0.0, FieldDescriptor.TYPE_FLOAT: 0.0, FieldDescriptor.TYPE_INT64: 0,
+               FieldDescriptor.TYPE_INT32: 0, FieldDescriptor.TYPE_UINT32: 0, FieldDescriptor.TYPE_UINT64: 0,
+               FieldDescriptor.TYPE_SINT64: 0, FieldDescriptor.TYPE_BOOL: False, FieldDescriptor.TYPE_STRING: ""}
+
+
+def _reads_as_default(ftype: int, default) -> bool:
+    """Whether an unset field of this type reads as `default` itself (same
+    value and JSON kind): then it is read without a HasField test."""
+    zero = _PROTO_ZERO.get(ftype, _MISSING)
+    # -0.0 == 0.0, but is another JSON number.
+    return type(zero) is type(default) and zero == default and repr(zero) == repr(default)
+
+
+def _field_lines(lines: list, key: str, kind: int, fname: str, dflt: str, unset_is_default: bool = False) -> bool:
+    """Append the code decoding one plain field (default `dflt` when absent;
+    unset_is_default: an unset field reads as that default itself);
     False for kinds the caller must handle itself."""
-    if kind == codec.SCALAR:
+    if kind == codec.SCALAR and unset_is_default:
+        lines.append(f"    d[{key!r}] = m.{fname}")
+    elif kind == codec.SCALAR:
         lines.append(f"    d[{key!r}] = m.{fname} if m.HasField({fname!r}) else {dflt}")
     elif kind == codec.JSON_TEXT:
         lines.append(f"    d[{key!r}] = loads(m.{fname}) if m.HasField({fname!r}) else {dflt}")
@@ -52,9 +71,9 @@ def _gen_profile(name: str, table: tuple) -> str:
              "    d = {}"]
     for key, _kind, default in table:
         op = plan.by_key[key]
-        k, _key, fname, _ftype, sub = op
+        k, _key, fname, ftype, sub = op
         dflt = repr(default)  # a literal: lists/dicts are fresh objects on every evaluation
-        if not _field_lines(lines, key, k, fname, dflt):
+        if not _field_lines(lines, key, k, fname, dflt, _reads_as_default(ftype, default)):
             raise AssertionError((name, key, k))
     lines.append("    return d")
     return "\n".join(lines)

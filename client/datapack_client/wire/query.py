@@ -123,6 +123,20 @@ def read_options_from_proto(req: spb.QueryDataPacksRequest, max_batch: int) -> t
     return req.encoding == spb.RECORD_ENCODING_JSON_LINES, req.batch_size if req.HasField("batch_size") else None
 
 
+# The largest limit QueryDataPacksPage answers (in one message).
+PAGE_MAX_LIMIT = 10_000
+
+
+def check_page_request(req: spb.QueryDataPacksRequest) -> None:
+    """QueryDataPacksPage's own rules: a limit of at most PAGE_MAX_LIMIT, messages."""
+    if req.unlimited or not req.HasField("limit") or req.limit > PAGE_MAX_LIMIT:
+        raise invalid("limit", "LIMIT_INVALID",
+                      f"QueryDataPacksPage answers a limit of at most {PAGE_MAX_LIMIT} packs; use QueryDataPacks")
+    if req.encoding == spb.RECORD_ENCODING_JSON_LINES:
+        raise invalid("encoding", "ARGUMENT_INVALID", "QueryDataPacksPage sends DataPackMeta messages only: encoding "
+                      "must be RECORD_ENCODING_PROTO")
+
+
 def line_batch_to_proto(b: LineBatch, with_lines: bool = True) -> spb.JsonLinesBatch:
     """The batch's message (without its lines: for a sender that frames them itself)."""
     return spb.JsonLinesBatch(lines=b.lines if with_lines else b"", pack_ids=b.pack_ids, revisions=b.revisions,

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 
 from google.protobuf.message import Message
 
+from datapack_client.errors import ResourceExhaustedError
+
 # Records per streamed query message, and a byte bound so a message stays far
 # below the message size limit (64 MiB by default) even for portable packs
 # (~0.5 MB each); a server configured with a smaller limit uses half of it.
@@ -72,3 +74,13 @@ def json_lines_response(lines: bytes, rest: bytes) -> bytes:
     copied once into the response instead of into two messages in turn."""
     head = b"\x0a" + _varint(len(lines))
     return b"".join((b"\x12", _varint(len(head) + len(lines) + len(rest)), head, lines, rest))
+
+
+def one_response(payloads: list[bytes], max_message_bytes: int) -> bytes:
+    """A response message whose field 1 (repeated) holds every payload;
+    RESOURCE_EXHAUSTED (RESPONSE_TOO_LARGE) when it would exceed the limit."""
+    out = b"".join([field1(b) for b in payloads])
+    if len(out) > max_message_bytes:
+        raise ResourceExhaustedError(f"the answer is {len(out):,} bytes, over the message limit of "
+                                     f"{max_message_bytes:,}; stream it (QueryDataPacks)", "RESPONSE_TOO_LARGE")
+    return out

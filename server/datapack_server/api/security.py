@@ -62,7 +62,8 @@ WRITE_METHODS = frozenset(_DATAPACK + m for m in (
     "AppendDataPacks", "AppendDataPacksBatch", "IngestEpisodes", "PutBaseline", "UpdateTrainingUsage",
     "ExportPortable"))
 READ_METHODS = frozenset([_DATAPACK + m for m in (
-    "QueryDataPacks", "GetDataPack", "GetDataPackHistory", "GetStatistics", "ListTasks", "ListBaselines")]
+    "QueryDataPacks", "QueryDataPacksPage", "QueryArrow", "GetDataPack", "GetDataPackHistory", "GetStatistics",
+    "ListTasks", "ListBaselines")]
     + [_ADAPTER + m.name for m in apb.DESCRIPTOR.services_by_name["SkillAdapterService"].methods])
 # Served without a token (see the module doc).
 OPEN_SERVICES = frozenset(("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",

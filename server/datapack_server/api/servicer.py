@@ -17,6 +17,7 @@ from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
 from datapack_client.wire.arrow import ipc_pieces
 from datapack_client.wire.export import export_from_proto, summary_to_proto
 from datapack_client.wire.query import (
+    check_page_request,
     filter_from_proto,
     line_batch_to_proto,
     query_from_proto,
@@ -43,6 +44,7 @@ from datapack_server.api.framing import (
     chunked_field1,
     field1,
     json_lines_response,
+    one_response,
     response_bytes,
 )
 from datapack_server.observability.rejections import RejectionLog
@@ -68,6 +70,7 @@ def refused_task(raw_records, err: DataPackError) -> str | None:
 class DataPackServicer:
     def __init__(self, service: DataPackService, max_message_bytes: int = 64 << 20):
         self.service = service
+        self.max_message_bytes = max_message_bytes
         self.chunk_bytes = chunk_bytes_for(max_message_bytes)
         self.rejections = RejectionLog()  # one rate-limited WARNING per refused append batch
 
@@ -107,6 +110,12 @@ class DataPackServicer:
             return
         records = self.service.iter_query(request.store, request.task_name, q)
         yield from chunked_field1(records, self.chunk_bytes, batch_size or QUERY_CHUNK_RECORDS)
+
+    def QueryDataPacksPage(self, request, context) -> bytes:
+        query = request.query
+        q = query_from_proto(query)
+        check_page_request(query)
+        return one_response(self.service.query(query.store, query.task_name, q), self.max_message_bytes)
 
     def QueryArrow(self, request, context) -> Iterator[bytes]:
         q = query_from_proto(request.query)
@@ -170,6 +179,8 @@ def add_servicer(server: grpc.Server, servicer: DataPackServicer) -> None:
         "AppendDataPacksBatch": unary(servicer.AppendDataPacksBatch, AppendEnvelope.FromString, response_bytes),
         "QueryDataPacks": server_streams(servicer.QueryDataPacks, spb.QueryDataPacksRequest.FromString,
                                          response_bytes),
+        "QueryDataPacksPage": unary(servicer.QueryDataPacksPage, spb.QueryDataPacksPageRequest.FromString,
+                                    response_bytes),
         "QueryArrow": server_streams(servicer.QueryArrow, spb.QueryArrowRequest.FromString, response_bytes),
         "GetDataPack": unary(servicer.GetDataPack, spb.GetDataPackRequest.FromString, response_bytes),
         "GetDataPackHistory": unary(servicer.GetDataPackHistory, spb.GetDataPackHistoryRequest.FromString,

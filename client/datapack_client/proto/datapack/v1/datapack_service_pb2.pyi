@@ -230,6 +230,18 @@ class QueryDataPacksResponse(_message.Message):
     json_lines: JsonLinesBatch
     def __init__(self, data_packs: _Optional[_Iterable[_Union[_datapack_pb2.DataPackMeta, _Mapping]]] = ..., json_lines: _Optional[_Union[JsonLinesBatch, _Mapping]] = ...) -> None: ...
 
+class QueryDataPacksPageRequest(_message.Message):
+    __slots__ = ("query",)
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    query: QueryDataPacksRequest
+    def __init__(self, query: _Optional[_Union[QueryDataPacksRequest, _Mapping]] = ...) -> None: ...
+
+class QueryDataPacksPageResponse(_message.Message):
+    __slots__ = ("data_packs",)
+    DATA_PACKS_FIELD_NUMBER: _ClassVar[int]
+    data_packs: _containers.RepeatedCompositeFieldContainer[_datapack_pb2.DataPackMeta]
+    def __init__(self, data_packs: _Optional[_Iterable[_Union[_datapack_pb2.DataPackMeta, _Mapping]]] = ...) -> None: ...
+
 class QueryArrowRequest(_message.Message):
     __slots__ = ("query", "columns")
     QUERY_FIELD_NUMBER: _ClassVar[int]
