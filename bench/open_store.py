@@ -15,7 +15,7 @@ import time
 
 from datapack_client import connect
 
-from .datagen import TASK
+from .datagen import FILE_NAME, TASK
 from .queries import run_query
 from .server import ServerProc
 
@@ -91,7 +91,9 @@ def empty_rss(work_dir: str) -> tuple[int, int]:
     """RSS of a server whose store is empty, after serving a few calls:
     (server process, server plus its worker processes)."""
     root = os.path.join(work_dir, "empty_root")
-    os.makedirs(root, exist_ok=True)
+    # A store and a task with no packs: the server refuses a store or task that does not exist.
+    os.makedirs(os.path.join(root, "empty"), exist_ok=True)
+    open(os.path.join(root, "empty", FILE_NAME), "wb").close()
     try:
         with ServerProc(root, os.path.join(work_dir, "server_empty.log")) as srv:
             with connect(srv.target, store="empty") as c:

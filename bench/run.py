@@ -2,15 +2,18 @@
 
     python -m bench.run [--sizes 100000,1000000] [--quick] [--keep] [--reps N] [--append-packs N]
                         [--only SECTIONS] [--portable-export N] [--portable-store N]
+                        [--bulk-size N] [--bulk-reps N]
 
-Prints one table (stdout) and writes bench/out/results.json. Servers run as
+Prints one table (stdout), then the bulk section side by side with its peers
+(bulk.py) and the growth table (one row per store size), and writes
+bench/out/results.json (every row, ratios included, and the details). Servers run as
 subprocesses on 127.0.0.1 (port 0) and are always stopped; generated data
 lives in a temporary folder under bench/out/ and is deleted unless --keep
 (which keeps it in bench/out/data/ and reuses it on the next run).
 See the modules for what each figure means: append.py, queries.py,
-open_store.py, baselines.py, per_size.py, portable.py.
-`--only portable` (or append, ingest, sizes; comma-separated) runs only those
-sections.
+open_store.py, baselines.py, per_size.py, stream.py, bulk.py, peers.py,
+portable.py. `--only portable` (or append, ingest, sizes, bulk;
+comma-separated) runs only those sections.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import tempfile
 import time
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
-SECTIONS = ("append", "ingest", "sizes", "portable")
+SECTIONS = ("append", "ingest", "sizes", "bulk", "portable")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,6 +48,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="raw episodes exported per way (default 2000, quick 300)")
     p.add_argument("--portable-store", type=int, default=None, metavar="N",
                    help="portable packs in the query store (default 10000, quick 2000)")
+    p.add_argument("--bulk-size", type=int, default=None, metavar="N",
+                   help="packs in the store of the bulk section (default 100000, quick 20000)")
+    p.add_argument("--bulk-reps", type=int, default=None, metavar="N",
+                   help="runs of each bulk measure, the best counts (default 2, quick 1)")
     a = p.parse_args(argv)
     only = set(SECTIONS) if a.only is None else {s.strip() for s in a.only.split(",") if s.strip()}
     if only - set(SECTIONS):
@@ -53,6 +60,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.run_ingest = "ingest" in only and not a.no_append
     a.run_sizes = "sizes" in only
     a.run_portable = "portable" in only and not a.no_portable
+    a.run_bulk = "bulk" in only
+    a.bulk_size = a.bulk_size or (20_000 if a.quick else 100_000)
+    a.bulk_reps = a.bulk_reps or (1 if a.quick else 2)
     a.portable_export = a.portable_export or (300 if a.quick else 2000)
     a.portable_store = a.portable_store or (2000 if a.quick else 10_000)
     a.sizes = [int(s) for s in (a.sizes or ("20000" if a.quick else "100000,1000000")).split(",") if s.strip()]
@@ -81,16 +91,17 @@ def code_version() -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     t_start = time.monotonic()
+    load_start = os.getloadavg()
     version = code_version()
     os.makedirs(OUT, exist_ok=True)
     work = tempfile.mkdtemp(prefix="run-", dir=OUT)
     root = os.path.join(OUT, "data") if args.keep else os.path.join(work, "data")
     os.makedirs(root, exist_ok=True)
 
-    from . import append, ingest, open_store, per_size, portable, report, server
+    from . import append, bulk, ingest, open_store, per_size, portable, report, server
     from .util import progress
 
-    rows, details = [], {}
+    rows, details, texts = [], {}, []
     completed = False
     try:
         if args.run_append:
@@ -126,6 +137,14 @@ def main(argv=None) -> int:
                                               {"duckdb": duck, "naive": naive}, not args.no_baselines)
                 rows += size_rows
                 details[f"size_{n}"] = det
+            details["growth"] = [details[f"size_{n}"]["growth"] for n in args.sizes]
+            texts.append(report.growth_table(details["growth"]))
+        if args.run_bulk:
+            progress(f"bulk section, {args.bulk_size} packs")
+            bulk_rows, det, blocks = bulk.run(args.bulk_size, root, work, args.seed, args.bulk_reps)
+            rows += bulk_rows
+            details["bulk"] = det
+            texts.insert(0, report.side_by_side(blocks, args.bulk_size, args.bulk_reps, det["file_bytes"] / 1e6))
         if args.run_portable:
             progress("portable benchmark")
             port_rows, det = portable.run(work, args.portable_export, args.portable_store, args.seed + 3000,
@@ -148,12 +167,20 @@ def main(argv=None) -> int:
     meta = {"argv": sys.argv[1:], "sizes": args.sizes, "reps": args.reps, "append_packs": args.append_packs,
             "portable_export": args.portable_export if args.run_portable else None,
             "portable_store": args.portable_store if args.run_portable else None,
+            "bulk_size": args.bulk_size if args.run_bulk else None, "bulk_reps": args.bulk_reps,
+            "load_average_start": load_start, "load_average_end": os.getloadavg(),
             "seed": args.seed, "code": version, "wall_seconds": wall, "python": platform.python_version(),
             "cpus": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    print(report.table(rows))
+    # The bulk rows are printed side by side with their peers below (and are in results.json).
+    main_rows = [r for r in rows if r.section != "bulk"]
+    if main_rows:
+        print(report.table(main_rows))
+    for text in texts:
+        print("\n" + text)
     failed = [r for r in rows if r.ok is False]
     print(f"\n{sum(r.ok is True for r in rows)} targets met, {len(failed)} missed; code {version}; "
-          f"wall time {wall:.0f} s")
+          f"wall time {wall:.0f} s; load average {load_start[0]:.2f} at the start, "
+          f"{os.getloadavg()[0]:.2f} at the end")
     report.write_json(os.path.join(OUT, "results.json"), meta, rows, details)
     return 0
 
