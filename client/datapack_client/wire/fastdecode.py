@@ -207,8 +207,24 @@ def decode_record(msg: pb.DataPackMeta, *, strict: bool = False, created_at: str
     return d
 
 
+class _WireRecord:
+    """Decodes a received message for a lazily decoded record: called with no
+    argument, the whole record; with a key, that top-level key alone (one
+    object per record instead of two closures)."""
+
+    __slots__ = ("msg",)
+
+    def __init__(self, msg: pb.DataPackMeta):
+        self.msg = msg
+
+    def __call__(self, key: str | None = None):
+        if key is None:
+            return decode_record(self.msg)
+        return decode_key(self.msg, key)
+
+
 def record_from_message(msg: pb.DataPackMeta, revision: int = 1) -> DataPackMeta:
     """A record over a received wire message: each top-level key is decoded
     when first read, the whole record only when needed."""
-    return DataPackMeta.lazy_by_key(lambda: decode_record(msg), lambda key: decode_key(msg, key),
-                                    tuple(msg.omitted_fields), revision)
+    decode = _WireRecord(msg)
+    return DataPackMeta.lazy_by_key(decode, decode, tuple(msg.omitted_fields), revision)
