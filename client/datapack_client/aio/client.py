@@ -68,9 +68,10 @@ class QueryStream:
     task) cancels the call, and the server stops reading. Each `await` or
     `async for` sends the query anew."""
 
-    def __init__(self, open_call: Callable[[], Any], task_name: str = ""):
+    def __init__(self, open_call: Callable[[], Any], task_name: str = "", open_page: Callable[[], Any] | None = None):
         self._open_call = open_call
         self._task_name = task_name  # the task of packs that arrive as stored lines
+        self._open_page = open_page  # a one-message answer for `await` (QueryDataPacksPage), when it fits
 
     def __await__(self):
         return self._collect().__await__()
@@ -79,6 +80,13 @@ class QueryStream:
         return self._packs()
 
     async def _collect(self) -> list[DataPackMeta]:
+        if self._open_page is not None:
+            try:
+                page = await self._open_page()
+                return [message_to_record(m) for m in page.data_packs]
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:  # too large for one message: stream it
+                    raise from_rpc_error(exc) from None
         return [dp async for dp in self._packs()]
 
     async def _packs(self) -> AsyncIterator[DataPackMeta]:
@@ -228,7 +236,12 @@ class AsyncDataPackClient(RepositoryArguments):
         bulk = spec.limit is None or spec.limit > BULK_READ_MIN  # as DataPackClient._query
         req = query_to_proto(self.store, task_name, spec, json_lines=bulk)
         timeout = max(self.timeout, 300.0) if bulk else self.timeout
-        return QueryStream(lambda: self.stub.QueryDataPacks(req, timeout=timeout, metadata=self.metadata), task_name)
+        page = None
+        if not bulk and not spec.include_artifacts:  # as DataPackClient._query
+            page_req = spb.QueryDataPacksPageRequest(query=req)
+            page = lambda: self.stub.QueryDataPacksPage(page_req, timeout=timeout, metadata=self.metadata)  # noqa: E731
+        return QueryStream(lambda: self.stub.QueryDataPacks(req, timeout=timeout, metadata=self.metadata), task_name,
+                           page)
 
     async def _query_arrow(self, task_name: str, spec: QuerySpec, columns: list[str] | None, batch_size: int) -> Any:
         req = spb.QueryArrowRequest(query=query_to_proto(self.store, task_name, spec, batch_size=batch_size),
