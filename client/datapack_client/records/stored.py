@@ -103,12 +103,11 @@ def served_from_stored(d: dict, pack_id: str, line_number: int, task_name: str) 
     without the `_revision` bookkeeping key. `pack_id` is the line's id as the
     store indexes it (its own, or the one derived from its position when it
     has none); created_at, when missing, is derived from `line_number`."""
-    created = d.get("created_at")
-    legacy = is_legacy(d)
-    derived = schema.derived_created_at(line_number) if legacy or created is None or created == "" else None
-    if legacy:
-        rec = map_legacy(d, task_name, pack_id, derived)
+    if is_legacy(d):
+        rec = map_legacy(d, task_name, pack_id, schema.derived_created_at(line_number))
     else:
+        created = d.get("created_at")
+        derived = schema.derived_created_at(line_number) if created is None or created == "" else None
         rec = schema.normalize_record(d, pack_id=pack_id, created_at=derived)
     rec.pop("_revision", None)
     return rec

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor  # type: ignore[import-untyped]
 
 from datapack_client.proto.datapack.v1 import datapack_pb2 as pb
 from datapack_client.records import jsonio, schema

@@ -42,7 +42,7 @@ def history_refs(st: TaskState, pack_id: Any) -> list[tuple[RecordRef, dict | No
 def query_positions(st: TaskState, q: QuerySpec) -> np.ndarray:
     """Positions of the matching packs in result order."""
     ix = st.index
-    if scannable(ix, q.limit):
+    if q.limit is not None and scannable(ix, q.limit):
         return first_matches(ix, q.filter, q.sort_by, q.sort_descending, q.limit)
     return order(ix, match(ix, q.filter), q.sort_by, q.sort_descending, q.limit)
 
