@@ -1,4 +1,4 @@
-"""`datapack export --format parquet|arrow` and datapack_client.frames
+"""`datapack export --format parquet|arrow|jsonl|csv` and datapack_client.frames
 (to_arrow / to_pandas): the files read back with DuckDB, pandas and pyarrow
 give the counts and aggregates the repository API reports."""
 from __future__ import annotations
@@ -10,6 +10,7 @@ import math
 import os
 import sys
 
+import orjson
 import pytest
 
 pa = pytest.importorskip("pyarrow")
@@ -23,7 +24,7 @@ from datapack_client.records.schema import ARTIFACT_KEYS
 from datapack_server.service.arrow_export import export_packs, write_table
 from datapack_server.cli.data import main as data_main
 
-from .conftest import STORE, copy_fixture, make_pack
+from .conftest import FIXTURES, STORE, copy_fixture, make_pack
 
 TASK = "drawer_vase"
 
@@ -197,7 +198,8 @@ def test_missing_extra_names_it(monkeypatch, ref_store, tmp_path):
 def test_export_usage_errors(ref_store, tmp_path):
     loc = ["--datapack-dir", str(ref_store / STORE), "--task", TASK]
     # Usage errors exit 2 (cli/common.py).
-    assert run("export", *loc, "--format", "csv", "--out", str(tmp_path / "a"))[0] == 2
+    assert run("export", *loc, "--format", "xlsx", "--out", str(tmp_path / "a"))[0] == 2
+    assert run("export", *loc, "--out", str(tmp_path / "a.parquet"), "--workers", "-1")[0] == 2
     assert run("export", *loc, "--format", "parquet")[0] == 2  # --out required
     code, _, err = run("export", *loc, "--format", "parquet", "--out", str(tmp_path / "b"), "--min-trust", "nan")
     assert code == 2 and "min_trust" in err
@@ -226,3 +228,52 @@ def test_chunked_export_equals_one_table(ref_store, tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert os.stat(tmp_path / "c.arrow").st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
+
+
+def test_jsonl_and_csv_exports(where, tmp_path):
+    loc, oracle = where
+    expected = oracle.query(TASK, limit=None)
+    code, out, err = run("export", *loc, "--task", TASK, "--out", str(tmp_path / "all.jsonl"), "--json")
+    assert code == 0 and json.loads(out)["rows"] == 600, err
+    # one record per line, as a query serves it (the stored line where it already is that record)
+    lines = (tmp_path / "all.jsonl").read_bytes().splitlines()
+    assert [orjson.loads(line) for line in lines] == [p.to_dict() for p in expected]
+    if loc[0] == "--datapack-dir":  # read in place: the reference lines already are served records
+        stored = (FIXTURES / "drawer_vase_datapacks.jsonl").read_bytes().splitlines()
+        same = [a == b for a, b in zip(lines, stored)]
+        assert same == [not p.omitted_fields for p in expected]  # re-encoded: those without their artifacts
+
+    code, out, err = run("export", *loc, "--task", TASK, "--out", str(tmp_path / "pos.csv"), "--bucket", "positive",
+                         "--sort-by", "delta_j")
+    assert code == 0 and "(csv," in out, err
+    import pyarrow.csv as pcsv
+    table = pcsv.read_csv(tmp_path / "pos.csv", convert_options=pcsv.ConvertOptions(
+        column_types={"pack_id": pa.string(), "condition": pa.string(), "skill_ids": pa.string()}))
+    positive = oracle.query(TASK, bucket="positive", sort_by="delta_j", limit=None)
+    assert table.column("pack_id").to_pylist() == [p.pack_id for p in positive]
+    assert table.column("delta_j").to_pylist() == [p.attribution.delta_J for p in positive]
+    arrow = frames.to_arrow(positive, omitted=ARTIFACT_KEYS)
+    # a nested column holds the JSON text of its Arrow value (maps as objects)
+    first = json.loads(table.column("condition")[0].as_py())
+    assert first["engine_type"] == positive[0].condition.engine_type
+    assert first["vase_offset"] == arrow.column("condition")[0].as_py()["vase_offset"]
+    assert [json.loads(v) for v in table.column("skill_ids").to_pylist()] == arrow.column("skill_ids").to_pylist()
+    energy = json.loads(table.column("energy")[0].as_py())
+    assert energy["limb_energy_Wh"] == dict(arrow.column("energy")[0].as_py()["limb_energy_Wh"])
+
+
+def test_worker_processes_write_the_same_files(ref_store, tmp_path):
+    loc = ["--datapack-dir", str(ref_store / STORE), "--task", TASK]
+    for name in ("x.parquet", "x.jsonl", "x.arrow", "x.csv"):
+        code, _, err = run("export", *loc, "--out", str(tmp_path / "w0" / name), "--workers", "0")
+        assert code == 0, err
+        code, _, err = run("export", *loc, "--out", str(tmp_path / "w2" / name), "--workers", "2")
+        assert code == 0, err
+    import pyarrow.parquet as pq
+    assert pq.read_table(tmp_path / "w2" / "x.parquet").equals(pq.read_table(tmp_path / "w0" / "x.parquet"))
+    assert (tmp_path / "w2" / "x.jsonl").read_bytes() == (tmp_path / "w0" / "x.jsonl").read_bytes()
+    assert (tmp_path / "w2" / "x.csv").read_bytes() == (tmp_path / "w0" / "x.csv").read_bytes()
+    code, _, err = run("export", *loc, "--out", str(tmp_path / "none.csv"), "--workers", "2", "--min-trust", "5")
+    assert code == 0 and (tmp_path / "none.csv").read_text().startswith('"pack_id","task_name"'), err
+    with pa.OSFile(str(tmp_path / "w2" / "x.arrow"), "rb") as a, pa.OSFile(str(tmp_path / "w0" / "x.arrow"), "rb") as b:
+        assert pa.ipc.open_file(a).read_all().equals(pa.ipc.open_file(b).read_all())

@@ -107,7 +107,7 @@ def test_usage_errors_exit_2_and_failures_1_across_verbs(ref_store, tmp_path):
     usage = [
         ("query", "--task", TASK),  # no store named
         ("stats", "--datapack-dir", store, "--data-dir", str(ref_store), "--task", TASK),
-        ("export", "--datapack-dir", store, "--task", TASK, "--out", str(tmp_path / "x.csv")),
+        ("export", "--datapack-dir", store, "--task", TASK, "--out", str(tmp_path / "x.data")),
         ("report", "--datapack-dir", store, "--task", "../x", "--out", str(tmp_path / "r")),
         ("export-portable", "--datapack-dir", store, "--store", "x", "--task", TASK),
         ("verify", "--datapack-dir", store, "--store", "x"),

@@ -46,7 +46,7 @@ from typing import Any
 
 import orjson
 
-from datapack_client.records import schema
+from datapack_client.records import jsonio, schema
 from datapack_client.records.model import DataPackMeta
 
 EXTRA_HINT = "install the extra: pip install 'datapack[export]'"
@@ -121,7 +121,8 @@ def _base(kind: str) -> str:
     return kind[:-1] if kind.endswith("?") else kind
 
 
-def _coercer(kind: str):
+def value_coercer(kind: str):
+    """The function frames applies to a stored value of this schema kind (records.schema)."""
     base = _base(kind)
     if base in _SCALARS:
         return _SCALARS[base]
@@ -138,7 +139,7 @@ def _coercer(kind: str):
 
 def _profile_coercer(name: str):
     table = schema.PROFILES[name]
-    fields = [(key, _coercer(kind)) for key, kind, _ in table]
+    fields = [(key, value_coercer(kind)) for key, kind, _ in table]
     modelled = frozenset(k for k, _, _ in table)
 
     def coerce(v: Any) -> dict | None:
@@ -171,8 +172,9 @@ def _arrow_type(pa, kind: str):
 
 # ------------------------------------------------------------------------------ flat columns
 
-def _created_utc(v: Any) -> _dt.datetime | None:
-    """docs/schema.md §7.3 times are UTC; the earlier library wrote them without an offset."""
+def created_utc(v: Any) -> _dt.datetime | None:
+    """created_at as a UTC time, None when it is not an ISO 8601 time (docs/schema.md
+    §7.3: times are UTC; the earlier library wrote them without an offset)."""
     if type(v) is not str:
         return None
     try:
@@ -190,6 +192,14 @@ def _skill_ids(rec: dict) -> list[int]:
             if type(e) is dict and type(e.get("skill_id")) is int and 0 <= e["skill_id"] <= _INT64_MAX]
 
 
+def pack_identity(v: Any) -> str | None:
+    """The pack_id column: the id the service addresses the pack by, which for
+    a stored id that is not a string is its JSON text (as the index keeps it)."""
+    if type(v) is str or v is None:
+        return v
+    return jsonio.dumps_str(v)
+
+
 def _obj(v: Any) -> dict:
     return v if type(v) is dict else {}
 
@@ -203,18 +213,19 @@ def _str_or(v: Any, default: str) -> str:
     return v if type(v) is str else default
 
 
-def _flat_row(rec: dict, revision: int) -> tuple:
-    """The filter values of a record as the index computes them (index.raw_row)."""
+def flat_row(rec: dict, revision: int) -> tuple:
+    """The flat filter columns' values of a record (in arrow_schema() order), with
+    the defaults the service's index uses for null or wrongly typed values."""
     cond, attr, labels = _obj(rec.get("condition")), _obj(rec.get("attribution")), _obj(rec.get("slice_labels_v1"))
     sima = rec.get("sima_annotation")
     created = rec.get("created_at")
     return (
-        _str(rec.get("pack_id")), _str(rec.get("task_name")), _str(rec.get("bucket")), revision,
+        pack_identity(rec.get("pack_id")), _str(rec.get("task_name")), _str(rec.get("bucket")), revision,
         _num_or(attr.get("delta_J"), 0.0), _num_or(attr.get("trust_score"), 0.0), _num(attr.get("mvd_score")),
         _str_or(attr.get("source_type"), "real"), _str_or(cond.get("engine_type"), "pybullet"),
         _str(attr.get("wm_role")), _str(attr.get("wm_model_id")),
         _str_or(rec.get("schema_version"), "2.0-energy"),
-        _str(created), _created_utc(created),
+        _str(created), created_utc(created),
         _skill_ids(rec),
         type(sima) is dict and bool(sima),
         rec.get("counterfactual_plan") is not None,
@@ -237,7 +248,7 @@ def _flat_fields(pa) -> list:
 
 
 _RECORD_KEYS = tuple((k, kind) for k, kind, _ in schema.TOP if k not in _FLAT_TOP)
-_RECORD_COERCERS = tuple((k, _coercer(kind)) for k, kind in _RECORD_KEYS)
+_RECORD_COERCERS = tuple((k, value_coercer(kind)) for k, kind in _RECORD_KEYS)
 _TOP_KEYS = frozenset(schema.TOP_KEYS)
 
 
@@ -278,7 +289,7 @@ def to_arrow(packs: Iterable[Any], omitted: Iterable[str] | None = None):
     omitted = sorted(omitted)
     sch = arrow_schema(omitted)
     flat_fields = _flat_fields(pa)
-    flat = [_flat_row(d, rev) for d, rev, _ in rows]
+    flat = [flat_row(d, rev) for d, rev, _ in rows]
     columns = [pa.array([r[i] for r in flat], type=f.type) for i, f in enumerate(flat_fields)]
     skip = set(omitted)
     for key, coerce in _RECORD_COERCERS:
@@ -300,4 +311,5 @@ def to_pandas(packs: Iterable[Any]):
     return to_arrow(packs).to_pandas()
 
 
-__all__ = ["EXTRA_HINT", "arrow_schema", "require_extra", "column_names", "to_arrow", "to_pandas"]
+__all__ = ["EXTRA_HINT", "arrow_schema", "column_names", "created_utc", "flat_row", "pack_identity", "require_extra",
+           "to_arrow", "to_pandas", "value_coercer"]

@@ -16,6 +16,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -325,16 +326,19 @@ class DataPackService:
         return self._blocks(store, task_name, q, lambda where: batch_bounds(where["line_len"], batch_size), take)
 
     def query_arrow(self, store: str, task_name: str, q: QuerySpec, columns: list[str] | None = None,
-                    batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[Any, Iterator[Any]]:
+                    batch_size: int = DEFAULT_BATCH_SIZE,
+                    executor: Executor | None = None) -> tuple[Any, Iterator[Any]]:
         """(Arrow schema, record batches) of the query's packs with the export
         columns (service/arrow_batches.py), `batch_size` rows a batch, built as
-        they are consumed (_blocks). Unknown columns raise before anything is read."""
+        they are consumed (_blocks): here, or by `executor` (a process pool,
+        a few batches ahead).
+        Unknown columns raise before anything is read."""
         from datapack_server.service import arrow_batches  # pyarrow: loaded by the first columnar read
 
         sch = arrow_batches.schema_for(columns, q.include_artifacts)
         blocks = self._blocks(store, task_name, q, lambda where: fixed_bounds(len(where["line_off"]), batch_size),
                               lambda st, where: arrow_batches.take_block(st, where, sch))
-        return sch, (arrow_batches.build_batch(block, sch) for block in blocks)
+        return sch, arrow_batches.build_batches(blocks, sch, executor)
 
     def _blocks(self, store: str, task_name: str, q: QuerySpec, cut: Callable[[dict], list[tuple[int, int]]],
                 take: Callable[[TaskState, dict], Any]) -> Iterator[Any]:
