@@ -336,6 +336,10 @@ class DataPackService:
         from datapack_server.service import arrow_batches  # pyarrow: loaded by the first columnar read
 
         sch = arrow_batches.schema_for(columns, q.include_artifacts)
+        if (executor is None and self.pool is not None and arrow_batches.reads_lines(sch)
+                and (q.limit is None or q.limit > batch_size)):
+            # Several batches whose columns are parsed from the lines: built in the worker processes.
+            executor = self.pool.executor()
         blocks = self._blocks(store, task_name, q, lambda where: fixed_bounds(len(where["line_off"]), batch_size),
                               lambda st, where: arrow_batches.take_block(st, where, sch))
         return sch, arrow_batches.build_batches(blocks, sch, executor)
