@@ -80,3 +80,15 @@ def test_a_server_builds_the_batches_in_its_workers_with_the_same_table(data_roo
             assert got.to_pandas().shape[0] == got.num_rows
     finally:
         running.stop(0)
+
+
+def test_dataframes_on_top_of_the_table(repo):
+    repo.append_batch([make_pack(f"d{i}", delta_j=float(i)) for i in range(4)])
+    t = repo.query_arrow(TASK, columns=["pack_id", "delta_j", "attribution"])
+    df = frames.to_pandas(t)
+    assert list(df["pack_id"]) == ["d0", "d1", "d2", "d3"]
+    pytest.importorskip("polars")
+    pl_df = frames.to_polars(t)
+    assert pl_df["delta_j"].to_list() == [0.0, 1.0, 2.0, 3.0]
+    assert pl_df["attribution"].struct.field("delta_J").to_list() == [0.0, 1.0, 2.0, 3.0]
+    assert frames.to_polars(repo.query(TASK, limit=2)).height == 2

@@ -304,12 +304,27 @@ def to_arrow(packs: Iterable[Any], omitted: Iterable[str] | None = None):
     return pa.Table.from_arrays(columns, schema=sch)
 
 
-def to_pandas(packs: Iterable[Any]):
-    """to_arrow(packs) as a pandas DataFrame: struct columns become dicts, map
-    columns lists of (key, value) pairs, JSON columns strings."""
+def _table(packs_or_table: Any):
+    """A pyarrow.Table as it is (e.g. from repo.query_arrow), or to_arrow(packs)."""
+    pa = require_extra("pyarrow")
+    return packs_or_table if isinstance(packs_or_table, pa.Table) else to_arrow(packs_or_table)
+
+
+def to_pandas(packs_or_table: Any):
+    """A pandas DataFrame of packs (to_arrow) or of a table from
+    repo.query_arrow: struct columns become dicts, map columns lists of
+    (key, value) pairs, JSON columns strings."""
     require_extra("pandas")
-    return to_arrow(packs).to_pandas()
+    return _table(packs_or_table).to_pandas()
+
+
+def to_polars(packs_or_table: Any):
+    """A polars DataFrame of packs (to_arrow) or of a table from
+    repo.query_arrow (`pip install polars`): structs stay structs, without a copy
+    where Arrow allows."""
+    pl = require_extra("polars")
+    return pl.from_arrow(_table(packs_or_table))
 
 
 __all__ = ["EXTRA_HINT", "arrow_schema", "column_names", "created_utc", "flat_row", "pack_identity", "require_extra",
-           "to_arrow", "to_pandas", "value_coercer"]
+           "to_arrow", "to_pandas", "to_polars", "value_coercer"]
