@@ -7,7 +7,10 @@ filter is evaluated once per distinct value, then broadcast with a lookup.
 Payloads stay on disk: a row knows where its current line is (offset, length).
 
 New rows are buffered as tuples and written to the numpy columns in bulk on
-the next read (`view`), which is several times cheaper than per-cell writes.
+the next read (`view`), which is several times cheaper than per-cell writes;
+a large load adds whole columnar blocks instead (`add_parsed`, built by
+parsing.py and rowblock.py) and is trimmed to its rows afterwards (`compact`).
+The per-name energy values are kept sparsely (energy_values.py).
 Values of the wrong type or null count as their schema defaults (docs/schema.md §1).
 Not thread-safe by itself: the owning TaskState serialises access.
 """
@@ -19,11 +22,13 @@ from typing import Any
 import numpy as np
 import orjson
 
-from datapack_client.records.schema import ARTIFACT_KEYS
-from datapack_server.engine.packids import PackIds
+from datapack_client.records.schema import ARTIFACT_KEYS, derived_created_at, derived_pack_id
+from datapack_server.engine.energy_values import EnergyValues
+from datapack_server.engine.memory import resize_entry
+from datapack_server.engine.packids import PackIds, raw_id_hash
 
 BUCKET_CODES = {"positive": 0, "negative": 1}  # any other string -> 2
-SNAPSHOT_VERSION = 6  # bump when COLUMNS change: older snapshots are rebuilt
+SNAPSHOT_VERSION = 7  # bump when the snapshot layout changes: older snapshots are rebuilt
 
 
 class Interner:
@@ -82,9 +87,9 @@ COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 CATEGORIES = ("engine", "source", "wm_role", "wm_model", "trace", "semtags", "condtags", "c_task", "c_world", "c_light",
               "c_preset", "env_type", "etags", "contribs", "enames", "schema", "sl_occ_bucket", "sl_motion_bucket")
 
-_DEFAULT_OFFSET = (0.0, 0.0, 0.0)
+DEFAULT_OFFSET = (0.0, 0.0, 0.0)  # condition.vase_offset when missing
 _ZERO4 = (0.0, 0.0, 0.0, 0.0)
-_DEFAULT_OBJECTIVE = (1.0, 1.0, 1.0, 0.5)
+DEFAULT_OBJECTIVE = (1.0, 1.0, 1.0, 0.5)  # condition.objective_vector when missing
 _EMPTY: frozenset[str] = frozenset()
 
 
@@ -109,7 +114,7 @@ _CAT_KINDS = {"trace": tuple, "semtags": frozenset, "etags": frozenset, "condtag
 _CAT_POSITIONS = tuple((COLUMN_NAMES.index(name), name) for name in CATEGORIES)
 
 
-def _skill_ids(trace: Any) -> tuple[tuple, int]:
+def skill_ids(trace: Any) -> tuple[tuple, int]:
     """The integer skill ids of a skill trace, and how many entries had none."""
     if type(trace) is not list or not trace:
         return (), 0
@@ -119,18 +124,18 @@ def _skill_ids(trace: Any) -> tuple[tuple, int]:
     return skills, len(trace) - len(skills)
 
 
-def _vase_offset(cond: dict) -> tuple[tuple, bool]:
-    vo = cond.get("vase_offset", _DEFAULT_OFFSET)
+def vase_offset_of(cond: dict) -> tuple[tuple, bool]:
+    vo = cond.get("vase_offset", DEFAULT_OFFSET)
     vo_ok = (type(vo) is list or type(vo) is tuple) and len(vo) == 3 and all(
         [type(x) is float or type(x) is int for x in vo])
-    return (tuple(vo) if vo_ok else _DEFAULT_OFFSET), vo_ok
+    return (tuple(vo) if vo_ok else DEFAULT_OFFSET), vo_ok
 
 
-def _objective(cond: dict) -> tuple[tuple, bool, int]:
+def objective_of(cond: dict) -> tuple[tuple, bool, int]:
     """(the objective as 4 numbers, usable, stored length or -1). A missing key
     is the default; a stored value that is not an array of 3 or 4 numbers (null
     included) never matches the objective filter (docs/repository.md §7.3)."""
-    ov = cond.get("objective_vector", _DEFAULT_OBJECTIVE)
+    ov = cond.get("objective_vector", DEFAULT_OBJECTIVE)
     ov_len = len(ov) if (type(ov) is list or type(ov) is tuple) and all(
         [type(x) is float or type(x) is int for x in ov]) else -1
     ov_ok = ov_len == 3 or ov_len == 4
@@ -156,12 +161,12 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
     mvd: Any = attr.get("mvd_score")
     mvd_ok = type(mvd) is float or type(mvd) is int
     sima = rec.get("sima_annotation")
-    skills, bad_entries = _skill_ids(rec.get("skill_trace"))
+    skills, bad_entries = skill_ids(rec.get("skill_trace"))
     tags = rec.get("semantic_tags")
     semtags = frozenset([t for t in tags if type(t) is str]) if type(tags) is list and tags else _EMPTY
     ctags = cond.get("tags")
-    vase_offset, vo_ok = _vase_offset(cond)
-    objective, ov_ok, ov_len = _objective(cond)
+    vase_offset, vo_ok = vase_offset_of(cond)
+    objective, ov_ok, ov_len = objective_of(cond)
     created = rec.get("created_at")
     labels = rec.get("slice_labels_v1")
     if type(labels) is not dict:
@@ -201,7 +206,7 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
         _num(energy.get("Wh_per_unit"), 0.0),
         _str(rec.get("env_type"), _str(rec.get("task_name"), "drawer_vase")),
         frozenset([t for t in etags if type(t) is str]) if type(etags) is list and etags else _EMPTY,
-        _contribs_key(attr.get("skill_contribs")),
+        contribs_key(attr.get("skill_contribs")),
         tuple([(kind, name) for kind, name, _wh in breakdown]),
         bad_entries,
         _str(rec.get("schema_version"), "2.0-energy"),
@@ -212,7 +217,7 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
     )
 
 
-def _contribs_key(contribs) -> bytes:
+def contribs_key(contribs) -> bytes:
     """Canonical JSON of skill_contribs for interning (most packs have none)."""
     if type(contribs) is not dict or not contribs:
         return b"{}"
@@ -247,9 +252,9 @@ class TaskIndex:
         self.cats = {name: Interner() for name in CATEGORIES}
         self.ids = PackIds()
         self._pending: list[tuple] = []
-        # Per-name energy columns (docs/adapter.md §3.15): ("limb"|"skill", name) -> Wh by
-        # row, created when a name first appears (earlier rows 0), in that order.
-        self.energy: dict[tuple[str, str], np.ndarray] = {}
+        # The energy breakdown of every row (docs/adapter.md §3.15), by the row's
+        # `enames` names; energy_view() gives one column per name.
+        self.energy = EnergyValues(capacity)
         self.version = 0  # bumped when an existing row changes (revisions)
         self.stats_cache: tuple | None = None
         # Packs with more than one line: position -> [(offset, length, line_no), ...] oldest first.
@@ -287,24 +292,45 @@ class TaskIndex:
             self.flush()
         return pos
 
-    def add_block(self, pids: list, hashes: list, line_no, block: dict) -> None:
-        """Append many new packs at once from a worker's columnar block (all
-        pack_ids absent and distinct; see parsing.parse_range_columns)."""
+    def add_parsed(self, block: dict, lines_before: int, file_name: str) -> bool:
+        """Add a parsed range's records in bulk (parsing.parse_range_columns),
+        deriving a missing pack_id or created_at from the line number
+        (lines_before + the relative one) as the line-by-line path does. False,
+        with nothing changed, when a pack_id repeats (within the block or
+        against the index): the caller indexes the range line by line."""
+        line_no = lines_before + block["rel"]
+        blob, lens, hashes = block["pid_blob"], block["pid_len"], block["hashes"]
+        if (lens < 0).any():
+            blob, lens, hashes = _with_derived_ids(blob, lens, hashes, line_no, file_name)
+        offsets = np.zeros(len(lens) + 1, dtype=np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        if _repeats(blob, offsets, hashes) or self.ids.any_present(blob, offsets, hashes):
+            return False
+        created = block["cols"]["created"]
+        for i in np.flatnonzero(block["needs_created"]).tolist():
+            value = derived_created_at(int(line_no[i])).encode()
+            if len(value) > created.dtype.itemsize:
+                created = created.astype(f"S{len(value)}")
+            created[i] = value
+        block["cols"]["created"] = created
+        self.add_block(blob, lens, hashes, line_no, block)
+        return True
+
+    def add_block(self, blob: bytes, lens: np.ndarray, hashes: np.ndarray, line_no, block: dict) -> None:
+        """Append many new packs at once from a columnar block; their pack ids
+        (absent and distinct) are given as PackIds.add_many takes them."""
         self.flush()
-        m = len(pids)
+        m = len(lens)
         a, b = self.n, self.n + m
         if b > self.cap:
             self._grow(b)
-        for pid, h in zip(pids, hashes):
-            self.ids.add(pid, h)
+        self.ids.add_many(blob, lens, hashes)
         cols = self.cols
         cols["line_off"][a:b] = block["off"]
         cols["line_len"][a:b] = block["len"]
         cols["line_no"][a:b] = line_no
         cols["revision"][a:b] = 1
         for name, arr in block["cols"].items():
-            if name in ("line_off", "line_len", "line_no", "revision"):
-                continue
             if name == "created" and arr.dtype.itemsize > cols[name].dtype.itemsize:
                 cols[name] = cols[name].astype(f"S{max(arr.dtype.itemsize, 2 * cols[name].dtype.itemsize)}")
             cols[name][a:b] = arr
@@ -312,11 +338,11 @@ class TaskIndex:
             interner = self.cats[name]
             mapping = np.array([interner.code(v) for v in table], dtype=np.int32)
             cols[name][a:b] = mapping[codes]
-        for key, arr in block["energy"].items():
-            col = self.energy.get(key)
-            if col is None:
-                col = self.energy[key] = np.zeros(self.cap, dtype=np.float64)
-            col[a:b] = arr
+        enames = self.cats["enames"].values
+        self.energy.sync_names(enames)
+        local_codes, local_table = block["cats"]["enames"]
+        counts = np.array([len(t) for t in local_table], dtype=np.int64)[local_codes]
+        self.energy.append_rows(a, counts, block["energy_wh"])
         self.n = self.flushed = b
 
     def revise(self, pos: int, rec: dict, off: int, length: int, line_no: int) -> int:
@@ -333,18 +359,9 @@ class TaskIndex:
         row = self._intern(raw_row(rec, off, length, line_no, rev))
         for (name, _dt, _w), value in zip(COLUMNS, row):
             self._assign(name, pos, value)
-        for col in self.energy.values():
-            col[pos] = 0.0
-        self._set_energy(pos, row[-1])
+        self.energy.sync_names(self.cats["enames"].values)
+        self.energy.set_row(pos, [wh for _kind, _name, wh in row[-1]])
         return rev
-
-    def _set_energy(self, pos: int, breakdown: tuple) -> None:
-        energy = self.energy
-        for kind, name, wh in breakdown:
-            col = energy.get((kind, name))
-            if col is None:
-                col = energy[(kind, name)] = np.zeros(self.cap, dtype=np.float64)
-            col[pos] += wh
 
     def _assign(self, name: str, pos: int, value) -> None:
         col = self.cols[name]
@@ -355,18 +372,25 @@ class TaskIndex:
     # -- bulk flush
 
     def _grow(self, need: int) -> None:
-        cap = self.cap
+        cap = max(self.cap, 1024)
         while cap < need:
             cap *= 2
-        for name, arr in self.cols.items():
-            new = np.zeros((cap,) + arr.shape[1:], dtype=arr.dtype)
-            new[: self.flushed] = arr[: self.flushed]
-            self.cols[name] = new
-        for key, arr in self.energy.items():
-            new = np.zeros(cap, dtype=np.float64)
-            new[: self.flushed] = arr[: self.flushed]
-            self.energy[key] = new
+        self._resize(cap)
+
+    def _resize(self, cap: int) -> None:
+        for name in list(self.cols):
+            resize_entry(self.cols, name, cap)
+        self.energy.grow_rows(cap)
         self.cap = cap
+
+    def compact(self) -> None:
+        """Drop spare capacity: after a bulk load the columns hold exactly the
+        rows (the next append grows them again, by doubling)."""
+        self.flush()
+        if self.cap > self.n:
+            self._resize(self.n)
+        self.energy.compact(self.n)
+        self.ids.compact()
 
     def flush(self) -> None:
         rows = self._pending
@@ -381,9 +405,9 @@ class TaskIndex:
                 if width > self.cols[name].dtype.itemsize:
                     self.cols[name] = self.cols[name].astype(f"S{max(width, 2 * self.cols[name].dtype.itemsize)}")
             self.cols[name][a:b] = values
-        for pos, row in enumerate(rows, start=a):
-            if row[-1]:
-                self._set_energy(pos, row[-1])
+        self.energy.sync_names(self.cats["enames"].values)
+        counts = np.fromiter(map(len, (row[-1] for row in rows)), dtype=np.int64, count=len(rows))
+        self.energy.append_rows(a, counts, [wh for row in rows for _kind, _name, wh in row[-1]])
         self.flushed = b
         self._pending = []
 
@@ -394,25 +418,29 @@ class TaskIndex:
             self.flush()
         return self.cols[name][: self.n]
 
-    def energy_view(self) -> dict[tuple[str, str], np.ndarray]:
-        """("limb"|"skill", name) -> Wh of every row, names in first-appearance order."""
+    def energy_view(self, rows: np.ndarray | None = None) -> dict[tuple[str, str], np.ndarray]:
+        """("limb"|"skill", name) -> Wh of every row, or of the given rows (an
+        index array or a boolean mask) in their order; 0 where a row has no
+        such entry; names in first-appearance order. Built on each call (the
+        index keeps the values sparsely), so a caller that sums a subset
+        passes it here rather than indexing the full columns."""
         if self._pending:
             self.flush()
-        return {k: v[: self.n] for k, v in self.energy.items()}
+        codes, start = self.cols["enames"][: self.n], self.energy.start[: self.n]
+        if rows is not None:
+            codes, start = codes[rows], start[rows]
+        return self.energy.dense(codes, start, self.cats["enames"].values)
 
     def memory_bytes(self) -> int:
-        return (sum(a[: self.n].nbytes for a in self.cols.values())
-                + sum(a[: self.n].nbytes for a in self.energy.values()) + self.ids.memory_bytes())
+        return (sum(a[: self.n].nbytes for a in self.cols.values()) + self.energy.memory_bytes(self.n)
+                + self.ids.memory_bytes())
 
     # -- snapshot (see store.py for when it is written and trusted)
 
     def state(self) -> dict:
         self.flush()
         st = {f"col_{name}": arr[: self.n].copy() for name, arr in self.cols.items()}
-        names = list(self.energy)
-        for i, key in enumerate(names):
-            st[f"energy_{i}"] = self.energy[key][: self.n].copy()
-        st["energy_names"] = np.frombuffer(orjson.dumps(names), dtype=np.uint8)
+        st.update(self.energy.state(self.n, self.cols["enames"][: self.n], self.cats["enames"].values))
         st.update(self.ids.state())
         hist = sorted(self.history.items())
         st["hist_pos"] = np.array([p for p, lines in hist for _ in lines], dtype=np.int64)
@@ -434,27 +462,16 @@ class TaskIndex:
     @classmethod
     def from_state(cls, st: dict) -> TaskIndex:
         n = len(st["col_line_off"])
-        ix = cls(capacity=1024)
-        if n > ix.cap:
-            # Adopt the loaded arrays as the columns (no copy, no 2x peak); the
-            # next append grows them.
-            for name in COLUMN_NAMES:
-                ix.cols[name] = st[f"col_{name}"]
-            ix.cap = n
-        else:
-            for name in COLUMN_NAMES:
-                arr = st[f"col_{name}"]
-                if name == "created" and arr.dtype.itemsize > ix.cols[name].dtype.itemsize:
-                    ix.cols[name] = ix.cols[name].astype(arr.dtype)
-                ix.cols[name][:n] = arr
-        ix.n = ix.flushed = n
-        for i, (kind, name) in enumerate(orjson.loads(st["energy_names"].tobytes())):
-            col = np.zeros(ix.cap, dtype=np.float64)
-            col[:n] = st[f"energy_{i}"]
-            ix.energy[(kind, name)] = col
-        ix.ids = PackIds.from_state(st)
-        for p, line in zip(st["hist_pos"].tolist(), st["hist_lines"].tolist()):
-            ix.history.setdefault(p, []).append(tuple(line))
+        ix = cls(capacity=0)
+        # Adopt the loaded arrays as the columns (no copy, no 2x peak); the
+        # next append grows them.
+        for name, dt, width in COLUMNS:
+            arr = st[f"col_{name}"]
+            if arr.shape[1:] != (() if width == 1 else (width,)) or len(arr) != n or (
+                    name != "created" and arr.dtype != np.dtype(dt)):
+                raise ValueError(f"snapshot column {name} of another shape or type")
+            ix.cols[name] = arr
+        ix.cap = ix.n = ix.flushed = n
         cats = orjson.loads(st["cats"].tobytes())
         for name, vals in cats.items():
             kind = _CAT_KINDS.get(name)
@@ -469,7 +486,49 @@ class TaskIndex:
             interner = ix.cats[name]
             interner.values = list(vals)
             interner.codes = {v: i for i, v in enumerate(vals)}
+        if ix.cols["enames"].size and (ix.cols["enames"].min() < 0 or ix.cols["enames"].max() >= len(
+                ix.cats["enames"].values)):
+            raise ValueError("snapshot enames codes outside their table")
+        ix.energy = EnergyValues.from_state(st, ix.cols["enames"], ix.cats["enames"].values)
+        ix.ids = PackIds.from_state(st)
+        for p, line in zip(st["hist_pos"].tolist(), st["hist_lines"].tolist()):
+            ix.history.setdefault(p, []).append(tuple(line))
         return ix
+
+
+def _with_derived_ids(blob: bytes, lens: np.ndarray, hashes: np.ndarray, line_no: np.ndarray,
+                      file_name: str) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """The ids of a block with the missing ones (length -1) derived from their line numbers."""
+    raws = []
+    pos = 0
+    for i, length in enumerate(lens.tolist()):
+        if length < 0:
+            raws.append(derived_pack_id(file_name, int(line_no[i])).encode())
+        else:
+            raws.append(blob[pos:pos + length])
+            pos += length
+    hashes = np.array(hashes, dtype=np.uint64)
+    for i in np.flatnonzero(lens < 0).tolist():
+        hashes[i] = raw_id_hash(raws[i])
+    return b"".join(raws), np.fromiter(map(len, raws), dtype=np.int64, count=len(raws)), hashes
+
+
+def _repeats(blob: bytes, offsets: np.ndarray, hashes: np.ndarray) -> bool:
+    """Whether two of these ids are equal (only ids of equal hash are compared)."""
+    order = np.argsort(hashes, kind="stable")
+    ranked = hashes[order]
+    same = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if not len(same):
+        return False
+    rows = np.unique(np.concatenate([order[same], order[same + 1]])).tolist()
+    by_hash: dict[int, set] = {}
+    for i in rows:
+        raw = bytes(blob[offsets[i]:offsets[i + 1]])
+        seen = by_hash.setdefault(int(hashes[i]), set())
+        if raw in seen:
+            return True
+        seen.add(raw)
+    return False
 
 
 def cosine_match(vectors: np.ndarray, ok: np.ndarray, q: tuple, threshold: float) -> np.ndarray:

@@ -1,11 +1,14 @@
 """Memory tuning for bulk parsing: the cyclic GC paused while lines are
-parsed, and freed C-heap memory handed back to the OS afterwards."""
+parsed, freed C-heap memory handed back to the OS afterwards, and index
+arrays resized without a second copy."""
 from __future__ import annotations
 
 import gc
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+import numpy as np
 
 _gc_lock = threading.Lock()
 _gc_pausers = 0
@@ -48,3 +51,22 @@ def gc_paused() -> Iterator[None]:
             _gc_pausers -= 1
             if _gc_pausers == 0:
                 gc.enable()
+
+
+def resize_entry(holder: dict, key: str, rows: int) -> None:
+    """Give the array holder[key] `rows` rows (new rows zero). In place when
+    nothing else refers to it: realloc, which for large arrays moves pages
+    instead of copying them and, when shrinking, frees the tail at once.
+    Otherwise (a reader still holds a view of it) a copy, so the reader's
+    view stays valid."""
+    arr = holder.pop(key)  # the only reference left, unless a reader holds one
+    try:
+        try:
+            arr.resize((rows,) + arr.shape[1:], refcheck=True)
+        except ValueError:
+            new = np.zeros((rows,) + arr.shape[1:], dtype=arr.dtype)
+            keep = min(rows, len(arr))
+            new[:keep] = arr[:keep]
+            arr = new
+    finally:
+        holder[key] = arr

@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 
 from datapack_server.engine.index import SNAPSHOT_VERSION, TaskIndex
+from datapack_server.engine.memory import release_free_memory
 from datapack_server.storage.taskfile import AUX_DIR
 
 SNAPSHOT_MIN_ROWS = 50_000  # smaller tasks index from scratch in well under a second
@@ -76,22 +77,26 @@ def read_snapshot(path: str, data_path: str, file_name: str, rfd: int) -> Snapsh
     """The snapshot at `path` if it indexes a prefix of the open data file
     `rfd`, else None (missing, unreadable, of another version or file)."""
     _remove_temp_files_of_dead_writers(path)
+    state: dict = {}
     try:
         with np.load(path, allow_pickle=False) as z:
-            state = {k: z[k] for k in z.files}
-        meta = orjson.loads(state.pop("meta").tobytes())
-        if meta.get("version") != SNAPSHOT_VERSION or meta.get("file") != file_name:
-            return None
-        scanned = meta["scanned"]
-        if os.fstat(rfd).st_size < scanned or fingerprint(rfd, scanned) != meta["fingerprint"]:
-            log.info("index snapshot of %s does not match the file; rebuilding", data_path)
-            return None
+            meta = orjson.loads(z["meta"].tobytes())  # checked before the arrays are read
+            if meta.get("version") != SNAPSHOT_VERSION or meta.get("file") != file_name:
+                return None
+            scanned = meta["scanned"]
+            if os.fstat(rfd).st_size < scanned or fingerprint(rfd, scanned) != meta["fingerprint"]:
+                log.info("index snapshot of %s does not match the file; rebuilding", data_path)
+                return None
+            state.update((k, z[k]) for k in z.files if k != "meta")
         index = TaskIndex.from_state(state)
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         log.warning("ignoring unreadable index snapshot %s: %s", path, exc)
         return None
+    finally:
+        state.clear()
+        release_free_memory()  # the zip reader's buffers are freed now; hand their pages back
     return Snapshot(index, scanned, meta["lines"], [tuple(x) for x in meta["corrupt"]],
                     [tuple(x) for x in meta["redundant"]], [tuple(x) for x in meta["changed_without_revision"]])
 
@@ -128,6 +133,9 @@ def write_snapshot(path: str, state: dict, meta: dict, lock: Any, still_current:
         except OSError:
             pass
         return False
+    finally:
+        state.clear()
+        release_free_memory()  # the copied arrays are freed now; hand their pages back
     return True
 
 

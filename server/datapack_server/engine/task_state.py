@@ -172,16 +172,17 @@ class TaskState:
         with gc_paused():
             self._ingest_range(start, end)
         if end - start >= RELEASE_MEMORY_AFTER:
+            self.index.compact()  # a bulk load leaves up to half its column capacity unused
             release_free_memory()  # parsing leaves its garbage in the C heap
         if self.store.snapshots and self.index.n - self.snapshot_rows >= max(
                 self.store.snapshot_min_rows, (self.index.n - before) and self.index.n // 4):
             self.store.save_snapshot_later(self)
 
     def _ingest_range(self, start: int, end: int) -> None:
-        if self.store.pool is not None and end - start >= PARALLEL_MIN_BYTES:
+        if end - start >= PARALLEL_MIN_BYTES:  # in chunks, by the pool or else in this process
             end_complete = self._last_line_end(start, end)
             if end_complete > start:
-                self._ingest_parallel(self.store.pool, start, end_complete)
+                self._ingest_parallel(self.store.pool or parsing.IN_PROCESS, start, end_complete)
             if end > end_complete:
                 self.torn = (end_complete, end - end_complete)
             return
@@ -249,29 +250,7 @@ class TaskState:
     def _apply_block(self, block: dict, others: list) -> bool:
         """Add a chunk's records in bulk; False (nothing changed) when a pack_id
         repeats (within the chunk or against the index): the caller falls back."""
-        base = self.lines
-        file_name = self.file.file_name
-        pids, hashes = list(block["pids"]), list(block["hashes"])
-        rels = block["rel"]
-        for i, pid in enumerate(pids):
-            if pid is None:
-                pids[i] = schema.derived_pack_id(file_name, int(base + rels[i]))
-                hashes[i] = id_hash(pids[i])
-        if len(set(pids)) != len(pids):
-            return False
-        ids = self.index.ids
-        if any(ids.get(p, h) is not None for p, h in zip(pids, hashes)):
-            return False
-        created = block["cols"]["created"]
-        for i, needs in enumerate(block["needs_created"]):
-            if needs:
-                value = schema.derived_created_at(int(base + rels[i])).encode()
-                if len(value) > created.dtype.itemsize:
-                    created = created.astype(f"S{len(value)}")
-                created[i] = value
-        block["cols"]["created"] = created
-        self.index.add_block(pids, hashes, base + rels, block)
-        return True
+        return self.index.add_parsed(block, self.lines, self.file.file_name)
 
     def _apply_parsed(self, entries: list) -> None:
         """Record a chunk's corrupt lines (blank lines only count as lines)."""
