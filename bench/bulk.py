@@ -343,7 +343,7 @@ def run(n: int, root: str, work: str, seed: int, reps: int) -> tuple[list, dict,
         os.remove(os.path.join(out_dir, name))
     results += run_embedded(store_dir, n, reps, flat)
     snapshot = "from its index snapshot" if snapshot_files(store_dir) else "without an index snapshot"
-    results += run_remote(root, os.path.basename(store_dir), os.path.join(work, f"server_bulk_{n}.log"), n, reps,
+    results += run_remote(os.path.dirname(store_dir), os.path.basename(store_dir), os.path.join(work, f"server_bulk_{n}.log"), n, reps,
                           flat)
     start = _process_start_seconds()
     for fmt in EXPORT_FORMATS:

@@ -32,7 +32,9 @@ def _query_target(n: int) -> float:
 def ensure_data(root: str, n: int, seed: int, workers: int = 2) -> tuple[str, float | None]:
     """The store folder with n generated packs; seconds spent generating
     (None when an identical earlier store was reused)."""
-    store_dir = os.path.join(root, f"s{n}")
+    # Each size in a data root of its own: a server loads every store of its root,
+    # so a shared root would add the other sizes' indexes to this size's memory.
+    store_dir = os.path.join(root, f"r{n}", f"s{n}")
     marker = os.path.join(store_dir, f".bench-n{n}-seed{seed}-v1")
     path = os.path.join(store_dir, datagen.FILE_NAME)
     if os.path.exists(marker) and os.path.exists(path):
@@ -63,6 +65,7 @@ def run(n: int, root: str, work: str, seed: int, reps: int, rss_empty: tuple[int
     store = f"s{n}"
     progress(f"size {n}: generating data")
     store_dir, gen_s = ensure_data(root, n, seed)
+    root = os.path.dirname(store_dir)  # this size's own data root
     path = os.path.join(store_dir, datagen.FILE_NAME)
     size = os.path.getsize(path)
     if gen_s is not None:

@@ -28,7 +28,7 @@ from datapack_server.engine.memory import resize_entry
 from datapack_server.engine.packids import PackIds, raw_id_hash
 
 BUCKET_CODES = {"positive": 0, "negative": 1}  # any other string -> 2
-SNAPSHOT_VERSION = 7  # bump when the snapshot layout changes: older snapshots are rebuilt
+SNAPSHOT_VERSION = 8  # bump when the snapshot layout changes: older snapshots are rebuilt
 
 
 class Interner:
@@ -82,10 +82,14 @@ COLUMNS: tuple[tuple[str, Any, int], ...] = (
     ("schema", np.int32, 1), ("has_artifacts", np.bool_, 1),
     ("sl_occluded", np.int8, 1), ("sl_dynamic", np.int8, 1), ("sl_static", np.int8, 1),
     ("sl_occ_bucket", np.int32, 1), ("sl_motion_bucket", np.int32, 1),
+    # The record's task_name as stored (None when not a string): the export's flat
+    # column, without reading the line.
+    ("task_name", np.int32, 1),
 )
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 CATEGORIES = ("engine", "source", "wm_role", "wm_model", "trace", "semtags", "condtags", "c_task", "c_world", "c_light",
-              "c_preset", "env_type", "etags", "contribs", "enames", "schema", "sl_occ_bucket", "sl_motion_bucket")
+              "c_preset", "env_type", "etags", "contribs", "enames", "schema", "sl_occ_bucket", "sl_motion_bucket",
+              "task_name")
 
 DEFAULT_OFFSET = (0.0, 0.0, 0.0)  # condition.vase_offset when missing
 _ZERO4 = (0.0, 0.0, 0.0, 0.0)
@@ -213,6 +217,7 @@ def raw_row(rec: dict, off: int, length: int, line_no: int, revision: int) -> tu
         any([rec.get(k) is not None for k in ARTIFACT_KEYS]),
         _flag(labels.get("is_occluded")), _flag(labels.get("is_dynamic")), _flag(labels.get("is_static")),
         _str(labels.get("occlusion_bucket"), None), _str(labels.get("motion_bucket"), None),
+        task if type(task := rec.get("task_name", "drawer_vase")) is str else None,  # as served (rowblock.py)
         breakdown,  # trailing, not a fixed column: see TaskIndex.energy
     )
 

@@ -269,5 +269,8 @@ def record_columns(records: list[dict]) -> dict:
     cols["sl_static"] = _flags(_get(labels, "is_static"))
     cats["sl_occ_bucket"] = coded(_strings(_get(labels, "occlusion_bucket"), None))
     cats["sl_motion_bucket"] = coded(_strings(_get(labels, "motion_bucket"), None))
+    # As served: a missing key reads as the schema default, a non-string value as None.
+    cats["task_name"] = coded([v if type(v) is str else None
+                               for v in (d.get("task_name", "drawer_vase") for d in records)])
     assert set(cols) | set(cats) == set(COLUMN_NAMES) - {"line_off", "line_len", "line_no", "revision"}
     return {"cols": cols, "cats": cats, "energy_wh": energy_wh}

@@ -50,9 +50,10 @@ INDEX_SOURCES: dict[str, tuple[str, ...]] = {
     "created_at": ("created",), "created_at_utc": ("created",), "skill_ids": ("trace",), "has_sima": ("has_sima",),
     "has_counterfactual": ("has_cf",), "is_occluded": ("sl_occluded",), "is_dynamic": ("sl_dynamic",),
     "is_static": ("sl_static",), "occlusion_bucket": ("sl_occ_bucket",), "motion_bucket": ("sl_motion_bucket",),
+    "task_name": ("task_name",),
 }
 _INTERNED = frozenset(("source", "engine", "wm_role", "wm_model", "schema", "trace", "sl_occ_bucket",
-                       "sl_motion_bucket"))
+                       "sl_motion_bucket", "task_name"))
 _OTHER_BUCKET = 2  # index code of a bucket that is neither positive nor negative (engine/index.py)
 
 
