@@ -59,7 +59,7 @@ def metered(data_root):
 
 def test_counts_of_a_known_workload(metered):
     """3 append batches of 10 (new, the same again, one with a conflicting
-    id), 5 queries and a get of a missing pack: the exact counters, and
+    id), 4 limited queries, a streamed read and a get of a missing pack: the exact counters, and
     histograms that observed each call once."""
     c = connect(f"127.0.0.1:{metered.port}", store=STORE, timeout=20)
     try:
@@ -69,8 +69,9 @@ def test_counts_of_a_known_workload(metered):
         conflicting = [make_pack(f"n{i}") for i in range(9)] + [make_pack("m3", delta_j=5.0)]
         with pytest.raises(AlreadyExistsError):
             c.append_batch(conflicting)
-        for k in range(5):
+        for k in range(4):  # limited queries: one message each (QueryDataPacksPage)
             assert len(c.query(TASK, limit=k + 1)) == k + 1
+        assert len(list(c.iter_query(TASK))) == 10  # a streamed read (QueryDataPacks)
         with pytest.raises(NotFoundError) as missing:
             c.get(TASK, "no-such-pack")
         assert missing.value.reason == "PACK_NOT_FOUND"  # the rich status beside the request id
@@ -83,7 +84,8 @@ def test_counts_of_a_known_workload(metered):
     assert value(m, "datapack_ack_seconds_count", source="append") == 2  # the rejected batch is not acknowledged
     assert value(m, "datapack_fsync_seconds_count") == 1  # only the first batch wrote
     assert value(m, "datapack_rpc_seconds_count", method=SVC + "AppendDataPacksBatch") == 3
-    assert value(m, "datapack_rpc_seconds_count", method=SVC + "QueryDataPacks") == 5
+    assert value(m, "datapack_rpc_seconds_count", method=SVC + "QueryDataPacksPage") == 4
+    assert value(m, "datapack_rpc_seconds_count", method=SVC + "QueryDataPacks") == 1
     assert value(m, "datapack_rpc_seconds_count", method=SVC + "GetDataPack") == 1
     assert value(m, "datapack_rpc_errors_total", method=SVC + "AppendDataPacksBatch", code="ALREADY_EXISTS") == 1
     assert value(m, "datapack_rpc_errors_total", method=SVC + "GetDataPack", code="NOT_FOUND") == 1
@@ -92,7 +94,7 @@ def test_counts_of_a_known_workload(metered):
     assert value(m, "datapack_packs", store=STORE, task=TASK) == 10
     assert value(m, "datapack_open_streams", method=SVC + "QueryDataPacks") == 0
     # Histogram buckets are cumulative: the +Inf bucket holds every observation.
-    assert value(m, "datapack_rpc_seconds_bucket", method=SVC + "QueryDataPacks", le="+Inf") == 5
+    assert value(m, "datapack_rpc_seconds_bucket", method=SVC + "QueryDataPacksPage", le="+Inf") == 4
     assert value(m, "datapack_fsync_seconds_sum") > 0
 
 

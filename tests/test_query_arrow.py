@@ -92,3 +92,17 @@ def test_dataframes_on_top_of_the_table(repo):
     assert pl_df["delta_j"].to_list() == [0.0, 1.0, 2.0, 3.0]
     assert pl_df["attribution"].struct.field("delta_J").to_list() == [0.0, 1.0, 2.0, 3.0]
     assert frames.to_polars(repo.query(TASK, limit=2)).height == 2
+
+
+def test_batches_larger_than_the_message_limit_are_sent_in_slices(data_root):
+    (data_root / STORE).mkdir()
+    running = build_server(ServerConfig(data_dir=str(data_root), port=0, max_message_bytes=64 << 10))
+    try:
+        with connect(f"127.0.0.1:{running.port}", store=STORE) as c:
+            c.max_message_bytes = 64 << 10
+            c.append_batch([make_pack(f"s{i:02d}", episode_metrics={"pad": "x" * 3000}) for i in range(60)])
+            t = c.query_arrow(TASK, columns=["pack_id", "episode_metrics"], batch_size=60)
+            assert t.column("pack_id").to_pylist() == [f"s{i:02d}" for i in range(60)]
+            assert len(list(c.iter_query(TASK, batch_size=60))) == 60
+    finally:
+        running.stop(0)

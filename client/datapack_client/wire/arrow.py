@@ -10,11 +10,22 @@ from typing import Any
 from datapack_client.records.frames import require_extra
 
 
-def ipc_pieces(schema: Any, batches: Iterable[Any]) -> Iterator[bytes]:
-    """The IPC stream of these batches, one piece per message."""
+def ipc_pieces(schema: Any, batches: Iterable[Any], max_bytes: int | None = None) -> Iterator[bytes]:
+    """The IPC stream of these batches, one piece per message; a batch whose
+    piece exceeds max_bytes is sent as smaller slices (down to one row)."""
     yield schema.serialize().to_pybytes()
     for batch in batches:
-        yield batch.serialize().to_pybytes()
+        yield from _batch_pieces(batch, max_bytes)
+
+
+def _batch_pieces(batch: Any, max_bytes: int | None) -> Iterator[bytes]:
+    piece = batch.serialize().to_pybytes()
+    if max_bytes is None or len(piece) <= max_bytes or batch.num_rows <= 1:
+        yield piece
+        return
+    half = batch.num_rows // 2
+    yield from _batch_pieces(batch.slice(0, half), max_bytes)
+    yield from _batch_pieces(batch.slice(half), max_bytes)
 
 
 def table_from_pieces(pieces: Iterable[bytes]) -> Any:

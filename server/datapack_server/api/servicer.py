@@ -104,7 +104,7 @@ class DataPackServicer:
         json_lines, batch_size = read_options_from_proto(request, MAX_BATCH_SIZE)
         if json_lines:
             batches = self.service.query_line_batches(request.store, request.task_name, q,
-                                                      batch_size or DEFAULT_BATCH_SIZE)
+                                                      batch_size or DEFAULT_BATCH_SIZE, self.chunk_bytes)
             for batch in batches:
                 yield json_lines_response(batch.lines, line_batch_to_proto(batch, with_lines=False).SerializeToString())
             return
@@ -122,7 +122,7 @@ class DataPackServicer:
         _, batch_size = read_options_from_proto(request.query, MAX_BATCH_SIZE)
         schema, batches = self.service.query_arrow(request.query.store, request.query.task_name, q,
                                                    list(request.columns) or None, batch_size or DEFAULT_BATCH_SIZE)
-        for piece in ipc_pieces(schema, batches):
+        for piece in ipc_pieces(schema, batches, self.chunk_bytes):
             yield field1(piece)
 
     def GetDataPack(self, request, context) -> bytes:

@@ -42,6 +42,7 @@ from datapack_server.service.data_root import DataRootLock, check_root_writable,
 from datapack_server.service.encoded_cache import EncodedCache, encode_record
 from datapack_server.service.ingest import BuiltBatch, EpisodeBatch, build_here, resolve_baseline
 from datapack_server.service.line_batches import (
+    BATCH_BYTES,
     DEFAULT_BATCH_SIZE,
     batch_bounds,
     fixed_bounds,
@@ -316,14 +317,16 @@ class DataPackService:
         beyond its pack_id."""
         return [dp for batch in self.query_line_batches(store, task_name, q) for dp in batch_records(batch)]
 
-    def query_line_batches(self, store: str, task_name: str, q: QuerySpec,
-                           batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[LineBatch]:
+    def query_line_batches(self, store: str, task_name: str, q: QuerySpec, batch_size: int = DEFAULT_BATCH_SIZE,
+                           max_bytes: int = BATCH_BYTES) -> Iterator[LineBatch]:
         """The query's packs as their stored lines (service/line_batches.py),
-        batch by batch as they are consumed (_blocks)."""
+        batch by batch as they are consumed (_blocks), each at most
+        `batch_size` packs and `max_bytes` of lines (at least one line)."""
         def take(st: TaskState, where: dict) -> LineBatch:
             return take_batch(st, where, not q.include_artifacts, lambda off, line: self._stripped(st, off, line))
 
-        return self._blocks(store, task_name, q, lambda where: batch_bounds(where["line_len"], batch_size), take)
+        return self._blocks(store, task_name, q, lambda where: batch_bounds(where["line_len"], batch_size, max_bytes),
+                            take)
 
     def query_arrow(self, store: str, task_name: str, q: QuerySpec, columns: list[str] | None = None,
                     batch_size: int = DEFAULT_BATCH_SIZE,
