@@ -11,9 +11,17 @@ Every analysis is `fn(st, spec, catalogue, **args)`:
 
 Selections, sorting and aggregates run on the index's numpy columns; interned
 columns (traces, tag sets, condition tags, skill_contribs) are evaluated once
-per distinct value and broadcast. Records are loaded (`st.load`) only for the
-packs a method returns or samples. Results are plain Python values in the
-shapes of docs/adapter.md (floats are `float`, ints `int`).
+per distinct value and broadcast. Per-skill aggregates come from one grouped
+pass per interned trace; over every pack (no slice) such aggregates are kept
+per index state (`common.per_index_state`) until a pack is added or revised.
+A method that wants the best few packs walks the task's cached ΔJ order, one
+that wants the first few in append order tests the first rows only
+(`common.best_by_delta_j`, `common.first_passing`). Records are read only for
+the packs a method returns or samples, with one read per run of adjacent
+lines, and returned packs parse their line when first read
+(`common.packs_at`), so a result of many packs costs reading their lines.
+Results are plain Python values in the shapes of docs/adapter.md (floats are
+`float`, ints `int`).
 
 The analyses live by family: skill_statistics.py (§3.1, §3.2), training.py
 (§3.3 – §3.5, §3.8, §3.9), skill_values.py (§3.6, §3.7), selections.py

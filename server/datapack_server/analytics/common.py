@@ -8,13 +8,21 @@ value (`per_value`) and broadcast through the row codes.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from datapack_client.records import schema
 from datapack_client.records.model import DataPackMeta, copy_json
+from datapack_client.records.query import FilterSpec
+from datapack_client.records.stored import LineBatch, batch_records
 from datapack_server.engine.index import BUCKET_CODES
-from datapack_server.query.filters import match, per_value
+from datapack_server.query.filters import Rows, mask, match, per_value
+from datapack_server.query.ordering import order
+from datapack_server.query.top_k import first_matches, scannable
+
+_FIRST_CHUNK = 4096  # rows first_passing tests first
 
 POSITIVE = BUCKET_CODES["positive"]
 NEGATIVE = BUCKET_CODES["negative"]
@@ -41,9 +49,39 @@ def row_count(ix, rows) -> int:
     return ix.n if isinstance(rows, slice) else len(rows)
 
 
-def bucket_mask(ix, bucket: str | None):
-    """Rows of the bucket (True, every row, when bucket is None)."""
-    return True if bucket is None else ix.view("bucket") == BUCKET_CODES[bucket]
+def best_by_delta_j(ix, spec, f: FilterSpec, descending: bool, limit: int | None) -> np.ndarray:
+    """Positions of the slice's packs that pass f by ΔJ, descending or
+    ascending (ties in append order, NaN last), at most `limit`: ordering.order
+    of the matches. Over every pack with a small limit, top_k.first_matches
+    walks the task's cached ΔJ order (shared with queries) and tests a few
+    thousand packs instead of every one; it returns the same positions."""
+    if spec is None and limit is not None and scannable(ix, limit):
+        return first_matches(ix, f, "delta_j", descending, limit)
+    return order(ix, np.flatnonzero(slice_mask(ix, spec) & mask(Rows(ix), f)), "delta_j", descending, limit)
+
+
+def first_passing(ix, spec, limit: int | None, passes: Callable[[slice], np.ndarray]) -> np.ndarray:
+    """Positions (append order) of the first `limit` packs of the slice for
+    which passes(rows) holds, `rows` a slice of positions. Over every pack
+    with a limit, the rows are tested in chunks that double in size from the
+    start, stopping once `limit` passed (a few thousand rows for a hundred
+    results); else every row at once."""
+    if spec is not None or limit is None:
+        got = np.flatnonzero(slice_mask(ix, spec) & passes(slice(None)))
+        return got if limit is None else got[:limit]
+    hits, found, start, size = [], 0, 0, _FIRST_CHUNK
+    while start < ix.n and found < limit:
+        stop = min(start + size, ix.n)
+        hits.append(np.flatnonzero(passes(slice(start, stop))) + start)
+        found += len(hits[-1])
+        start, size = stop, size * 2
+    return np.concatenate(hits)[:limit] if hits else np.zeros(0, dtype=np.int64)
+
+
+def bucket_mask(ix, bucket: str | None, rows=slice(None)):
+    """Which of the rows (every row, or a slice of positions) are of the
+    bucket (True, all of them, when bucket is None)."""
+    return True if bucket is None else ix.view("bucket")[rows] == BUCKET_CODES[bucket]
 
 
 def skill_table(ix, skill_id: int) -> np.ndarray:
@@ -56,7 +94,7 @@ def skill_mask(ix, skill_id: int) -> np.ndarray:
     table = skill_table(ix, skill_id)
     if not len(table) or not table.any():
         return np.zeros(ix.n, dtype=np.bool_)
-    return table[ix.view("trace")]
+    return np.take(table, ix.view("trace"))  # np.take: a faster gather than fancy indexing
 
 
 def present_codes(codes: np.ndarray, size: int) -> list[int]:
@@ -64,6 +102,16 @@ def present_codes(codes: np.ndarray, size: int) -> list[int]:
     if not len(codes):
         return []
     return np.flatnonzero(np.bincount(codes, minlength=size)).tolist()
+
+
+def code_groups(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The indexes of `codes` grouped by code, with one stable counting sort:
+    order[bounds[c]:bounds[c + 1]] are those holding code c, ascending."""
+    key = codes.astype(np.uint16) if size <= 1 << 16 else codes  # 16-bit keys: numpy sorts them by radix
+    order = np.argsort(key, kind="stable")
+    bounds = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(codes, minlength=size), out=bounds[1:])
+    return order, bounds
 
 
 def first_seen(codes: np.ndarray) -> list[int]:
@@ -74,8 +122,27 @@ def first_seen(codes: np.ndarray) -> list[int]:
     if len(present) <= 16:  # a few values (env types): one scan each, no sort
         first_rows = [int(np.argmax(codes == c)) for c in present.tolist()]
         return present[np.argsort(first_rows, kind="stable")].tolist()
-    uniq, first_index = np.unique(codes, return_index=True)
-    return uniq[np.argsort(first_index, kind="stable")].tolist()
+    # Many values: each one's first index in one pass (no sort of the codes).
+    first = np.full(int(present[-1]) + 1, len(codes), dtype=np.intp)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    return present[np.argsort(first[present], kind="stable")].tolist()
+
+
+_PER_STATE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def per_index_state(ix, name: str, compute: Callable[[], Any]) -> Any:
+    """compute() once per state of the index: its rows and revisions (n,
+    version) identify the values its columns hold, so an aggregate over every
+    pack is reused until a pack is added or revised (the unfiltered task
+    statistics are kept the same way). The value must not be changed by its
+    users."""
+    state = (ix.n, ix.version)
+    kept = _PER_STATE.setdefault(ix, {})
+    hit = kept.get(name)
+    if hit is None or hit[0] != state:
+        hit = kept[name] = (state, compute())
+    return hit[1]
 
 
 _TRACE_RANKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -97,9 +164,14 @@ def by_trace_value(ix, codes) -> np.ndarray:
 
 def known_skills(ix, rows: np.ndarray, catalogue: dict) -> list[int]:
     """docs/adapter.md §1.3 over the slice: catalogue ids ∪ valid ids in the traces."""
+    return catalogue_skills(ix, present_codes(ix.view("trace")[rows], len(ix.cats["trace"].values)), catalogue)
+
+
+def catalogue_skills(ix, trace_codes: list[int], catalogue: dict) -> list[int]:
+    """Catalogue ids ∪ the ids in the traces of these interned codes, ascending."""
     traces = ix.cats["trace"].values
     skills = {k for k in catalogue if type(k) is int and k >= 0}
-    for code in present_codes(ix.view("trace")[rows], len(traces)):
+    for code in trace_codes:
         skills.update(traces[code])
     return sorted(skills)
 
@@ -116,11 +188,24 @@ def load_record(st, pos: int) -> tuple[dict, int]:
 
 
 def packs_at(st, positions) -> list[DataPackMeta]:
-    """The packs at the positions, in their order."""
-    out = []
-    for pos in positions:
-        rec, rev = load_record(st, pos)
-        out.append(DataPackMeta.wrap(rec, rev))
+    """The packs at the positions, in their order, served as a bulk read
+    serves them (records.stored.batch_records): each line is parsed when a
+    field other than pack_id is first read, so a result of many packs costs
+    reading their lines, not parsing them. The lines are read in file order
+    (adjacent ones with one read) and checked as st.load checks them."""
+    pos = np.asarray(positions, dtype=np.int64)
+    if not len(pos):
+        return []
+    v = st.index.view
+    in_file = np.argsort(v("line_off")[pos], kind="stable")
+    rows = pos[in_file]
+    lines = b"".join(st.read_runs(v("line_off")[rows], v("line_len")[rows]))
+    pack_id = st.index.pack_id
+    batch = LineBatch(st.task, lines, [pack_id(p) for p in rows.tolist()], v("revision")[rows].tolist(),
+                      v("line_no")[rows].tolist())
+    out: list = [None] * len(rows)
+    for i, rec in zip(in_file.tolist(), batch_records(batch)):
+        out[i] = rec
     return out
 
 

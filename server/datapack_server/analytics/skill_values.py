@@ -14,15 +14,15 @@ from datapack_client.records.results import SkillValueMatrix
 from datapack_server.analytics.common import (
     POSITIVE,
     by_trace_value,
+    catalogue_skills,
     first_seen,
-    known_skills,
-    present_codes,
+    per_index_state,
     row_count,
     skill_name_of,
     slice_mask,
     slice_rows,
 )
-from datapack_server.query.filters import condition_mask
+from datapack_server.query.filters import Rows, condition_mask
 
 
 def _occurrences(traces: list, codes: list[int], skills: list[int]) -> np.ndarray:
@@ -44,11 +44,33 @@ def _column_of(tags: frozenset) -> int:
     return 0
 
 
+def _trace_column_sums(ix, rows) -> tuple[np.ndarray, np.ndarray]:
+    """Per (interned trace, condition column): ΔJ sum and pack count over the
+    packs `rows` (slice_rows), in one pass; the traces with packs are the
+    slice's traces (its known skills)."""
+    v = ix.view
+    k, ncol = len(ix.cats["trace"].values), len(CONDITIONS)
+    if not row_count(ix, rows):
+        return np.zeros((k, ncol)), np.zeros((k, ncol), dtype=np.int64)
+    semtags = ix.cats["semtags"].values
+    column_of = np.fromiter((_column_of(t) for t in semtags), dtype=np.int64, count=len(semtags))
+    key = v("trace")[rows].astype(np.intp) * ncol + np.take(column_of, v("semtags")[rows])
+    n_sum = np.bincount(key, minlength=k * ncol).reshape(k, ncol)
+    dj_sum = np.bincount(key, weights=v("delta_j")[rows], minlength=k * ncol).reshape(k, ncol)
+    return dj_sum, n_sum
+
+
 def compute_skill_value_matrix(st, spec, catalogue, skill_ids: list | None) -> SkillValueMatrix:
     ix = st.index
-    v = ix.view
     rows = slice_rows(ix, spec)
-    known = known_skills(ix, rows, catalogue)
+    traces = ix.cats["trace"].values
+    ncol = len(CONDITIONS)
+    if spec is None:
+        dj_sum, n_sum = per_index_state(ix, "value_matrix_sums", lambda: _trace_column_sums(ix, rows))
+    else:
+        dj_sum, n_sum = _trace_column_sums(ix, rows)
+    in_slice = np.flatnonzero(n_sum.any(axis=1)).tolist()
+    known = catalogue_skills(ix, in_slice, catalogue)
     if skill_ids is None:
         skill_ids = known
     else:
@@ -57,24 +79,12 @@ def compute_skill_value_matrix(st, spec, catalogue, skill_ids: list | None) -> S
             if s not in known_set:
                 raise invalid("skill_ids", "UNKNOWN_SKILL",
                               f"skill_ids: {s} is not a known skill of this task (known: {known})")
-    ncol = len(CONDITIONS)
     sums = np.zeros((len(skill_ids), ncol))
     counts = np.zeros((len(skill_ids), ncol), dtype=np.int64)
-    traces = ix.cats["trace"].values
-    tcodes = v("trace")[rows]
-    present = by_trace_value(ix, present_codes(tcodes, len(traces))).tolist()
-    if row_count(ix, rows) and skill_ids and present:
-        semtags = ix.cats["semtags"].values
-        column_of = np.fromiter((_column_of(t) for t in semtags), dtype=np.int64, count=len(semtags))
-        cols = column_of[v("semtags")[rows]]
-        # Per (trace, column): ΔJ sum and pack count; then each skill row adds
-        # occurrences × those over the traces that contain it.
-        dense = np.full(len(traces), -1, dtype=np.int64)
-        dense[present] = np.arange(len(present))
-        key = dense[tcodes] * ncol + cols
-        size = len(present) * ncol
-        dj_sum = np.bincount(key, weights=v("delta_j")[rows], minlength=size).reshape(len(present), ncol)
-        n_sum = np.bincount(key, minlength=size).reshape(len(present), ncol)
+    present = by_trace_value(ix, in_slice).tolist()
+    if skill_ids and present:
+        # Each skill row adds occurrences × the sums of the traces that contain it.
+        dj_sum, n_sum = dj_sum[present], n_sum[present]
         occ = _occurrences(traces, present, skill_ids)
         for j in range(len(skill_ids)):
             using = np.flatnonzero(occ[:, j])
@@ -90,17 +100,19 @@ def compute_skill_value_matrix(st, spec, catalogue, skill_ids: list | None) -> S
         conditions=list(CONDITIONS),
         values=[[float(x) for x in row] for row in values.tolist()],
         counts=[[int(x) for x in row] for row in counts.tolist()],
-        skipped_entries=int(v("bad_skill_entries")[rows].sum()),
+        skipped_entries=int(ix.view("bad_skill_entries")[rows].sum()),
     )
 
 
 def recommend_skill_for_condition(st, spec, catalogue, condition_tags: list) -> list[tuple]:
     ix = st.index
     v = ix.view
-    mask = slice_mask(ix, spec) & (v("bucket") == POSITIVE) & (v("trust") >= 0.8)
+    rows = np.flatnonzero(slice_mask(ix, spec) & (v("bucket") == POSITIVE) & (v("trust") >= 0.8))
     for tag in dict.fromkeys(condition_tags):
-        mask &= condition_mask(ix, CondOp("flag", tag, tag, True))
-    rows = np.flatnonzero(mask)
+        if not len(rows):
+            break
+        # Each flag is evaluated on the packs still selected only.
+        rows = rows[condition_mask(Rows(ix, rows), CondOp("flag", tag, tag, True))]
     if not len(rows):
         return []
     traces = ix.cats["trace"].values

@@ -6,35 +6,30 @@ from __future__ import annotations
 import numpy as np
 
 from datapack_client.records.model import copy_json
+from datapack_client.records.query import FilterSpec
 from datapack_server.analytics.common import (
-    NEGATIVE,
-    POSITIVE,
-    bucket_mask,
+    best_by_delta_j,
     entry_has_skill,
     first_seen,
-    load_record,
     mean_of,
     offset_norms,
     packs_at,
     served_condition,
-    skill_mask,
-    slice_mask,
     string_tags,
     trace_entries,
 )
-from datapack_server.query.ordering import order
 
 
 def get_skill_training_data(st, spec, catalogue, skill_id: int, bucket: str, min_trust: float,
                             top_k: int | None) -> list[dict]:
     ix = st.index
     v = ix.view
-    mask = slice_mask(ix, spec) & bucket_mask(ix, bucket) & skill_mask(ix, skill_id) & (v("trust") >= min_trust)
-    picked = order(ix, np.flatnonzero(mask), "delta_j", bucket == "positive", top_k).tolist()
+    f = FilterSpec(bucket=bucket, skill_id=skill_id, min_trust=min_trust)
+    picked = best_by_delta_j(ix, spec, f, bucket == "positive", top_k).tolist()
     dj, trust, w_econ = v("delta_j"), v("trust"), v("w_econ")
     samples = []
-    for pos in picked:
-        rec, _rev = load_record(st, pos)
+    for pos, pack in zip(picked, packs_at(st, picked)):
+        rec = pack.json_object()  # the served record (read once, not copied)
         # Read from the record at its first entry of the skill, shared by all its entries.
         condition: dict | None = None
         tags: list = []
@@ -63,14 +58,12 @@ def get_skill_training_data(st, spec, catalogue, skill_id: int, bucket: str, min
 
 def get_skill_failure_modes(st, spec, catalogue, skill_id: int, top_k: int | None) -> list[dict]:
     ix = st.index
-    v = ix.view
-    mask = (slice_mask(ix, spec) & (v("bucket") == NEGATIVE) & skill_mask(ix, skill_id) & (v("trust") >= 0.9)
-            & v("has_cf"))
-    picked = order(ix, np.flatnonzero(mask), "delta_j", False, top_k).tolist()
-    dj = v("delta_j")
+    f = FilterSpec(bucket="negative", skill_id=skill_id, min_trust=0.9, include_counterfactual=True)  # with a plan
+    picked = best_by_delta_j(ix, spec, f, False, top_k).tolist()
+    dj = ix.view("delta_j")
     out = []
-    for pos in picked:
-        rec, _rev = load_record(st, pos)
+    for pos, pack in zip(picked, packs_at(st, picked)):
+        rec = pack.json_object()  # the served record (read once, not copied)
         cond = served_condition(rec)
         entry = None
         for e in trace_entries(rec):
@@ -94,10 +87,8 @@ def get_skill_failure_modes(st, spec, catalogue, skill_id: int, top_k: int | Non
 
 def get_skill_sequence_patterns(st, spec, catalogue, bucket: str, top_k: int | None) -> dict:
     ix = st.index
-    v = ix.view
-    mask = slice_mask(ix, spec) & bucket_mask(ix, bucket) & (v("trust") >= 0.0)
-    picked = order(ix, np.flatnonzero(mask), "delta_j", bucket == "positive", top_k)
-    codes = v("trace")[picked]
+    picked = best_by_delta_j(ix, spec, FilterSpec(bucket=bucket, min_trust=0.0), bucket == "positive", top_k)
+    codes = ix.view("trace")[picked]
     traces = ix.cats["trace"].values
     if not len(codes):
         return {}
@@ -108,10 +99,9 @@ def get_skill_sequence_patterns(st, spec, catalogue, bucket: str, top_k: int | N
 def extract_contrastive_pairs(st, spec, catalogue, skill_id: int, n_pairs: int | None) -> list[tuple]:
     ix = st.index
     v = ix.view
-    base = slice_mask(ix, spec) & skill_mask(ix, skill_id) & (v("trust") >= 0.9)
-    bucket = v("bucket")
-    pos = order(ix, np.flatnonzero(base & (bucket == POSITIVE)), "delta_j", True, n_pairs)
-    neg = order(ix, np.flatnonzero(base & (bucket == NEGATIVE) & v("has_cf")), "delta_j", False, n_pairs)
+    pos = best_by_delta_j(ix, spec, FilterSpec(bucket="positive", skill_id=skill_id, min_trust=0.9), True, n_pairs)
+    neg = best_by_delta_j(ix, spec, FilterSpec(bucket="negative", skill_id=skill_id, min_trust=0.9,
+                                               include_counterfactual=True), False, n_pairs)
     if not len(pos) or not len(neg):
         return []
     off, fric, light, occl = v("c_offset"), v("c_friction"), v("c_light"), v("c_occlusion")
@@ -136,14 +126,14 @@ def extract_contrastive_pairs(st, spec, catalogue, skill_id: int, n_pairs: int |
                                           np.delete(p_light, j), np.delete(p_occl, j))
         if n_pairs is not None and len(pairs) >= n_pairs:
             break
-    return [(packs_at(st, [p])[0], packs_at(st, [n])[0]) for p, n in pairs]
+    packs = packs_at(st, [x for pair in pairs for x in pair])  # one read for all of them
+    return list(zip(packs[0::2], packs[1::2]))
 
 
 def generate_skill_curriculum(st, spec, catalogue, skill_id: int, n_levels: int) -> list[dict]:
     ix = st.index
     v = ix.view
-    mask = slice_mask(ix, spec) & (v("bucket") == POSITIVE) & skill_mask(ix, skill_id) & (v("trust") >= 0.9)
-    ranked = order(ix, np.flatnonzero(mask), "delta_j", True, None)
+    ranked = best_by_delta_j(ix, spec, FilterSpec(bucket="positive", skill_id=skill_id, min_trust=0.9), True, None)
     if not len(ranked):
         return []
     norm = offset_norms(ix)[ranked]
@@ -153,6 +143,7 @@ def generate_skill_curriculum(st, spec, catalogue, skill_id: int, n_levels: int)
     by = np.argsort(difficulty, kind="stable")
     n = len(ranked)
     per = n // n_levels
+    packs = packs_at(st, ranked[by].tolist())  # every level's packs in one read, in level order
     levels: list[dict] = []
     for i in range(n_levels):
         a = i * per
@@ -164,7 +155,7 @@ def generate_skill_curriculum(st, spec, catalogue, skill_id: int, n_levels: int)
             "level": len(levels),
             "difficulty": mean_of(difficulty[sel]),
             "n_samples": int(b - a),
-            "datapacks": packs_at(st, ranked[sel].tolist()),
+            "datapacks": packs[a:b],
             "conditions_summary": {"avg_offset": mean_of(norm[sel]), "avg_friction": mean_of(fric[sel]),
                                    "avg_occlusion": mean_of(occl[sel])},
         })
