@@ -56,7 +56,7 @@ class SkillAdapterServicer:
             # stops the work at the next message), in messages bounded by count
             # and bytes (field 1 = data_packs), so large portable packs never
             # make a message exceed the size limit.
-            yield from chunked_field1((adapter_wire.pack_to_proto(p).SerializeToString() for p in packs),
+            yield from chunked_field1(self.service.encoded_records(request.store, request.task_name, packs),
                                       self.chunk_bytes)
         return handler
 

@@ -312,6 +312,30 @@ class DataPackService:
                                   encode):
             yield from block
 
+    def encoded_records(self, store: str, task_name: str, packs: list[DataPackMeta]) -> Iterator[bytes]:
+        """Records a read of this task returned (an analysis' packs), serialized
+        as they are sent: from the encoded cache when the pack's current line
+        is the record's revision (a hot pack is encoded once), else encoded
+        from the record itself."""
+        with self._stores.reading(store, task_name) as st:
+            refs = [self._current_ref(st, dp) for dp in packs]
+        for dp, ref in zip(packs, refs):
+            if ref is None:
+                yield encode_record(dp.json_object(), dp.revision, False)
+                continue
+            with st.lock:
+                if st.ident != ref.file_ident or st.rfd is None:
+                    raise UnavailableError(f"task {task_name!r} was replaced or closed during the read; retry",
+                                           "TASK_FILE_REPLACED")
+                yield self._encoded(st, ref)
+
+    @staticmethod
+    def _current_ref(st: TaskState, dp: DataPackMeta) -> RecordRef | None:
+        """Where the record's own line is, when it is the pack's current revision."""
+        pos = st.index.position(dp.pack_id) if type(dp.pack_id) is str and not dp.omitted_fields else None
+        ref = st.ref(pos) if pos is not None else None
+        return ref if ref is not None and ref.revision == dp.revision else None
+
     def query_records(self, store: str, task_name: str, q: QuerySpec) -> list[DataPackMeta]:
         """The query's records, each line parsed when the record is first read
         beyond its pack_id."""
