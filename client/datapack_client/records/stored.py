@@ -98,11 +98,36 @@ def map_legacy(d: dict, task_name: str, pack_id: str, created_at: str) -> dict:
     return out
 
 
+_PROFILE_KEYS = {name: tuple(k for k, _, _ in table) for name, table in schema.PROFILES.items()}
+_TOP_COUNT = len(schema.TOP_KEYS)
+
+
+def is_served_form(d: dict) -> bool:
+    """Whether a parsed line already is its served record: every modelled key
+    in schema order, the profiles likewise, pack_id and created_at given, no
+    `_revision` key (every line this service writes). Normalising it would
+    only copy it."""
+    if tuple(d)[:_TOP_COUNT] != schema.TOP_KEYS or "_revision" in d:
+        return False
+    if d["pack_id"] in (None, "") or d["created_at"] in (None, ""):
+        return False
+    for key, name in schema.PROFILE_OF_KEY.items():
+        v = d[key]
+        if type(v) is dict and (v or key in schema.REQUIRED_PROFILES):
+            modelled = _PROFILE_KEYS[name]
+            if tuple(v)[:len(modelled)] != modelled:
+                return False
+    return True
+
+
 def served_from_stored(d: dict, pack_id: str, line_number: int, task_name: str) -> dict:
-    """The record served for the parsed line `d`: legacy-mapped, normalised,
-    without the `_revision` bookkeeping key. `pack_id` is the line's id as the
-    store indexes it (its own, or the one derived from its position when it
-    has none); created_at, when missing, is derived from `line_number`."""
+    """The record served for the parsed line `d` (which it may return itself):
+    legacy-mapped, normalised, without the `_revision` bookkeeping key.
+    `pack_id` is the line's id as the store indexes it (its own, or the one
+    derived from its position when it has none); created_at, when missing, is
+    derived from `line_number`."""
+    if is_served_form(d):
+        return d
     if is_legacy(d):
         rec = map_legacy(d, task_name, pack_id, schema.derived_created_at(line_number))
     else:

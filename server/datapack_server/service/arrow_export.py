@@ -25,9 +25,9 @@ from typing import Any
 
 import orjson
 
-from datapack_client.records import jsonio, schema
+from datapack_client.records import jsonio
 from datapack_client.records.frames import arrow_schema, require_extra, to_arrow
-from datapack_client.records.stored import LineBatch, omitted_keys, served_from_stored
+from datapack_client.records.stored import LineBatch, is_served_form, omitted_keys, served_from_stored
 
 FORMATS = ("parquet", "arrow", "jsonl", "csv")
 ARROW_FORMATS = ("parquet", "arrow", "csv")
@@ -220,27 +220,6 @@ def export_batches(arrow: Any, batches: Iterable[Any], path: str, fmt: str) -> d
 
 # ------------------------------------------------------------------------------ JSON lines
 
-def _served_as_stored(d: dict) -> bool:
-    """Whether the served record of this parsed (non-legacy) line is the object
-    itself: every modelled key in schema order, profiles likewise, pack_id and
-    created_at given (the lines this service writes)."""
-    keys = tuple(d)
-    if keys[:len(schema.TOP_KEYS)] != schema.TOP_KEYS or "_revision" in d:
-        return False
-    if d["pack_id"] in (None, "") or d["created_at"] in (None, ""):
-        return False
-    for key, name in schema.PROFILE_OF_KEY.items():
-        v = d[key]
-        if type(v) is dict and (v or key in schema.REQUIRED_PROFILES):
-            modelled = _PROFILE_KEYS[name]
-            if tuple(v)[:len(modelled)] != modelled:
-                return False
-    return True
-
-
-_PROFILE_KEYS = {name: tuple(k for k, _, _ in table) for name, table in schema.PROFILES.items()}
-
-
 def served_lines(batch: LineBatch) -> bytes:
     """The JSON lines of a batch's served records (as a query returns them:
     normalised, without the artifacts the batch left out). A stored line whose
@@ -256,7 +235,7 @@ def served_lines(batch: LineBatch) -> bytes:
         except orjson.JSONDecodeError:  # NaN tokens of an old line: kept as tokens (jsonio)
             d = jsonio.loads(line)
         else:
-            if not mask and "condition" in d and _served_as_stored(d):
+            if not mask and is_served_form(d):
                 out.append(line)
                 continue
         d = served_from_stored(d, pid, line_no, batch.task_name)
