@@ -194,8 +194,7 @@ def _whole_record_only(key: str):
 class DataPackMeta:
     """One datapack (docs/schema.md §3), a view over the JSON object of its line."""
 
-    # _omitted: keys the read left out (schema.ARTIFACT_KEYS of a basic-view
-    # query), or None while a lazily loaded record has not been parsed yet.
+    # _omitted: keys the read left out (schema.ARTIFACT_KEYS of a basic-view query).
     # _load / _load_key / _partial: see lazy() and lazy_by_key().
     __slots__ = ("_d", "_profiles", "_revision", "_load", "_load_key", "_partial", "_omitted")
     _d: dict
@@ -204,7 +203,7 @@ class DataPackMeta:
     _load: Callable[[], dict] | None
     _load_key: Callable[[str], Any] | None
     _partial: Any  # a dict while lazy_by_key loads keys one at a time, else None
-    _omitted: tuple[str, ...] | None
+    _omitted: tuple[str, ...]
 
     _KEYS = frozenset(schema.TOP_KEYS)
 
@@ -218,7 +217,7 @@ class DataPackMeta:
             if partial:  # keys decoded earlier stay the same objects (views handed out)
                 for k, v in partial.items():
                     d[k] = v
-            for k in self._omitted or ():
+            for k in self._omitted:
                 d.pop(k, None)
             self._d = d
             self._load = self._load_key = self._partial = None
@@ -279,21 +278,6 @@ class DataPackMeta:
         obj._profiles = None
         obj._revision = revision
         obj._omitted = ()
-        return obj
-
-    @classmethod
-    def lazy_basic(cls, loader: Callable[[], dict], revision: int = 1) -> DataPackMeta:
-        """Like lazy(), for a basic-view query: the stored non-null artifacts
-        (schema.ARTIFACT_KEYS) are left out when the record is parsed."""
-        obj = cls.lazy(loader, revision)
-        obj._omitted = None
-
-        def load_basic():
-            d = loader()
-            obj._omitted = tuple(k for k in schema.ARTIFACT_KEYS if d.get(k) is not None)
-            return d
-
-        obj._load = load_basic
         return obj
 
     @classmethod
@@ -387,9 +371,7 @@ class DataPackMeta:
     @property
     def omitted_fields(self) -> tuple:
         """Keys whose stored value this read left out (see query(include_artifacts=...))."""
-        if self._omitted is None:
-            self._d  # noqa: B018 - parsing the record determines them
-        return self._omitted or ()
+        return self._omitted
 
     # -- profile attributes
 

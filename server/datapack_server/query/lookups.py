@@ -45,8 +45,3 @@ def query_positions(st: TaskState, q: QuerySpec) -> np.ndarray:
     if q.limit is not None and scannable(ix, q.limit):
         return first_matches(ix, q.filter, q.sort_by, q.sort_descending, q.limit)
     return order(ix, match(ix, q.filter), q.sort_by, q.sort_descending, q.limit)
-
-
-def query_refs(st: TaskState, q: QuerySpec) -> list[RecordRef]:
-    """References to the current revisions of the matching packs, in result order."""
-    return [st.ref(p) for p in query_positions(st, q).tolist()]

@@ -40,6 +40,7 @@ from datapack_client.records.stored import is_legacy
 from datapack_server.engine.memory import gc_paused
 from datapack_server.engine.task_state import TaskState
 from datapack_server.service import arrow_columns as ac
+from datapack_server.service.line_batches import split_lines
 from datapack_server.storage.lines import parse_line, served_record
 
 # Flat columns the index holds, and the index columns each is made of.
@@ -158,20 +159,11 @@ def _parsed(line: bytes) -> dict:
     return d if type(d) is dict else parse_line(line)
 
 
-def _split_lines(data: bytes, lens: np.ndarray) -> list[bytes]:
-    lines = data.split(b"\n")
-    lines.pop()  # after the last newline
-    if len(lines) == len(lens):
-        return lines
-    ends = np.cumsum(lens).tolist()  # not reached for indexed lines (one newline each, at the end)
-    return [data[a:b] for a, b in zip([0, *ends[:-1]], ends)]
-
-
 def _record_columns(block: dict) -> tuple[list, list | None]:
     """(the served records' TOP values as per-key columns, per line its
     unmodelled top-level keys or None; None when no line has any)."""
     data, lens, line_nos, _rows = block["lines"]
-    lines = _split_lines(data, lens)
+    lines = split_lines(data, lens)
     try:
         dicts = list(map(orjson.loads, lines))
     except orjson.JSONDecodeError:
@@ -267,7 +259,7 @@ def _bucket(pa, block: dict):
     if not len(other):
         return col
     data, lens, line_nos, rows = block["lines"]
-    lines = _split_lines(data, lens)
+    lines = split_lines(data, lens)
     line_of = {r: i for i, r in enumerate(range(len(codes)) if rows is None else rows.tolist())}
     out = col.to_pylist()
     for r in other.tolist():
@@ -316,7 +308,7 @@ def _restaled(pa, block: dict, index: dict) -> dict:
     """The flat columns of packs revised since the read's snapshot, from the
     lines of the snapshot (the index holds the newer revision's values)."""
     data, lens, line_nos, _rows = block["lines"]
-    lines = _split_lines(data, lens)
+    lines = split_lines(data, lens)
     revisions = block["cols"]["revision"]
     names = arrow_schema().names
     out = {}

@@ -121,13 +121,10 @@ def _coerced(values, kind: str, typ) -> Any:
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError)
 
 
-def scalar_column(values, kind: str, typ) -> Any:
-    """Strings and bools: pyarrow refuses any other Python type for them. Numbers:
-    pyarrow would take a bool as 1 or 0 (and an integer column a float), so
-    the Python types are checked first; integers a double or an int64 cannot
-    hold exactly are refused by pyarrow. Every refusal coerces value by value."""
-    base = _base(kind)
-    if base in ("str", "bool") or _types(values) <= _SCALAR_TYPES[base]:
+def _converted(values, kind: str, typ, fits: bool) -> Any:
+    """pa.array of values whose Python types fit the column (a refusal, e.g. an
+    integer beyond int64, falls back too), else coerced value by value."""
+    if fits:
         try:
             return pa.array(values, type=typ)
         except _CONVERSION_ERRORS:
@@ -135,26 +132,26 @@ def scalar_column(values, kind: str, typ) -> Any:
     return _coerced(values, kind, typ)
 
 
+def scalar_column(values, kind: str, typ) -> Any:
+    """Strings and bools: pyarrow refuses any other Python type for them. Numbers:
+    pyarrow would take a bool as 1 or 0 (and an integer column a float), so
+    the Python types are checked first; integers a double or an int64 cannot
+    hold exactly are refused by pyarrow. Every refusal coerces value by value."""
+    base = _base(kind)
+    return _converted(values, kind, typ, base in ("str", "bool") or _types(values) <= _SCALAR_TYPES[base])
+
+
 def list_column(values, kind: str, typ) -> Any:
-    if _types(values) <= {list, _NONE}:
-        items = chain.from_iterable(v for v in values if v is not None)
-        if _types(items) <= _SCALAR_TYPES[_ITEM_KIND[_base(kind)]]:
-            try:
-                return pa.array(values, type=typ)
-            except _CONVERSION_ERRORS:
-                pass
-    return _coerced(values, kind, typ)
+    fits = (_types(values) <= {list, _NONE}
+            and _types(chain.from_iterable(v for v in values if v is not None))
+            <= _SCALAR_TYPES[_ITEM_KIND[_base(kind)]])
+    return _converted(values, kind, typ, fits)
 
 
 def map_column(values, kind: str, typ) -> Any:
-    if _types(values) <= {dict, _NONE}:
-        items = chain.from_iterable(v.values() for v in values if v is not None)
-        if _types(items) <= _NUMBER_TYPES:
-            try:
-                return pa.array(values, type=typ)
-            except _CONVERSION_ERRORS:
-                pass
-    return _coerced(values, kind, typ)
+    fits = (_types(values) <= {dict, _NONE}
+            and _types(chain.from_iterable(v.values() for v in values if v is not None)) <= _NUMBER_TYPES)
+    return _converted(values, kind, typ, fits)
 
 
 def _dumped(values) -> list[bytes]:

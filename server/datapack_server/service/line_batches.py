@@ -46,13 +46,24 @@ def fixed_bounds(n: int, size: int) -> list[tuple[int, int]]:
 
 
 def stripped_line(raw: bytes) -> tuple[bytes, int]:
-    """A line without its heavy artifacts, and the omitted bits of the keys
-    that held a value (docs/portable.md: what a basic-view read leaves out)."""
+    """A line (without its newline) without its heavy artifacts, and the
+    omitted bits of the keys that held a value (docs/portable.md: what a
+    basic-view read leaves out)."""
     d = parse_line(raw)
     mask = omitted_mask([k for k in schema.ARTIFACT_KEYS if d.get(k) is not None])
     for key in schema.ARTIFACT_KEYS:
         d.pop(key, None)
-    return jsonio.dumps(d) + b"\n", mask  # NaN tokens of an old line stay NaN tokens
+    return jsonio.dumps(d), mask  # NaN tokens of an old line stay NaN tokens
+
+
+def split_lines(data: bytes, lens: np.ndarray) -> list[bytes]:
+    """The lines (without their newlines) of consecutive indexed lines of these lengths."""
+    lines = data.split(b"\n")
+    lines.pop()  # after the last newline
+    if len(lines) == len(lens):
+        return lines
+    ends = np.cumsum(lens).tolist()  # not reached for indexed lines (one newline each, at the end)
+    return [data[a:b - 1] for a, b in zip([0, *ends[:-1]], ends)]
 
 
 # What a consistent read keeps of each match when it begins (snapshot_rows).
@@ -69,27 +80,21 @@ def take_batch(st: TaskState, where: dict[str, np.ndarray], basic: bool,
                stripped: Callable[[int, bytes], tuple[bytes, int]]) -> LineBatch:
     """The batch of these matches (snapshot_rows; caller holds st.lock).
     basic: leave the heavy artifacts out; stripped(offset, line) gives a line
-    without them."""
+    without them (lines without their newlines)."""
     offs, lens = where["line_off"], where["line_len"]
     runs = st.read_runs(offs, lens)
     omitted = None
     heavy = where["has_artifacts"]
     if basic and heavy.any():
-        lines = _split(runs, lens)
+        lines = split_lines(b"".join(runs), lens)
         omitted = [0] * len(lines)
         for i in np.flatnonzero(heavy).tolist():
             lines[i], omitted[i] = stripped(int(offs[i]), lines[i])
-        runs = lines
+        runs = [b"\n".join(lines), b"\n"]
     pack_id = st.index.pack_id
     return LineBatch(st.task, b"".join(runs), [pack_id(p) for p in where["position"].tolist()],
                      where["revision"].tolist(), where["line_no"].tolist(), omitted)
 
 
-def _split(runs: list[bytes], lens: np.ndarray) -> list[bytes]:
-    data = b"".join(runs)
-    ends = np.cumsum(lens).tolist()
-    return [data[a:b] for a, b in zip([0, *ends[:-1]], ends)]
-
-
 __all__ = ["DEFAULT_BATCH_SIZE", "MAX_BATCH_SIZE", "BATCH_BYTES", "WHERE_COLUMNS", "batch_bounds", "fixed_bounds",
-           "snapshot_rows", "stripped_line", "take_batch"]
+           "snapshot_rows", "split_lines", "stripped_line", "take_batch"]
