@@ -14,37 +14,23 @@
 """
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
 import pytest
 
-from datapack_client import DataPackMeta, SkillDataPackAdapter, SkillValueMatrix
+from datapack_client import SkillDataPackAdapter
 from datapack_server import DataPackRepo
 
 try:
     from .conftest import STORE
     from .test_adapter import CATALOGUE, TASK, generate, pack, skills_of, trust, write_task
+    from .test_adapter_parity import plain
 except ImportError:  # tests/ not a package
     from conftest import STORE
     from test_adapter import CATALOGUE, TASK, generate, pack, skills_of, trust, write_task
+    from test_adapter_parity import plain
 
 EVERY_PACK = {"min_trust": -1e9}  # a slice every generated pack passes (trust goes down to -0.1)
-
-
-def plain(v):
-    """Comparable form: packs by id, revision and JSON; floats exact (NaN == NaN)."""
-    if isinstance(v, DataPackMeta):
-        return ("pack", v.pack_id, v.revision, v.to_dict())
-    if isinstance(v, SkillValueMatrix):
-        return ("matrix", plain(v.__dict__))
-    if isinstance(v, dict):
-        return ("dict", [(plain(k), plain(x)) for k, x in v.items()])
-    if isinstance(v, (list, tuple)):
-        return (type(v).__name__, [plain(x) for x in v])
-    if isinstance(v, float) and math.isnan(v):
-        return ("nan",)
-    return (type(v).__name__, v)
 
 
 def every_analysis(a: SkillDataPackAdapter, **kw) -> dict:
