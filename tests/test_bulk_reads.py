@@ -13,9 +13,9 @@ import pytest
 from .jsoncheck import assert_json_same
 
 try:
-    from .conftest import FIXTURES, STORE, copy_fixture, make_pack
+    from .conftest import FIXTURES, STORE, copy_fixture, make_pack, scaled
 except ImportError:  # tests/ not a package
-    from conftest import FIXTURES, STORE, copy_fixture, make_pack
+    from conftest import FIXTURES, STORE, copy_fixture, make_pack, scaled
 from datapack_client import connect
 from datapack_client.errors import InvalidArgumentError, NotFoundError
 from datapack_client.proto.datapack.v1 import datapack_service_pb2 as spb
@@ -156,7 +156,7 @@ def test_the_wire_refuses_bad_read_options_naming_them(server, field, value):
     setattr(req, field, value)
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
         with pytest.raises(grpc.RpcError) as err:
-            list(spb_grpc.DataPackServiceStub(ch).QueryDataPacks(req, timeout=20))
+            list(spb_grpc.DataPackServiceStub(ch).QueryDataPacks(req, timeout=scaled(20)))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in err.value.details()
 
@@ -167,7 +167,7 @@ def test_json_lines_on_the_wire_are_the_stored_bytes(server, data_root):
     req = spb.QueryDataPacksRequest(store=STORE, task_name=TASK, unlimited=True, batch_size=2,
                                     encoding=spb.RECORD_ENCODING_JSON_LINES)
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
-        msgs = list(spb_grpc.DataPackServiceStub(ch).QueryDataPacks(req, timeout=20))
+        msgs = list(spb_grpc.DataPackServiceStub(ch).QueryDataPacks(req, timeout=scaled(20)))
     assert [len(m.json_lines.pack_ids) for m in msgs] == [2, 2, 1]
     assert b"".join(m.json_lines.lines for m in msgs) == (data_root / STORE / f"{TASK}_datapacks.jsonl").read_bytes()
     assert [n for m in msgs for n in m.json_lines.line_numbers] == [1, 2, 3, 4, 5]
@@ -178,7 +178,7 @@ def test_json_lines_on_the_wire_are_the_stored_bytes(server, data_root):
 def _page(port: int, **fields):
     req = spb.QueryDataPacksRequest(store=STORE, task_name=TASK, **fields)
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-        return spb_grpc.DataPackServiceStub(ch).QueryDataPacksPage(spb.QueryDataPacksPageRequest(query=req), timeout=20)
+        return spb_grpc.DataPackServiceStub(ch).QueryDataPacksPage(spb.QueryDataPacksPageRequest(query=req), timeout=scaled(20))
 
 
 def test_a_page_answers_a_limited_query_in_one_message(server):

@@ -8,9 +8,9 @@ import pytest
 pa = pytest.importorskip("pyarrow")
 
 try:
-    from .conftest import STORE, copy_fixture, make_pack
+    from .conftest import STORE, copy_fixture, make_pack, scaled
 except ImportError:  # tests/ not a package
-    from conftest import STORE, copy_fixture, make_pack
+    from conftest import STORE, copy_fixture, make_pack, scaled
 from datapack_client import connect
 from datapack_client.errors import InvalidArgumentError, NotFoundError
 from datapack_client.records import frames
@@ -72,7 +72,7 @@ def test_a_server_builds_the_batches_in_its_workers_with_the_same_table(data_roo
     copy_fixture(data_root, "drawer_vase_datapacks.jsonl")
     running = build_server(ServerConfig(data_dir=str(data_root), port=0, workers=2))
     try:
-        with connect(f"127.0.0.1:{running.port}", store=STORE, timeout=60) as c:
+        with connect(f"127.0.0.1:{running.port}", store=STORE, timeout=scaled(60)) as c:
             got = c.query_arrow(TASK, batch_size=5)
             want = _expected(c)
             assert got.num_rows == want.num_rows > 10
